@@ -1,0 +1,38 @@
+// The `odapi` command line: one module per command, one top-level error handler.
+import yargs, { type CommandModule } from "yargs";
+import { exitCodeOf, formatError } from "../../common/errors";
+
+// Each command lives in its own module beside this file; add new ones here.
+const commands: CommandModule<object, any>[] = [];
+
+export async function main(argv: string[]): Promise<void> {
+  const verbose = argv.includes("--verbose");
+  try {
+    let cli = yargs(argv)
+      .scriptName("odapi")
+      .usage("$0 <command> [options]\n\nDeploy and test an object detection REST API served by TensorFlow Serving.")
+      .option("verbose", { type: "boolean", default: false, describe: "Print stack traces on errors" })
+      .demandCommand(1, "Name a command: see the list above.")
+      .strict()
+      .recommendCommands()
+      .help()
+      .alias("h", "help")
+      .version()
+      .wrap(Math.min(110, process.stdout.columns || 110))
+      .fail((msg, err) => {
+        throw err ?? new UsageError(msg);
+      });
+    for (const command of commands) cli = cli.command(command);
+    await cli.parseAsync();
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`error: ${err.message}\n  fix: run \`odapi --help\` or \`odapi <command> --help\`\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`${formatError(err, verbose)}\n`);
+    process.exitCode = exitCodeOf(err);
+  }
+}
+
+class UsageError extends Error {}

@@ -1,0 +1,52 @@
+// The project's one error type: every failure a user can act on carries what went wrong and how to fix it.
+
+/** Exit codes, one per kind of failure, so scripts can tell them apart. */
+export const ExitCode = {
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  unreachable: 3,
+  auth: 4,
+  hostKey: 5,
+  locked: 6,
+  remoteIo: 7,
+  timeout: 8,
+  notFound: 9,
+  badRequest: 10,
+  notAnImage: 11,
+  missingTool: 12,
+  config: 13,
+  serverError: 14,
+} as const;
+export type ExitCodeName = keyof typeof ExitCode;
+
+export class OdapiError extends Error {
+  readonly remedy: string;
+  readonly exitCode: number;
+
+  constructor(message: string, remedy: string, kind: ExitCodeName = "failure", options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "OdapiError";
+    this.remedy = remedy;
+    this.exitCode = ExitCode[kind];
+  }
+}
+
+export function isOdapiError(err: unknown): err is OdapiError {
+  return err instanceof OdapiError;
+}
+
+/** One-line message for a user: the problem, then the fix. */
+export function formatError(err: unknown, verbose = false): string {
+  if (isOdapiError(err)) {
+    const text = `error: ${err.message}\n  fix: ${err.remedy}`;
+    return verbose && err.stack ? `${text}\n${err.stack}` : text;
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  return verbose && e.stack ? `error: ${e.stack}` : `error: ${e.message} (rerun with --verbose for details)`;
+}
+
+/** The exit code for any thrown value. */
+export function exitCodeOf(err: unknown): number {
+  return isOdapiError(err) ? err.exitCode : ExitCode.failure;
+}
