@@ -1,0 +1,45 @@
+// Pinned versions, names, ports and in-container paths: the one place each of them is decided.
+import type { HostKind } from "./types";
+
+/** The one place the TF Serving version is pinned (images tensorflow/serving:<v> and <v>-gpu). */
+export const TF_SERVING_VERSION = "2.20.0";
+
+/** The gateway image: a well-known nginx, pinned to a minor line that gets security fixes. */
+export const GATEWAY_IMAGE = "nginx:1.27-alpine";
+
+export const SCRIPTS = { prepareHost: "prepare-host.sh", start: "start.sh", stop: "stop.sh" } as const;
+export const CONTAINERS = { serving: "odapi-serving", gateway: "odapi-gateway" } as const;
+/** User-defined bridge network: the gateway reaches TF Serving by container name, not through a host port. */
+export const DOCKER_NETWORK = "odapi-net";
+
+/** Paths relative to remoteDir. */
+export const FILES = {
+  modelsConfig: "config/models.config",
+  monitoringConfig: "config/monitoring.config",
+  batchingConfig: "config/batching.config",
+  gatewayConfig: "config/gateway.conf",
+} as const;
+
+/** Where the host dirs appear inside the serving container (both mounted read-only). */
+export const CONTAINER_MODELS_DIR = "/models";
+export const CONTAINER_CONFIG_DIR = "/config";
+
+/** TF Serving's own ports inside its container. */
+export const CONTAINER_REST_PORT = 8501;
+export const CONTAINER_GRPC_PORT = 8500;
+/** nginx listens here inside its container (unprivileged, so it never needs CAP_NET_BIND_SERVICE). */
+export const GATEWAY_CONTAINER_PORT = 8080;
+
+export const DEFAULT_PUBLIC_PORT = 8501;
+/** Host loopback port for TF Serving REST when the gateway holds the public port. */
+export const DEFAULT_INTERNAL_REST_PORT = 18501;
+export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
+/** How often TF Serving re-reads models.config, so a changed model list needs no restart. */
+export const MODEL_CONFIG_POLL_SECONDS = 60;
+export const PROMETHEUS_PATH = "/monitoring/prometheus/metrics";
+
+export function servingImage(host: HostKind): string {
+  return host === "gpu"
+    ? `tensorflow/serving:${TF_SERVING_VERSION}-gpu`
+    : `tensorflow/serving:${TF_SERVING_VERSION}`;
+}
