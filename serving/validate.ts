@@ -117,12 +117,12 @@ function validateBatching(b: BatchingOptions): void {
   }
 }
 
-/** Checks a host path that is mounted into a container: docker -v splits on ':' and cannot take newlines. */
+/** Checks a host path that is mounted into a container: `docker --mount` splits on ',' and '='-pairs. */
 function validateHostDir(what: string, dir: string): void {
-  if (!dir.startsWith("/") || /[:\n\r\0]/.test(dir) || dir.split("/").includes("..") || dir === "/") {
+  if (!dir.startsWith("/") || /[,:"'\n\r\0]/.test(dir) || dir.split("/").includes("..") || dir === "/") {
     throw new OdapiError(
       `${what} ${JSON.stringify(dir)} is not usable`,
-      "give an absolute directory other than / without '..', ':' or newlines, e.g. /opt/odapi",
+      "give an absolute directory other than / without '..', ',', ':', quotes or newlines, e.g. /opt/odapi",
       "config",
     );
   }
