@@ -12,7 +12,13 @@ export const BATCHING_DEFAULTS = {
 } as const;
 
 export function renderBatchingConfig(opts: BatchingOptions): string {
-  const b = { ...BATCHING_DEFAULTS, ...opts };
+  // TF Serving requires the last allowed batch size to equal max_batch_size.
+  const allowed = opts.allowedBatchSizes ?? [];
+  const b = {
+    ...BATCHING_DEFAULTS,
+    maxBatchSize: allowed[allowed.length - 1] ?? BATCHING_DEFAULTS.maxBatchSize,
+    ...opts,
+  };
   // Fields are google.protobuf wrapper messages, hence `{ value: N }`.
   const lines = [
     `max_batch_size { value: ${b.maxBatchSize} }`,
@@ -20,7 +26,7 @@ export function renderBatchingConfig(opts: BatchingOptions): string {
     `max_enqueued_batches { value: ${b.maxEnqueuedBatches} }`,
     `num_batch_threads { value: ${b.numBatchThreads} }`,
   ];
-  for (const size of opts.allowedBatchSizes ?? []) lines.push(`allowed_batch_sizes: ${size}`);
+  for (const size of allowed) lines.push(`allowed_batch_sizes: ${size}`);
   if (opts.padVariableLengthInputs) lines.push("pad_variable_length_inputs: true");
   return `${lines.join("\n")}\n`;
 }
