@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Prepares one catalog model on the deployed host: download (resumable, sha256 recorded), extract, re-export
+# with prepare.py inside the pinned TensorFlow image. Idempotent: an existing version is left alone.
+# Usage: remote-prepare.sh REMOTE_DIR NAME URL VERSION IMAGE [PYTHON]
+#   PYTHON: run prepare.py with this interpreter (which has TensorFlow) instead of the Docker image.
+set -euo pipefail
+
+die() {
+  echo "odapi-error: $1 | fix: $2" >&2
+  exit "${3:-1}"
+}
+
+[[ $# -ge 5 ]] || die "remote-prepare.sh needs REMOTE_DIR NAME URL VERSION IMAGE [PYTHON]" "call it through odapi prepare --runner remote" 2
+remote_dir=$1 name=$2 url=$3 version=$4 image=$5 python=${6:-}
+[[ $version =~ ^[0-9]+$ ]] || die "version '$version' is not a number" "pass a positive integer version" 2
+
+final="$remote_dir/models/$name/$version"
+if [[ -f $final/saved_model.pb ]]; then
+  echo "odapi-result: skipped $name $version (already prepared)"
+  exit 0
+fi
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache="$remote_dir/.odapi/cache/$name"
+mkdir -p "$cache" "$remote_dir/models/$name"
+
+command -v curl >/dev/null || die "curl is not installed on the host" "install curl (apt-get install -y curl)" 12
+archive="$cache/model.tar.gz"
+if [[ ! -f $archive ]]; then
+  echo "odapi-step: downloading $name from $url"
+  # -C - resumes a partial download left by an earlier interrupted run.
+  curl -fL --retry 5 --retry-delay 2 -sS -C - -o "$archive.part" "$url" ||
+    die "download of $name failed from $url" "check the host's internet access, then rerun (the download resumes)" 3
+  mv -f "$archive.part" "$archive"
+fi
+sum=$(sha256sum "$archive" | cut -d' ' -f1)
+if [[ -f $cache/sha256 ]]; then
+  [[ $(cat "$cache/sha256") == "$sum" ]] ||
+    die "cached download of $name does not match its recorded sha256" "delete $cache on the host and rerun" 13
+else
+  echo "$sum" >"$cache/sha256"
+fi
+echo "odapi-step: $name archive sha256 $sum"
+
+work=$(mktemp -d "$cache/extract.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+tar -xzf "$archive" -C "$work" || die "the archive of $name is not a valid tar.gz" "delete $cache on the host and rerun" 13
+model_pb=$(find "$work" -name saved_model.pb -print -quit)
+[[ -n $model_pb ]] || die "the archive of $name holds no saved_model.pb" "check the catalog URL for $name" 13
+saved_model=$(dirname "$model_pb")
+
+args=(--saved-model "$saved_model" --out "$remote_dir/models" --name "$name" --version "$version"
+  --warmup-image "$here/warmup.jpg" --if-exists skip)
+echo "odapi-step: re-exporting $name for image-bytes input"
+if [[ -n $python ]]; then
+  "$python" "$here/prepare.py" "${args[@]}"
+else
+  command -v docker >/dev/null || die "Docker is not installed on the host" "run prepare-host.sh first (odapi deploy does)" 12
+  # Same path inside and outside the container, so every path above stays valid; runs as the caller's uid.
+  docker run --rm --network none --user "$(id -u):$(id -g)" -v "$remote_dir:$remote_dir" \
+    -e HOME=/tmp -e TF_CPP_MIN_LOG_LEVEL=2 "$image" python "$here/prepare.py" "${args[@]}"
+fi
+echo "odapi-result: prepared $name $version"
