@@ -1,0 +1,329 @@
+// The API-key gateway: rendered nginx config checked by `nginx -t`, then a real nginx in front of a fake upstream.
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type GatewayParams, renderGatewayConfig } from "../../serving";
+import { gatewayParamsForDocker } from "../../serving/gateway";
+
+const NGINX = "/usr/sbin/nginx";
+const KEY = "test-key-0123456789abcdef0123456789";
+const LIMIT = 64 * 1024;
+
+function localParams(dir: string, listen: string, upstream: string): GatewayParams {
+  // Same generator as on the host; only paths, user and addresses suit a root test run.
+  return {
+    apiKey: KEY,
+    listen,
+    upstream,
+    maxBodyBytes: LIMIT,
+    user: "root",
+    pidFile: join(dir, "nginx.pid"),
+    tempDir: dir,
+    accessLog: "off",
+    workerProcesses: 1,
+  };
+}
+
+function nginxTest(dir: string, config: string): { status: number | null; output: string } {
+  const file = join(dir, "nginx.conf");
+  writeFileSync(file, config, { mode: 0o600 });
+  const r = spawnSync(NGINX, ["-t", "-q", "-c", file, "-p", dir, "-e", "stderr"], { encoding: "utf8" });
+  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+describe("rendered gateway config", () => {
+  const config = renderGatewayConfig(
+    gatewayParamsForDocker({ host: "cpu", remoteDir: "/opt/odapi", models: [{ name: "m" }], apiKey: KEY }),
+  );
+
+  test("requires the X-API-Key header to equal the key, before anything else", () => {
+    expect(config).toContain(`if ($http_x_api_key != "${KEY}") {\n      return 401 `);
+    expect(config.indexOf("$http_x_api_key")).toBeLessThan(config.indexOf("location"));
+    expect(config).toContain('proxy_set_header X-API-Key "";');
+  });
+
+  test("limits the body to 20 MiB by default and answers 413 as JSON", () => {
+    expect(config).toContain("client_max_body_size 20971520;");
+    expect(config).toContain("error_page 413 @too_large;");
+  });
+
+  test("passes model status/metadata (GET) and :predict (POST) to TF Serving by container name; 404 otherwise", () => {
+    expect(config).toContain(
+      'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?(/metadata)?$"',
+    );
+    expect(config).toContain(
+      'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?:predict$"',
+    );
+    expect(config).toContain("set $odapi_upstream odapi-serving:8501;");
+    expect(config).toContain("resolver 127.0.0.11 valid=10s ipv6=off;");
+    expect(config).toMatch(/location \/ \{\n\s+return 404 /);
+    expect(config).toContain("listen 8080;");
+    expect(config).toContain("user nginx;");
+  });
+
+  test("refuses keys that would break out of the nginx string", () => {
+    for (const apiKey of ['abcdefghijklmnop"; }', "abcdefghijklmnop$host", "short", "abcdefghijklmnop qr"]) {
+      expect(() =>
+        renderGatewayConfig({
+          ...gatewayParamsForDocker({ host: "cpu", remoteDir: "/o", models: [], apiKey }),
+        }),
+      ).toThrow(/API key/);
+    }
+  });
+});
+
+describe("nginx -t accepts the rendered config", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "odapi-gw-t-"));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("local variant", () => {
+    const r = nginxTest(dir, renderGatewayConfig(localParams(dir, "127.0.0.1:1", "127.0.0.1:2")));
+    expect(r.output).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  test("the container variant with only user and paths swapped for this machine", () => {
+    const params = gatewayParamsForDocker({
+      host: "gpu",
+      remoteDir: "/o",
+      models: [],
+      apiKey: KEY,
+      maxBodyBytes: 5_000_000,
+    });
+    // /dev/stdout is the container's log pipe; a jest child has none, so the access log goes to a file.
+    const config = renderGatewayConfig({
+      ...params,
+      user: "root",
+      pidFile: join(dir, "pid"),
+      tempDir: dir,
+      accessLog: join(dir, "access.log"),
+    });
+    const r = nginxTest(dir, config);
+    expect(r.output).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  test("nginx -t itself catches a broken config (the check can fail)", () => {
+    const broken = renderGatewayConfig(localParams(dir, "127.0.0.1:1", "127.0.0.1:2")).replace(
+      "server_name _;",
+      "server_name _",
+    );
+    expect(nginxTest(dir, broken).status).not.toBe(0);
+  });
+});
+
+interface Seen {
+  method: string;
+  url: string;
+  headers: http.IncomingHttpHeaders;
+  bodyBytes: number;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitForPort(port: number, deadlineMs: number): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, "127.0.0.1", () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.on("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nginx did not listen on ${port} within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+/** One request; a 413 may arrive while the body is still being sent, so write errors are ignored. */
+function request(
+  port: number,
+  method: string,
+  path: string,
+  opts: { key?: string; body?: Buffer } = {},
+): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = { "content-type": "application/json" };
+    if (opts.key !== undefined) headers["X-API-Key"] = opts.key;
+    if (opts.body) headers["content-length"] = opts.body.length;
+    const req = http.request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (c) => {
+        body += c;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", (err) => {
+      if (!req.headersSent) reject(err);
+    });
+    if (opts.body) req.write(opts.body, () => undefined);
+    req.end();
+  });
+}
+
+describe.each([
+  ["fixed upstream", false],
+  ["upstream through a variable (as in the container)", true],
+])("a real nginx gateway in front of a fake TF Serving (%s)", (_name, viaVariable) => {
+  let dir: string;
+  let upstream: http.Server;
+  let nginx: ChildProcess;
+  let port: number;
+  let nginxLog = "";
+  const seen: Seen[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "odapi-gw-"));
+    upstream = http.createServer((req, res) => {
+      let bodyBytes = 0;
+      req.on("data", (c: Buffer) => {
+        bodyBytes += c.length;
+      });
+      req.on("end", () => {
+        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ upstream: true, url: req.url }));
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    const upstreamPort = (upstream.address() as AddressInfo).port;
+    port = await freePort();
+    const params = localParams(dir, `127.0.0.1:${port}`, `127.0.0.1:${upstreamPort}`);
+    // An IP literal needs no lookup, so the resolver is never queried here.
+    const config = renderGatewayConfig(viaVariable ? { ...params, resolver: "127.0.0.1" } : params);
+    writeFileSync(join(dir, "nginx.conf"), config, { mode: 0o600 });
+    nginx = spawn(NGINX, ["-c", join(dir, "nginx.conf"), "-p", dir, "-e", "stderr", "-g", "daemon off;"], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
+    nginx.stderr?.on("data", (c) => {
+      nginxLog += c;
+    });
+    await waitForPort(port, 10_000);
+  });
+
+  afterAll(async () => {
+    if (nginx && nginx.exitCode === null) {
+      const exited = new Promise((resolve) => nginx.once("exit", resolve));
+      nginx.kill("SIGTERM");
+      await exited;
+    }
+    await new Promise((resolve) => upstream.close(resolve));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  test("no key → 401, nothing reaches TF Serving", async () => {
+    const r = await request(port, "GET", "/v1/models/ssd_mobilenet_v2");
+    expect(r.status).toBe(401);
+    expect(JSON.parse(r.body).error).toMatch(/X-API-Key/);
+    expect(seen).toEqual([]);
+  });
+
+  test("wrong key → 401 (also a key differing only in case)", async () => {
+    expect((await request(port, "GET", "/v1/models/m", { key: "wrong-key-0123456789abcdef" })).status).toBe(
+      401,
+    );
+    expect((await request(port, "GET", "/v1/models/m", { key: KEY.toUpperCase() })).status).toBe(401);
+    expect(seen).toEqual([]);
+  });
+
+  test("right key → status, metadata, versions and labels pass through, key stripped", async () => {
+    for (const path of [
+      "/v1/models/m",
+      "/v1/models/m/metadata",
+      "/v1/models/m/versions/2",
+      "/v1/models/m/labels/stable/metadata",
+    ]) {
+      const r = await request(port, "GET", path, { key: KEY });
+      expect(r.status).toBe(200);
+      expect(JSON.parse(r.body)).toEqual({ upstream: true, url: path });
+    }
+    expect(seen.map((s) => s.url)).toEqual([
+      "/v1/models/m",
+      "/v1/models/m/metadata",
+      "/v1/models/m/versions/2",
+      "/v1/models/m/labels/stable/metadata",
+    ]);
+    expect(seen.every((s) => s.headers["x-api-key"] === undefined)).toBe(true);
+  });
+
+  test("right key → :predict with a body under the limit passes through whole", async () => {
+    const body = Buffer.alloc(LIMIT - 1, "a");
+    const r = await request(port, "POST", "/v1/models/ssd_mobilenet_v2:predict", { key: KEY, body });
+    expect(r.status).toBe(200);
+    expect(seen).toEqual([
+      expect.objectContaining({
+        method: "POST",
+        url: "/v1/models/ssd_mobilenet_v2:predict",
+        bodyBytes: LIMIT - 1,
+      }),
+    ]);
+  });
+
+  test("body over the limit → 413 as JSON, nothing reaches TF Serving", async () => {
+    const r = await request(port, "POST", "/v1/models/m:predict", {
+      key: KEY,
+      body: Buffer.alloc(LIMIT + 1, "a"),
+    });
+    expect(r.status).toBe(413);
+    expect(JSON.parse(r.body).error).toMatch(/larger than 65536 bytes/);
+    expect(seen).toEqual([]);
+  });
+
+  test("over the limit without a key → 401: the key is checked first", async () => {
+    const r = await request(port, "POST", "/v1/models/m:predict", { body: Buffer.alloc(LIMIT + 1, "a") });
+    expect(r.status).toBe(401);
+  });
+
+  test("routes TF Serving has but we do not expose → 404; wrong methods → 405", async () => {
+    const notFound = [
+      ["GET", "/"],
+      ["GET", "/monitoring/prometheus/metrics"],
+      ["POST", "/v1/models/m:classify"],
+      ["POST", "/v1/models/m:regress"],
+      ["GET", "/v1/models/-bad"],
+      ["GET", "/v1/models/m/versions/x"],
+      ["GET", "/v2/models/m"],
+    ];
+    for (const [method, path] of notFound) {
+      const r = await request(port, method, path, { key: KEY });
+      expect([method, path, r.status]).toEqual([method, path, 404]);
+    }
+    expect((await request(port, "GET", "/v1/models/m:predict", { key: KEY })).status).toBe(405);
+    expect((await request(port, "DELETE", "/v1/models/m", { key: KEY })).status).toBe(405);
+    expect(
+      (await request(port, "POST", "/v1/models/m/metadata", { key: KEY, body: Buffer.from("{}") })).status,
+    ).toBe(405);
+    expect(seen).toEqual([]);
+  });
+
+  test("nginx logged no errors but the expected body-size refusals", () => {
+    const unexpected = nginxLog
+      .split("\n")
+      .filter(
+        (line) =>
+          /\[(emerg|alert|crit|error)\]/.test(line) &&
+          !line.includes("client intended to send too large body"),
+      );
+    expect(unexpected).toEqual([]);
+  });
+});
