@@ -15,6 +15,10 @@ export interface SshdOptions {
   extraConfig?: string[];
   /** Key type for the host key; default ed25519. */
   hostKeyType?: "ed25519" | "ecdsa" | "rsa";
+  /** Listen on this port instead of a free one (e.g. to replace a stopped server with a new host key). */
+  port?: number;
+  /** sshd LogLevel, default ERROR; VERBOSE logs "Accepted publickey" and "[preauth]" disconnects to `log()`. */
+  logLevel?: "ERROR" | "INFO" | "VERBOSE" | "DEBUG";
 }
 
 export interface Sshd {
@@ -103,7 +107,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = [
     `Port ${port}`,
     "ListenAddress 127.0.0.1",
@@ -119,8 +123,9 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     "AllowTcpForwarding yes",
     "MaxSessions 64",
     "MaxStartups 64:30:128",
-    "LogLevel ERROR",
+    `LogLevel ${opts.logLevel ?? "ERROR"}`,
     "Subsystem sftp internal-sftp",
+    // sshd keeps the first value of a keyword, so extra lines cannot override the ones above.
     ...(opts.extraConfig ?? []),
   ];
   const configPath = path.join(dir, "sshd_config");
