@@ -1,17 +1,8 @@
-// POSIX shell quoting for the scripts rendered here: every argv element goes through shellQuote, never by hand.
+// Shell quoting for the rendered scripts: the project's one quoting function (bootstrap/ssh/shell.ts) plus a
+// multi-line join that keeps long docker commands reviewable.
+import { shellQuote } from "../bootstrap/ssh/shell";
 
-const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
-
-/** Quotes one word for bash; plain words stay readable, everything else is single-quoted. */
-export function shellQuote(word: string): string {
-  if (word.length > 0 && SAFE.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/** One command line from an argv array. */
-export function shellJoin(argv: readonly string[]): string {
-  return argv.map(shellQuote).join(" ");
-}
+export { shellJoin, shellQuote } from "../bootstrap/ssh/shell";
 
 /** A long command split over lines with `\` so a rendered script stays reviewable: one flag (and its value) a line. */
 export function shellJoinMultiline(argv: readonly string[], indent = "  "): string {
