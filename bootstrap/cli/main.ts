@@ -1,9 +1,10 @@
 // The `odapi` command line: one module per command, one top-level error handler.
 import yargs, { type CommandModule } from "yargs";
 import { exitCodeOf, formatError } from "../../common/errors";
+import { localCommand } from "./local";
 
 // Each command lives in its own module beside this file; add new ones here.
-const commands: CommandModule<object, any>[] = [];
+const commands: CommandModule<object, any>[] = [localCommand];
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes("--verbose");
