@@ -1,0 +1,144 @@
+// The deploy lock against a real sshd: a second holder is refused by name; the lock dies with its connection.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { acquireRemoteLock, holderDescription, lockArgv, lockPaths } from "../../bootstrap/remote-lock";
+import { connect, type SshSession } from "../../bootstrap/ssh/session";
+import { ExitCode } from "../../common/errors";
+import { type Sshd, startSshd } from "../helpers/sshd";
+import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
+
+let sshd: Sshd;
+let remoteDir: string;
+const open: SshSession[] = [];
+const proxies: TcpProxy[] = [];
+
+beforeAll(async () => {
+  sshd = await startSshd();
+});
+afterAll(async () => {
+  await sshd.stop();
+});
+beforeEach(() => {
+  remoteDir = path.join(mkdtempSync(path.join(os.tmpdir(), "odapi-lock-")), "srv odapi");
+});
+afterEach(async () => {
+  for (const s of open.splice(0)) await s.close();
+  for (const p of proxies.splice(0)) await p.close();
+  rmSync(path.dirname(remoteDir), { recursive: true, force: true });
+});
+
+async function session(port = sshd.port): Promise<SshSession> {
+  const s = await connect(sshd.target({ port }));
+  open.push(s);
+  return s;
+}
+
+async function eventually(check: () => Promise<boolean>, ms: number): Promise<number> {
+  const t0 = Date.now();
+  while (Date.now() - t0 < ms) {
+    if (await check()) return Date.now() - t0;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`condition not met within ${ms} ms`);
+}
+
+test("holder text and argv are exact", () => {
+  expect(
+    holderDescription({ user: "ana", hostname: "lap", pid: 42, since: new Date("2026-01-02T03:04:05Z") }),
+  ).toBe("ana@lap pid 42 since 2026-01-02T03:04:05.000Z");
+  expect(lockPaths("/srv/odapi/")).toEqual({
+    dir: "/srv/odapi/.odapi",
+    lockFile: "/srv/odapi/.odapi/deploy.lock",
+    ownerFile: "/srv/odapi/.odapi/deploy.lock.owner",
+  });
+  const argv = lockArgv("/srv/odapi", "me", 30);
+  expect(argv.slice(0, 2)).toEqual(["bash", "-c"]);
+  expect(argv.slice(3)).toEqual([
+    "odapi-lock",
+    "/srv/odapi/.odapi",
+    "/srv/odapi/.odapi/deploy.lock",
+    "/srv/odapi/.odapi/deploy.lock.owner",
+    "me",
+    "30",
+  ]);
+});
+
+test("a second lock on the same dir fails at once naming the holder; after release it is free", async () => {
+  const a = await session();
+  const b = await session();
+  const lock = await acquireRemoteLock(a, remoteDir, {
+    holder: "ana@laptop pid 4242 since 2026-11-24T08:00:00.000Z",
+  });
+  expect(readFileSync(lockPaths(remoteDir).ownerFile, "utf8")).toBe(`${lock.holder}\n`);
+
+  const t0 = Date.now();
+  const err = await acquireRemoteLock(b, remoteDir).catch((e) => e);
+  expect(Date.now() - t0).toBeLessThan(2000);
+  expect(err).toMatchObject({ exitCode: ExitCode.locked });
+  expect(err.message).toBe(
+    `another deploy to 127.0.0.1:${remoteDir} is running (held by ana@laptop pid 4242 since 2026-11-24T08:00:00.000Z)`,
+  );
+
+  // A different remote dir on the same host is independent.
+  const other = await acquireRemoteLock(b, `${remoteDir}-2`);
+  await other.release();
+
+  await lock.release();
+  expect(existsSync(lockPaths(remoteDir).ownerFile)).toBe(false);
+  const again = await acquireRemoteLock(b, remoteDir);
+  await again.release();
+});
+
+test("the lock is released when the holder's connection is dropped (crash, Ctrl-C)", async () => {
+  const a = await session();
+  const b = await session();
+  await acquireRemoteLock(a, remoteDir);
+  a.client.destroy(); // the TCP connection ends without any goodbye
+  const waited = await eventually(
+    () =>
+      acquireRemoteLock(b, remoteDir).then(
+        async (l) => {
+          await l.release();
+          return true;
+        },
+        () => false,
+      ),
+    5000,
+  );
+  expect(waited).toBeLessThan(5000);
+});
+
+test("the lock is released when the holder's network path dies silently (heartbeat stops)", async () => {
+  const proxy = await startTcpProxy({ port: sshd.port }, { kind: "pass" });
+  proxies.push(proxy);
+  const a = await session(proxy.port);
+  const b = await session();
+  await acquireRemoteLock(a, remoteDir, { idleSeconds: 2, heartbeatMs: 300 });
+  // Heartbeats keep it held past the idle limit while the path works.
+  await new Promise((r) => setTimeout(r, 2500));
+  await expect(acquireRemoteLock(b, remoteDir)).rejects.toMatchObject({ exitCode: ExitCode.locked });
+  proxy.setMode({ kind: "blackhole" });
+  const waited = await eventually(
+    () =>
+      acquireRemoteLock(b, remoteDir).then(
+        async (l) => {
+          await l.release();
+          return true;
+        },
+        () => false,
+      ),
+    8000,
+  );
+  expect(waited).toBeGreaterThan(1000);
+});
+
+test("a remote dir the user cannot create is a clear error, not a lock error", async () => {
+  const a = await session();
+  // A path below a regular file cannot be created, even by root.
+  const file = path.join(path.dirname(remoteDir), "file");
+  require("node:fs").writeFileSync(file, "x");
+  const err = await acquireRemoteLock(a, path.join(file, "sub")).catch((e) => e);
+  expect(err.exitCode).not.toBe(ExitCode.locked);
+  expect(err.message).toMatch(/flock .*failed on 127\.0\.0\.1 \(exit 1\): mkdir: cannot create directory/);
+});
