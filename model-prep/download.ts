@@ -9,7 +9,27 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { OdapiError } from "../common/errors";
-import { type ByteProgress, RateMeter } from "./progress";
+
+export interface DownloadProgress {
+  receivedBytes: number;
+  /** Unknown when the server sends no length. */
+  totalBytes?: number;
+  bytesPerSecond: number;
+}
+
+/** Transfer rate over a sliding window, so a stall shows quickly instead of being averaged away. */
+export class RateMeter {
+  private samples: { t: number; bytes: number }[] = [];
+  constructor(private readonly windowMs = 5000) {}
+
+  update(bytes: number, now = Date.now()): number {
+    this.samples.push({ t: now, bytes });
+    while (this.samples.length > 2 && now - this.samples[0].t > this.windowMs) this.samples.shift();
+    const first = this.samples[0];
+    const dt = (now - first.t) / 1000;
+    return dt > 0 ? (bytes - first.bytes) / dt : 0;
+  }
+}
 
 export interface CachePaths {
   dir: string;
@@ -26,7 +46,7 @@ export interface FetchOptions {
   cacheDir?: string;
   /** Download again even when the cache holds the archive (e.g. after a checksum mismatch). */
   refresh?: boolean;
-  onProgress?: (p: ByteProgress) => void;
+  onProgress?: (p: DownloadProgress) => void;
   log?: (line: string) => void;
   /** Abort when no byte arrives for this long (default 60 s). */
   idleTimeoutMs?: number;

@@ -11,12 +11,22 @@ import {
   defaultCacheDir,
   fetchModel,
   findSavedModelDir,
+  RateMeter,
   rangeHeaders,
   resumeDecision,
   tarExtractArgv,
 } from "../../model-prep/download";
 
 describe("download decisions (pure)", () => {
+  it("measures the rate over a sliding window", () => {
+    const m = new RateMeter(1000);
+    expect(m.update(0, 0)).toBe(0);
+    expect(m.update(500, 500)).toBe(1000);
+    expect(m.update(1000, 1000)).toBe(1000);
+    // After the window slides past the slow start, the rate reflects the recent burst.
+    expect(m.update(5000, 2000)).toBe(4000);
+  });
+
   it("asks for the missing tail only when a part file exists", () => {
     expect(rangeHeaders(0)).toEqual({});
     expect(rangeHeaders(1234)).toEqual({ Range: "bytes=1234-" });
