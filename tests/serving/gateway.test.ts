@@ -1,38 +1,19 @@
 // The API-key gateway: rendered nginx config checked by `nginx -t`, then a real nginx in front of a fake upstream.
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
 import { gatewayParamsForDocker } from "../../serving/gateway";
+import { type HostGateway, hostGatewayParams, nginxCheck, startHostGateway } from "../../serving/host-nginx";
 
-const NGINX = "/usr/sbin/nginx";
 const KEY = "test-key-0123456789abcdef0123456789";
 const LIMIT = 64 * 1024;
 
-function localParams(dir: string, listen: string, upstream: string): GatewayParams {
+function localParams(dir: string): GatewayParams {
   // Same generator as on the host; only paths, user and addresses suit a root test run.
-  return {
-    apiKey: KEY,
-    listen,
-    upstream,
-    maxBodyBytes: LIMIT,
-    user: "root",
-    pidFile: join(dir, "nginx.pid"),
-    tempDir: dir,
-    accessLog: "off",
-    workerProcesses: 1,
-  };
-}
-
-function nginxTest(dir: string, config: string): { status: number | null; output: string } {
-  const file = join(dir, "nginx.conf");
-  writeFileSync(file, config, { mode: 0o600 });
-  const r = spawnSync(NGINX, ["-t", "-q", "-c", file, "-p", dir, "-e", "stderr"], { encoding: "utf8" });
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+  return hostGatewayParams(dir, { apiKey: KEY, listenPort: 1, upstream: "127.0.0.1:2", maxBodyBytes: LIMIT });
 }
 
 describe("rendered gateway config", () => {
@@ -84,9 +65,9 @@ describe("nginx -t accepts the rendered config", () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   test("local variant", () => {
-    const r = nginxTest(dir, renderGatewayConfig(localParams(dir, "127.0.0.1:1", "127.0.0.1:2")));
+    const r = nginxCheck(renderGatewayConfig(localParams(dir)), dir);
     expect(r.output).toBe("");
-    expect(r.status).toBe(0);
+    expect(r.ok).toBe(true);
   });
 
   test("the container variant with only user and paths swapped for this machine", () => {
@@ -105,17 +86,14 @@ describe("nginx -t accepts the rendered config", () => {
       tempDir: dir,
       accessLog: join(dir, "access.log"),
     });
-    const r = nginxTest(dir, config);
+    const r = nginxCheck(config, dir);
     expect(r.output).toBe("");
-    expect(r.status).toBe(0);
+    expect(r.ok).toBe(true);
   });
 
   test("nginx -t itself catches a broken config (the check can fail)", () => {
-    const broken = renderGatewayConfig(localParams(dir, "127.0.0.1:1", "127.0.0.1:2")).replace(
-      "server_name _;",
-      "server_name _",
-    );
-    expect(nginxTest(dir, broken).status).not.toBe(0);
+    const broken = renderGatewayConfig(localParams(dir)).replace("server_name _;", "server_name _");
+    expect(nginxCheck(broken, dir).ok).toBe(false);
   });
 });
 
@@ -124,30 +102,6 @@ interface Seen {
   url: string;
   headers: http.IncomingHttpHeaders;
   bodyBytes: number;
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitForPort(port: number, deadlineMs: number): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  for (let delay = 20; ; delay = Math.min(delay * 2, 200)) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, "127.0.0.1", () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.on("error", () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > end) throw new Error(`nginx did not listen on ${port} within ${deadlineMs} ms`);
-    await new Promise((r) => setTimeout(r, delay));
-  }
 }
 
 /** One request; a 413 may arrive while the body is still being sent, so write errors are ignored. */
@@ -181,15 +135,12 @@ describe.each([
   ["fixed upstream", false],
   ["upstream through a variable (as in the container)", true],
 ])("a real nginx gateway in front of a fake TF Serving (%s)", (_name, viaVariable) => {
-  let dir: string;
   let upstream: http.Server;
-  let nginx: ChildProcess;
+  let gateway: HostGateway;
   let port: number;
-  let nginxLog = "";
   const seen: Seen[] = [];
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "odapi-gw-"));
     upstream = http.createServer((req, res) => {
       let bodyBytes = 0;
       req.on("data", (c: Buffer) => {
@@ -203,28 +154,19 @@ describe.each([
     });
     await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
     const upstreamPort = (upstream.address() as AddressInfo).port;
-    port = await freePort();
-    const params = localParams(dir, `127.0.0.1:${port}`, `127.0.0.1:${upstreamPort}`);
-    // An IP literal needs no lookup, so the resolver is never queried here.
-    const config = renderGatewayConfig(viaVariable ? { ...params, resolver: "127.0.0.1" } : params);
-    writeFileSync(join(dir, "nginx.conf"), config, { mode: 0o600 });
-    nginx = spawn(NGINX, ["-c", join(dir, "nginx.conf"), "-p", dir, "-e", "stderr", "-g", "daemon off;"], {
-      stdio: ["ignore", "ignore", "pipe"],
+    gateway = await startHostGateway({
+      apiKey: KEY,
+      upstream: `127.0.0.1:${upstreamPort}`,
+      maxBodyBytes: LIMIT,
+      // An IP literal needs no lookup, so the resolver is never queried here.
+      resolver: viaVariable ? "127.0.0.1" : undefined,
     });
-    nginx.stderr?.on("data", (c) => {
-      nginxLog += c;
-    });
-    await waitForPort(port, 10_000);
+    port = gateway.port;
   });
 
   afterAll(async () => {
-    if (nginx && nginx.exitCode === null) {
-      const exited = new Promise((resolve) => nginx.once("exit", resolve));
-      nginx.kill("SIGTERM");
-      await exited;
-    }
+    await gateway?.stop();
     await new Promise((resolve) => upstream.close(resolve));
-    rmSync(dir, { recursive: true, force: true });
   });
 
   beforeEach(() => {
@@ -317,7 +259,8 @@ describe.each([
   });
 
   test("nginx logged no errors but the expected body-size refusals", () => {
-    const unexpected = nginxLog
+    const unexpected = gateway
+      .log()
       .split("\n")
       .filter(
         (line) =>
