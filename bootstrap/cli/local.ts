@@ -7,7 +7,7 @@ import type { CommandModule } from "yargs";
 import { OdapiError } from "../../common/errors";
 import { catalogEntry } from "../../model-prep/catalog";
 import { renderServingFiles, SCRIPTS, type ServingOptions, servingPorts } from "../../serving";
-import { availableVersions, getModelStatus } from "../client/api";
+import { type ReadyEvent, waitUntilServing } from "../wait-ready";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
 export const LOCAL_STATE_DIR = ".odapi/local";
@@ -186,39 +186,13 @@ function runChild(argv: string[], opts: { json: boolean; what: string; fix: stri
   });
 }
 
-/** Polls each model until a version is AVAILABLE, with capped backoff, until the deadline. */
-async function waitAvailable(
-  url: string,
-  models: string[],
-  apiKey: string | undefined,
-  deadline: number,
-  log: (m: string) => void,
-) {
-  for (const model of models) {
-    let delay = 500;
-    let last = "no answer yet";
-    for (;;) {
-      try {
-        const status = await getModelStatus(url, model, { apiKey, timeoutMs: 5000 });
-        if (availableVersions(status).length > 0) break;
-        last =
-          (status.model_version_status ?? []).map((v) => `version ${v.version} ${v.state}`).join(", ") ||
-          "loading";
-      } catch (err) {
-        last = err instanceof Error ? err.message : String(err);
-      }
-      if (Date.now() + delay > deadline) {
-        throw new OdapiError(
-          `model ${model} did not become AVAILABLE in time (last: ${last})`,
-          "look at the server log: docker logs odapi-serving; a large model may need a longer --timeout",
-          "timeout",
-        );
-      }
-      await new Promise((r) => setTimeout(r, delay));
-      delay = Math.min(delay * 2, 5000);
-    }
-    log(`${model} is AVAILABLE`);
-  }
+/** One progress line per wait event (stderr): what is loading, when it is up, the first detection. */
+function describeReady(e: ReadyEvent): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
+  if (e.phase === "waiting") return `${e.model}: ${e.detail} (${seconds(e.elapsedMs)})`;
+  if (e.phase === "available")
+    return `${e.model} is AVAILABLE (version ${e.versions.join(", ")}, ${seconds(e.elapsedMs)})`;
+  return `${e.model} detected ${e.detections} objects on the sample image in ${e.latencyMs} ms (top score ${e.topScore.toFixed(2)})`;
 }
 
 export async function runLocal(
@@ -272,7 +246,12 @@ export async function runLocal(
     what: SCRIPTS.start,
     fix: "read the odapi-error line above",
   });
-  await waitAvailable(plan.url, names, env.ODAPI_API_KEY, started + args.timeout * 1000, log);
+  // AVAILABLE, then one real detection per model: the same proof a deploy waits for.
+  const ready = await waitUntilServing(plan.url, names, {
+    apiKey: env.ODAPI_API_KEY,
+    deadlineMs: Math.max(1000, started + args.timeout * 1000 - Date.now()),
+    onProgress: (e) => log(describeReady(e)),
+  });
   if (plan.testArgv) {
     await runChild(plan.testArgv, {
       json: args.json,
@@ -281,7 +260,7 @@ export async function runLocal(
     });
   }
   log(`API at ${plan.url} — stop it with: npx odapi local --stop`);
-  return { url: plan.url, models: names, seconds: Math.round((Date.now() - started) / 100) / 10 };
+  return { url: plan.url, models: names, ready, seconds: Math.round((Date.now() - started) / 100) / 10 };
 }
 
 export const localCommand: CommandModule<object, LocalArgs> = {
@@ -323,7 +302,7 @@ export const localCommand: CommandModule<object, LocalArgs> = {
       .option("json", {
         type: "boolean",
         default: false,
-        describe: "Print one JSON object (url, models, seconds) on stdout",
+        describe: "Print one JSON object (url, models, ready, seconds) on stdout",
       })
       .example("$0 local", "serve ./models (or prepare ssd_mobilenet_v2 first) on http://127.0.0.1:8501")
       .example(

@@ -203,8 +203,8 @@ describe("odapi local, run for real", () => {
     expect(r.stderr).toMatch(/yolo/);
   });
 
-  test("with a recording docker and a server answering AVAILABLE: renders, starts, waits, reports JSON", async () => {
-    // The engine cannot run here: a docker on PATH records argv; a tiny HTTP server plays TF Serving's status API.
+  test("with a recording docker and a server playing TF Serving: renders, starts, waits, detects once, reports JSON", async () => {
+    // The engine cannot run here: a docker on PATH records argv; a tiny HTTP server plays TF Serving's status and predict API.
     const bin = path.join(cwd, "bin");
     mkdirSync(bin);
     writeFileSync(
@@ -216,15 +216,34 @@ describe("odapi local, run for real", () => {
     mkdirSync(path.join(cwd, "models/ssd_mobilenet_v2/1"), { recursive: true });
     writeFileSync(path.join(cwd, "models/ssd_mobilenet_v2/1/saved_model.pb"), "");
     let polls = 0;
+    let predictBytes = 0;
     const server = http.createServer((req, res) => {
-      polls += 1;
-      const state = polls < 3 ? "LOADING" : "AVAILABLE";
-      res.writeHead(req.url === "/v1/models/ssd_mobilenet_v2" ? 200 : 404, {
-        "content-type": "application/json",
+      let body = "";
+      req.on("data", (c) => {
+        body += c;
       });
-      res.end(
-        JSON.stringify({ model_version_status: [{ version: "1", state, status: { error_code: "OK" } }] }),
-      );
+      req.on("end", () => {
+        res.setHeader("content-type", "application/json");
+        if (req.method === "GET" && req.url === "/v1/models/ssd_mobilenet_v2") {
+          polls += 1;
+          const state = polls < 3 ? "LOADING" : "AVAILABLE";
+          res.end(
+            JSON.stringify({ model_version_status: [{ version: "1", state, status: { error_code: "OK" } }] }),
+          );
+        } else if (req.method === "POST" && req.url === "/v1/models/ssd_mobilenet_v2:predict") {
+          predictBytes = body.length;
+          const prediction = {
+            detection_boxes: [[0.1, 0.2, 0.5, 0.6]],
+            detection_scores: [0.9],
+            detection_classes: [1],
+            num_detections: 1,
+          };
+          res.end(JSON.stringify({ predictions: [prediction] }));
+        } else {
+          res.statusCode = 404;
+          res.end(JSON.stringify({ error: "not found" }));
+        }
+      });
     });
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const port = (server.address() as AddressInfo).port;
@@ -239,9 +258,19 @@ describe("odapi local, run for real", () => {
       expect(out).toEqual({
         url: `http://127.0.0.1:${port}`,
         models: ["ssd_mobilenet_v2"],
+        ready: [
+          expect.objectContaining({
+            model: "ssd_mobilenet_v2",
+            versions: ["1"],
+            detections: 1,
+            topScore: 0.9,
+          }),
+        ],
         seconds: expect.any(Number),
       });
       expect(polls).toBeGreaterThanOrEqual(3);
+      // One real request body: the sample image as b64 JSON.
+      expect(predictBytes).toBeGreaterThan(60_000);
       const state = path.join(cwd, ".odapi/local");
       expect(readFileSync(path.join(state, "config/models.config"), "utf8")).toContain(
         'base_path: "/models/ssd_mobilenet_v2"',
