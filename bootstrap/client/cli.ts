@@ -1,0 +1,380 @@
+// `npx zx bootstrap/test-endpoint.mjs`: prove a deployed detection API works — status, metadata, labelled
+// detections with an annotated picture per image — or benchmark it (--bench).
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { SingleBar } from "cli-progress";
+import pc from "picocolors";
+import yargs from "yargs";
+import { exitCodeOf, formatError, isOdapiError, OdapiError } from "../../common/errors";
+import { writeAnnotated } from "./annotate";
+import {
+  availableVersions,
+  encodedImageInput,
+  getModelMetadata,
+  getModelStatus,
+  predict,
+  requireAvailable,
+} from "./api";
+import { type BenchResult, checkBenchNumbers, runBench } from "./bench";
+import { labelDetections, parseDetections } from "./detections";
+import { histogramPlan, writeHistogram } from "./histogram";
+import { collectImagePaths, type LocalImage, loadImage } from "./image";
+import {
+  annotatedName,
+  type BenchReport,
+  benchSummary,
+  benchTable,
+  type DetectReport,
+  detectionTable,
+  type ImageResult,
+  imageHeading,
+  type ModelCheck,
+  modelLine,
+  stamp,
+} from "./report";
+import { predictRequestBody } from "./request";
+import { readStack, type StackTarget } from "./stack";
+
+const ROOT = path.resolve(__dirname, "../..");
+export const DEFAULT_MODEL = "ssd_mobilenet_v2";
+export const DEFAULT_IMAGE = path.join(ROOT, "samples", "astronaut.jpg");
+
+export interface ClientOptions {
+  stack: string;
+  url?: string;
+  apiKey?: string;
+  models: string[];
+  images: string[];
+  minScore: number;
+  out: string;
+  json: boolean;
+  bench: boolean;
+  requests: number;
+  concurrency: number;
+  warmup?: number;
+  timeoutMs: number;
+}
+
+export interface Target {
+  url: string;
+  models: string[];
+  apiKey?: string;
+  source: string;
+}
+
+class UsageError extends Error {}
+
+/** Parses argv; undefined when --help or --version was printed. */
+export async function parseArgs(
+  argv: string[],
+  print: (s: string) => void,
+): Promise<ClientOptions | undefined> {
+  let printed = false;
+  const parser = yargs(argv)
+    .scriptName("npx zx bootstrap/test-endpoint.mjs")
+    .usage(
+      "$0 [options]\n\nCheck a deployed object-detection API: model status and signature, then detections per image\n" +
+        "(a table with COCO labels, scores and pixel boxes, plus an annotated copy), or a benchmark with --bench.\n" +
+        "Without --url the API URL, models and API key come from `pulumi stack output -s <stack>`.",
+    )
+    .option("stack", { type: "string", default: "cpu", describe: "Pulumi stack to read (cpu, gpu, dev)" })
+    .option("url", { type: "string", describe: "API base URL, e.g. http://203.0.113.7:8501 (skips Pulumi)" })
+    .option("api-key", {
+      type: "string",
+      describe:
+        "API key for the gateway (X-API-Key); prefer env ODAPI_API_KEY, argv is visible to other users",
+    })
+    .option("model", {
+      type: "string",
+      array: true,
+      describe: `Model(s) to test; default: every model of the stack, or ${DEFAULT_MODEL} with --url`,
+    })
+    .option("image", {
+      type: "string",
+      array: true,
+      describe: "Image file(s) or directories of JPEG/PNG/GIF/BMP; default: samples/astronaut.jpg",
+    })
+    .option("min-score", {
+      type: "number",
+      default: 0.5,
+      describe: "Show detections with at least this score (0..1)",
+    })
+    .option("out", {
+      type: "string",
+      default: "out",
+      describe: "Directory for annotated images and bench reports",
+    })
+    .option("json", {
+      type: "boolean",
+      default: false,
+      describe: "Print exactly one JSON document instead of tables",
+    })
+    .option("timeout", { type: "number", default: 30_000, describe: "Per-request deadline in ms" })
+    .option("bench", { type: "boolean", default: false, describe: "Benchmark instead of showing detections" })
+    .option("requests", { type: "number", default: 100, describe: "Bench: measured requests per model" })
+    .option("concurrency", {
+      type: "number",
+      default: 4,
+      describe: "Bench: requests in flight (keep-alive connections)",
+    })
+    .option("warmup", {
+      type: "number",
+      describe: "Bench: unmeasured requests first; default max(5, concurrency)",
+    })
+    .example("$0", "stack cpu, every model, the sample photo")
+    .example(
+      "$0 --url http://203.0.113.7:8501 --image photos/ --min-score 0.3",
+      "any server, a folder of images",
+    )
+    .example(
+      "$0 --stack gpu --bench --requests 500 --concurrency 16 --model ssd_mobilenet_v2 --model efficientdet_d0",
+      "compare two models side by side",
+    )
+    .epilogue(
+      "Exit codes: 2 usage, 3 unreachable, 4 API key missing/wrong, 8 timeout, 9 unknown model (404), 10 bad request (400),\n" +
+        "11 not an image, 12 pulumi CLI missing, 13 stack/model configuration, 14 server error.",
+    )
+    .strict()
+    .help()
+    .alias("h", "help")
+    .version(false)
+    .exitProcess(false)
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+  const a = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
+    if (output) {
+      printed = true;
+      print(output);
+    }
+  });
+  if (printed || a.help) return undefined;
+  const minScore = a["min-score"];
+  if (!(minScore >= 0 && minScore <= 1)) {
+    throw new OdapiError(
+      `--min-score must be between 0 and 1, got ${minScore}`,
+      "pass e.g. --min-score 0.5",
+      "usage",
+    );
+  }
+  if (!(a.timeout > 0)) {
+    throw new OdapiError(
+      `--timeout must be a positive number of ms, got ${a.timeout}`,
+      "pass e.g. --timeout 30000",
+      "usage",
+    );
+  }
+  const opts: ClientOptions = {
+    stack: a.stack,
+    url: a.url,
+    apiKey: a["api-key"],
+    models: (a.model ?? []).map(String),
+    images: (a.image ?? []).map(String),
+    minScore,
+    out: a.out,
+    json: a.json,
+    bench: a.bench,
+    requests: a.requests,
+    concurrency: a.concurrency,
+    warmup: a.warmup,
+    timeoutMs: a.timeout,
+  };
+  if (opts.bench) checkBenchNumbers({ ...opts, warmup: opts.warmup ?? 0 });
+  return opts;
+}
+
+/** Where to send requests and with which key: flags first, then env, then the stack's outputs (pure). */
+export function resolveTarget(opts: ClientOptions, env: NodeJS.ProcessEnv, stack?: StackTarget): Target {
+  const url = opts.url ?? stack?.apiUrl;
+  if (!url) throw new OdapiError("no API URL", "pass --url or deploy a stack", "usage");
+  return {
+    url,
+    models: opts.models.length ? opts.models : (stack?.models ?? [DEFAULT_MODEL]),
+    apiKey: opts.apiKey || env.ODAPI_API_KEY || stack?.apiKey || undefined,
+    source: opts.url ? "--url" : `stack ${opts.stack}`,
+  };
+}
+
+interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+  isTty: boolean;
+}
+
+async function checkModel(t: Target, model: string, timeoutMs: number): Promise<ModelCheck> {
+  const opts = { apiKey: t.apiKey, timeoutMs };
+  const status = await getModelStatus(t.url, model, opts);
+  requireAvailable(status, model);
+  const input = encodedImageInput(await getModelMetadata(t.url, model, opts), model);
+  return { name: model, versions: availableVersions(status), input };
+}
+
+async function detect(opts: ClientOptions, t: Target, images: LocalImage[], checks: ModelCheck[], io: Io) {
+  const report: DetectReport = {
+    ok: true,
+    mode: "detect",
+    url: t.url,
+    source: t.source,
+    minScore: opts.minScore,
+    models: [],
+  };
+  for (const check of checks) {
+    const results: ImageResult[] = [];
+    for (const img of images) {
+      const t0 = performance.now();
+      const response = await predict(t.url, check.name, predictRequestBody([img.bytes]), {
+        apiKey: t.apiKey,
+        timeoutMs: opts.timeoutMs,
+      });
+      const latencyMs = performance.now() - t0;
+      const [raw] = parseDetections(response, 1);
+      const detections = labelDetections(raw, img, opts.minScore);
+      const annotated = path.join(opts.out, annotatedName(img.path, check.name)) as `${string}.png`;
+      await writeAnnotated(img.bytes, detections, annotated);
+      const r: ImageResult = {
+        path: img.path,
+        format: img.format,
+        width: img.width,
+        height: img.height,
+        latencyMs,
+        detections,
+        total: raw.length,
+        annotated,
+      };
+      results.push(r);
+      if (!opts.json) {
+        io.out(`\n${imageHeading(check.name, r, opts.minScore)}\n${detectionTable(detections)}\n`);
+        io.out(`annotated → ${pc.cyan(annotated)}\n`);
+      }
+    }
+    report.models.push({ ...check, images: results });
+  }
+  return report;
+}
+
+async function bench(opts: ClientOptions, t: Target, images: LocalImage[], checks: ModelCheck[], io: Io) {
+  const bodies = images.map((img) => JSON.stringify(predictRequestBody([img.bytes])));
+  const warmup = opts.warmup ?? Math.max(5, opts.concurrency);
+  const results: BenchResult[] = [];
+  for (const check of checks) {
+    const bar =
+      io.isTty && !opts.json
+        ? new SingleBar({
+            format: `${check.name} [{bar}] {value}/{total} requests · {duration}s`,
+            stream: process.stderr,
+          })
+        : undefined;
+    bar?.start(opts.requests, 0);
+    try {
+      results.push(
+        await runBench({
+          baseUrl: t.url,
+          model: check.name,
+          bodies,
+          requests: opts.requests,
+          concurrency: opts.concurrency,
+          warmup,
+          apiKey: t.apiKey,
+          timeoutMs: opts.timeoutMs,
+          onProgress: bar ? (done) => bar.update(done) : undefined,
+        }),
+      );
+    } finally {
+      bar?.stop();
+    }
+  }
+  const base = path.join(opts.out, `bench-${stamp(new Date())}`);
+  const reportFile = `${base}.json`;
+  const histogramFile = `${base}.png` as const;
+  // The bitmap font has ASCII only.
+  const title = `latency per request - ${opts.requests} requests at concurrency ${opts.concurrency} - ${t.url}`;
+  await writeHistogram(
+    histogramPlan(
+      results.map((r) => ({ name: r.model, latencies: r.latencies, summary: r.latencyMs })),
+      title,
+    ),
+    histogramFile,
+  );
+  const report: BenchReport = {
+    ok: results.every((r) => r.errors === 0),
+    mode: "bench",
+    url: t.url,
+    source: t.source,
+    images: images.map((i) => i.path),
+    models: checks.map((c, i) => ({ ...c, bench: benchSummary(results[i]) })),
+    report: reportFile,
+    histogram: histogramFile,
+  };
+  await mkdir(opts.out, { recursive: true });
+  // The file keeps the raw latencies too, so runs can be compared later.
+  await writeFile(
+    reportFile,
+    `${JSON.stringify({ ...report, latenciesMs: Object.fromEntries(results.map((r) => [r.model, r.latencies])) }, null, 2)}\n`,
+  );
+  if (!opts.json) {
+    io.out(`\n${benchTable(results)}\n`);
+    io.out(`report → ${pc.cyan(reportFile)}\nhistogram → ${pc.cyan(histogramFile)}\n`);
+  }
+  const failed = results.flatMap((r) => r.errorSamples);
+  return { report, failed };
+}
+
+/** Runs the client; returns the process exit code. */
+export async function main(argv: string[], io: Io = defaultIo()): Promise<number> {
+  let json = argv.includes("--json");
+  try {
+    const opts = await parseArgs(argv, io.out);
+    if (!opts) return 0;
+    json = opts.json;
+    const images = await Promise.all(
+      (
+        await collectImagePaths(
+          opts.images.length ? opts.images : [path.relative(process.cwd(), DEFAULT_IMAGE)],
+        )
+      ).map(loadImage),
+    );
+    const stack = opts.url ? undefined : await readStack(opts.stack, ROOT);
+    const target = resolveTarget(opts, io.env, stack);
+    if (!json)
+      io.out(`${pc.bold("▶")} ${target.url}  (${target.source}${target.apiKey ? ", with API key" : ""})\n`);
+    const checks: ModelCheck[] = [];
+    for (const model of target.models) {
+      const check = await checkModel(target, model, opts.timeoutMs);
+      checks.push(check);
+      if (!json) io.out(`${modelLine(check)}\n`);
+    }
+    if (!opts.bench) {
+      const report = await detect(opts, target, images, checks, io);
+      if (json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+      return 0;
+    }
+    const { report, failed } = await bench(opts, target, images, checks, io);
+    if (json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    if (failed.length === 0) return 0;
+    const worst = failed.reduce((a, b) => (b.count > a.count ? b : a));
+    const total = failed.reduce((s, f) => s + f.count, 0);
+    io.err(`error: ${total} benchmark request(s) failed; most often (${worst.count}×): ${worst.message}\n`);
+    return worst.exitCode;
+  } catch (err) {
+    const e = err instanceof UsageError ? new OdapiError(err.message, "see --help", "usage") : err;
+    io.err(`${formatError(e, io.env.ODAPI_VERBOSE === "1")}\n`);
+    if (json) {
+      const error = isOdapiError(e)
+        ? { message: e.message, remedy: e.remedy, exitCode: e.exitCode }
+        : { message: String(e), remedy: "", exitCode: exitCodeOf(e) };
+      io.out(`${JSON.stringify({ ok: false, error }, null, 2)}\n`);
+    }
+    return exitCodeOf(e);
+  }
+}
+
+function defaultIo(): Io {
+  return {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    env: process.env,
+    isTty: Boolean(process.stderr.isTTY),
+  };
+}

@@ -1,0 +1,121 @@
+// What the user reads: tables for detections and benchmarks, and the one JSON document of a run (pure).
+import Table from "cli-table3";
+import pc from "picocolors";
+import type { BenchResult } from "./bench";
+import { type LabelledDetection, TABLE_HEAD, tableRows } from "./detections";
+import type { ImageFormat } from "./image";
+
+export interface ImageResult {
+  path: string;
+  format: ImageFormat;
+  width: number;
+  height: number;
+  latencyMs: number;
+  /** Detections above the threshold; `total` counts all the model returned. */
+  detections: LabelledDetection[];
+  total: number;
+  annotated: string;
+}
+
+export interface ModelCheck {
+  name: string;
+  versions: string[];
+  input: string;
+}
+
+export interface DetectReport {
+  ok: true;
+  mode: "detect";
+  url: string;
+  source: string;
+  minScore: number;
+  models: (ModelCheck & { images: ImageResult[] })[];
+}
+
+export interface BenchReport {
+  ok: boolean;
+  mode: "bench";
+  url: string;
+  source: string;
+  images: string[];
+  models: (ModelCheck & { bench: Omit<BenchResult, "latencies"> })[];
+  report: string;
+  histogram: string;
+}
+
+const plain = { head: [] as string[], border: [] as string[], compact: true };
+
+export function detectionTable(detections: LabelledDetection[]): string {
+  const table = new Table({
+    head: TABLE_HEAD.map((h) => pc.bold(h)),
+    style: plain,
+    colAligns: ["right", "left", "right", "left", "right"],
+  });
+  const rows = tableRows(detections);
+  if (rows.length === 0)
+    table.push([{ colSpan: TABLE_HEAD.length, content: "no detections at or above --min-score" }]);
+  for (const r of rows) table.push(r);
+  return table.toString();
+}
+
+export function modelLine(m: ModelCheck): string {
+  return `${pc.green("✔")} ${pc.bold(m.name)}  version ${m.versions.join(", ")} AVAILABLE · serving_default takes ${m.input} (DT_STRING)`;
+}
+
+export function imageHeading(model: string, r: ImageResult, minScore: number): string {
+  return `${pc.bold(r.path)}  ${r.width}×${r.height} ${r.format} → ${model}: ${r.detections.length} of ${r.total} detections ≥ ${minScore.toFixed(2)} · ${r.latencyMs.toFixed(0)} ms`;
+}
+
+const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
+
+export function benchTable(results: BenchResult[]): string {
+  const table = new Table({
+    head: [
+      "model",
+      "ok",
+      "errors",
+      "req/s",
+      "images/s",
+      "p50 ms",
+      "p95 ms",
+      "p99 ms",
+      "mean ms",
+      "max ms",
+    ].map((h) => pc.bold(h)),
+    style: plain,
+    colAligns: ["left", "right", "right", "right", "right", "right", "right", "right", "right", "right"],
+  });
+  for (const r of results) {
+    table.push([
+      r.model,
+      String(r.ok),
+      r.errors ? pc.red(String(r.errors)) : "0",
+      r.requestsPerSecond.toFixed(1),
+      r.imagesPerSecond.toFixed(1),
+      ms(r.latencyMs.p50),
+      ms(r.latencyMs.p95),
+      ms(r.latencyMs.p99),
+      ms(r.latencyMs.mean),
+      ms(r.latencyMs.max),
+    ]);
+  }
+  return table.toString();
+}
+
+/** A bench result without the raw latency list (that goes to the report file only). */
+export function benchSummary(r: BenchResult): Omit<BenchResult, "latencies"> {
+  const { latencies: _omit, ...rest } = r;
+  return rest;
+}
+
+/** File name of an annotated copy: `<stem>.<model>.png`, with anything unsafe in the model name replaced (pure). */
+export function annotatedName(imagePath: string, model: string): `${string}.png` {
+  const base = imagePath.split(/[\\/]/).pop() ?? "image";
+  const stem = base.replace(/\.[^.]+$/, "") || "image";
+  return `${stem}.${model.replace(/[^A-Za-z0-9._-]/g, "_")}.png`;
+}
+
+/** Timestamp for report files that sorts and is safe in file names (pure). */
+export function stamp(d: Date): string {
+  return d.toISOString().replace(/[:.]/g, "-");
+}
