@@ -2,9 +2,10 @@
 import yargs, { type CommandModule } from "yargs";
 import { exitCodeOf, formatError } from "../../common/errors";
 import { localCommand } from "./local";
+import { prepareCommand } from "./prepare";
 
 // Each command lives in its own module beside this file; add new ones here.
-const commands: CommandModule<object, any>[] = [localCommand];
+const commands: CommandModule<object, any>[] = [localCommand, prepareCommand];
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes("--verbose");
