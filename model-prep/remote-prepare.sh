@@ -56,6 +56,7 @@ if [[ -n $python ]]; then
   "$python" "$here/prepare.py" "${args[@]}"
 else
   command -v docker >/dev/null || die "Docker is not installed on the host" "run prepare-host.sh first (odapi deploy does)" 12
+  docker info >/dev/null 2>&1 || die "the Docker engine is not running on the host" "start it (systemctl start docker), or run prepare-host.sh (odapi deploy does)" 12
   # Same path inside and outside the container, so every path above stays valid; runs as the caller's uid.
   docker run --rm --network none --user "$(id -u):$(id -g)" -v "$remote_dir:$remote_dir" \
     -e HOME=/tmp -e TF_CPP_MIN_LOG_LEVEL=2 "$image" python "$here/prepare.py" "${args[@]}"

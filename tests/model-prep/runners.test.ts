@@ -1,4 +1,6 @@
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { shellJoin } from "../../bootstrap/ssh/shell";
 import { OdapiError } from "../../common/errors";
@@ -16,6 +18,7 @@ import {
   parsePrepared,
   prepareFailure,
   REPO_ROOT,
+  runLocalPrepare,
   venvPrepareArgv,
 } from "../../model-prep/runners";
 import { TF_SERVING_VERSION } from "../../serving";
@@ -157,5 +160,21 @@ describe("planSources", () => {
     ],
   ])("rejects %j", (extra, message) => {
     expect(() => planSources({ ...base, ...(extra as object) })).toThrow(message);
+  });
+});
+
+describe("docker runner without a Docker engine (this machine)", () => {
+  const dockerWorks = spawnSync("docker", ["info"], { stdio: "ignore" }).status === 0;
+  (dockerWorks ? it.skip : it)("fails with a clear missingTool error and writes nothing", async () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), "odapi-docker-"));
+    try {
+      const err = await runLocalPrepare("docker", job, { ...opts, outDir: out }).catch((e) => e);
+      expect(err).toBeInstanceOf(OdapiError);
+      expect(err.exitCode).toBe(12);
+      expect(err.message).toMatch(/Docker could not run the TensorFlow image|`docker` is not installed/);
+      expect(readdirSync(out)).toEqual([]);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });

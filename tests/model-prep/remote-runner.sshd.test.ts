@@ -1,0 +1,166 @@
+// prepareOnRemote for real: a real OpenSSH server, the real remote-prepare.sh and prepare.py, a real SavedModel
+// served as a tar.gz by a local "mirror". The host Python (the project venv) stands in for the Docker image,
+// which this machine cannot run; the Docker branch is checked for its clear error when Docker is absent.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { connect, type SshSession } from "../../bootstrap/ssh/session";
+import { catalogEntry } from "../../model-prep/catalog";
+import { prepareOnRemote } from "../../model-prep/remote-runner";
+import { REPO_ROOT } from "../../model-prep/runners";
+import { type Sshd, startSshd } from "../helpers/sshd";
+
+jest.setTimeout(180_000);
+
+const PYTHON = path.join(REPO_ROOT, ".venv", "bin", "python");
+const NAME = "ssd_mobilenet_v2";
+
+let sshd: Sshd;
+let session: SshSession;
+let work: string;
+let archive: Buffer;
+let server: http.Server;
+let mirror: string;
+const requests: string[] = [];
+
+beforeAll(async () => {
+  work = mkdtempSync(path.join(os.tmpdir(), "odapi-remote-prep-"));
+  // A real detector SavedModel (the pytest helper's red-square detector), packed like a Kaggle archive.
+  const model = path.join(work, "src");
+  execFileSync(
+    PYTHON,
+    [
+      "-c",
+      "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; from mp_detectors import save_detector; save_detector(Path(sys.argv[2]), 10)",
+      path.join(REPO_ROOT, "tests", "python", "model_prep"),
+      model,
+    ],
+    { env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "3" }, stdio: ["ignore", "ignore", "pipe"] },
+  );
+  execFileSync("tar", ["-czf", path.join(work, "model.tar.gz"), "-C", model, "."]);
+  archive = readFileSync(path.join(work, "model.tar.gz"));
+  const handlePath = `/${catalogEntry(NAME).kaggleHandle}/download`;
+  server = http.createServer((req, res) => {
+    requests.push(req.url ?? "");
+    if (req.url === handlePath) res.writeHead(200, { "Content-Length": archive.length }).end(archive);
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  sshd = await startSshd();
+  await sshd.ready;
+  session = await connect(sshd.target(), { readyTimeoutMs: 10_000 });
+});
+
+afterAll(async () => {
+  await session?.close();
+  await sshd?.stop();
+  await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
+  rmSync(work, { recursive: true, force: true });
+});
+
+test("prepares a catalog model on the host, then skips it on rerun", async () => {
+  const remoteDir = path.join(work, "remote");
+  const log: string[] = [];
+  const first = await prepareOnRemote(session, {
+    catalog: [NAME],
+    remoteDir,
+    version: 1,
+    mirror,
+    python: PYTHON,
+    log: (l) => log.push(l),
+  });
+  expect(first).toEqual({ prepared: [NAME], skipped: [] });
+  const version = path.join(remoteDir, "models", NAME, "1");
+  expect(existsSync(path.join(version, "saved_model.pb"))).toBe(true);
+  expect(existsSync(path.join(version, "assets.extra", "tf_serving_warmup_requests"))).toBe(true);
+  // Only the numeric version dir: the staging dir was renamed.
+  expect(readdirSync(path.dirname(version))).toEqual(["1"]);
+  // The archive's sha256 is recorded on the host.
+  const sha = createHash("sha256").update(archive).digest("hex");
+  expect(readFileSync(path.join(remoteDir, ".odapi", "cache", NAME, "sha256"), "utf8").trim()).toBe(sha);
+  expect(log.some((l) => l.includes(`odapi-step: ${NAME} archive sha256 ${sha}`))).toBe(true);
+  expect(requests.filter((u) => u.endsWith("/download"))).toHaveLength(1);
+
+  const second = await prepareOnRemote(session, {
+    catalog: [NAME],
+    remoteDir,
+    version: 1,
+    mirror,
+    python: PYTHON,
+  });
+  expect(second).toEqual({ prepared: [], skipped: [NAME] });
+  expect(requests.filter((u) => u.endsWith("/download"))).toHaveLength(1);
+
+  // The re-exported model on the "host" answers with encoded images.
+  const check = spawnSync(
+    PYTHON,
+    [
+      "-c",
+      "import sys, tensorflow as tf; m = tf.saved_model.load(sys.argv[1]); " +
+        "o = m.signatures['serving_default'](images=tf.constant([open(sys.argv[2], 'rb').read()])); " +
+        "print(o['detection_boxes'].shape)",
+      version,
+      path.join(REPO_ROOT, "samples", "chelsea.jpg"),
+    ],
+    { encoding: "utf8", env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: "3" } },
+  );
+  expect(check.stdout.trim()).toBe("(1, 10, 4)");
+});
+
+test("a second version reuses the host's download cache", async () => {
+  const remoteDir = path.join(work, "remote");
+  const before = requests.length;
+  const res = await prepareOnRemote(session, {
+    catalog: [NAME],
+    remoteDir,
+    version: 2,
+    mirror,
+    python: PYTHON,
+  });
+  expect(res).toEqual({ prepared: [NAME], skipped: [] });
+  expect(requests.length).toBe(before);
+  expect(readdirSync(path.join(remoteDir, "models", NAME)).sort()).toEqual(["1", "2"]);
+});
+
+test("a bad download URL fails with the script's clear error and leaves no version dir", async () => {
+  const remoteDir = path.join(work, "remote-404");
+  await expect(
+    prepareOnRemote(session, {
+      catalog: [NAME],
+      remoteDir,
+      version: 1,
+      mirror: `${mirror}/nothing-here`,
+      python: PYTHON,
+    }),
+  ).rejects.toThrow(/download of ssd_mobilenet_v2 failed/);
+  expect(existsSync(path.join(remoteDir, "models", NAME, "1"))).toBe(false);
+});
+
+// Runs wherever Docker cannot start containers (no CLI, or no engine): the case this machine has.
+const dockerWorks = spawnSync("docker", ["info"], { stdio: "ignore" }).status === 0;
+(dockerWorks ? test.skip : test)(
+  "without a working Docker on the host the Docker branch says so",
+  async () => {
+    const remoteDir = path.join(work, "remote-nodocker");
+    const err = await prepareOnRemote(session, { catalog: [NAME], remoteDir, version: 1, mirror }).catch(
+      (e) => e,
+    );
+    expect(err.message).toMatch(/^(Docker is not installed|the Docker engine is not running) on the host$/);
+    expect(err.remedy).toMatch(/prepare-host\.sh/);
+    expect(existsSync(path.join(remoteDir, "models", NAME, "1"))).toBe(false);
+  },
+);
+
+test("bad options fail before anything is uploaded", async () => {
+  await expect(
+    prepareOnRemote(session, { catalog: [NAME], remoteDir: "relative/dir", version: 1 }),
+  ).rejects.toThrow(/is not absolute/);
+  await expect(prepareOnRemote(session, { catalog: ["nope"], remoteDir: "/x", version: 1 })).rejects.toThrow(
+    /unknown catalog model/,
+  );
+});
