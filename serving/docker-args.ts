@@ -16,6 +16,11 @@ import { hasVersionLabels } from "./models-config";
 import { servingPorts } from "./ports";
 import type { ServingOptions } from "./types";
 
+/** The images a deployment runs, serving first; both scripts pull exactly these. */
+export function imagesFor(opts: ServingOptions): string[] {
+  return [servingImage(opts.host), ...(opts.apiKey ? [GATEWAY_IMAGE] : [])];
+}
+
 /** Host dir that holds models/<name>/<version>/. */
 export function modelsHostDir(opts: ServingOptions): string {
   return opts.modelsHostDir ?? `${opts.remoteDir}/models`;

@@ -27,7 +27,7 @@ export { API_KEY_HEADER, type GatewayParams, renderGatewayConfig } from "./gatew
 export { renderModelsConfig } from "./models-config";
 export { renderMonitoringConfig } from "./monitoring-config";
 export { type ServingPorts, servingPorts } from "./ports";
-export { scriptArgv } from "./start-script";
+export { scriptArgv } from "./script-common";
 export type {
   BatchingOptions,
   HostKind,

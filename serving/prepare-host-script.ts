@@ -1,7 +1,7 @@
 // prepare-host.sh: makes a fresh Ubuntu host able to run start.sh (Docker; on GPU hosts the NVIDIA stack).
 // Idempotent: every step checks first, so a rerun on a ready host changes nothing.
-import { SCRIPTS, servingImage } from "./constants";
-import { gatewayRunArgs, modelsHostDir } from "./docker-args";
+import { SCRIPTS } from "./constants";
+import { imagesFor, modelsHostDir } from "./docker-args";
 import { failCall, scriptPrologue } from "./script-common";
 import { shellQuote } from "./shell";
 import type { ServingOptions } from "./types";
@@ -34,8 +34,7 @@ say "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | h
 
 export function renderPrepareHostScript(opts: ServingOptions): string {
   const q = shellQuote;
-  const gatewayArgs = gatewayRunArgs(opts);
-  const images = [servingImage(opts.host), ...(gatewayArgs ? [gatewayArgs[gatewayArgs.length - 1]] : [])];
+  const images = imagesFor(opts);
   const aptGet = `apt-get -qq -o DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT_SECONDS}`;
   return `${scriptPrologue(SCRIPTS.prepareHost, "install Docker if missing and check the host can run TF Serving")}
 [[ $(id -u) -eq 0 ]] || ${failCall(`${SCRIPTS.prepareHost} must run as root`, `run: sudo bash ${opts.remoteDir}/${SCRIPTS.prepareHost}`)}

@@ -37,3 +37,8 @@ docker info >/dev/null 2>&1 || ${failCall(
   )}
 `;
 }
+
+/** The argv a caller runs (as root) to execute a rendered script on the host. */
+export function scriptArgv(remoteDir: string, script: string): string[] {
+  return ["bash", `${remoteDir}/${script}`];
+}

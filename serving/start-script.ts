@@ -1,15 +1,7 @@
 // start.sh: replaces and starts the TF Serving container (and the gateway), then says where the API listens.
 // It returns once the containers run; waiting for AVAILABLE is the caller's job (bootstrap/wait-ready.ts).
-import {
-  CONTAINERS,
-  DOCKER_NETWORK,
-  FILES,
-  PROMETHEUS_PATH,
-  SCRIPTS,
-  servingImage,
-  TF_SERVING_VERSION,
-} from "./constants";
-import { configHostDir, gatewayRunArgs, modelsHostDir, servingRunArgs } from "./docker-args";
+import { CONTAINERS, DOCKER_NETWORK, FILES, PROMETHEUS_PATH, SCRIPTS, TF_SERVING_VERSION } from "./constants";
+import { configHostDir, gatewayRunArgs, imagesFor, modelsHostDir, servingRunArgs } from "./docker-args";
 import { servingPorts } from "./ports";
 import { failCall, requireDockerLines, scriptPrologue } from "./script-common";
 import { shellJoinMultiline, shellQuote } from "./shell";
@@ -22,7 +14,7 @@ export function renderStartScript(opts: ServingOptions): string {
   const ports = servingPorts(opts);
   const q = shellQuote;
   const gatewayArgs = gatewayRunArgs(opts);
-  const images = [servingImage(opts.host), ...(gatewayArgs ? [gatewayArgs[gatewayArgs.length - 1]] : [])];
+  const images = imagesFor(opts);
   const gatewayFile = `${opts.remoteDir}/${FILES.gatewayConfig}`;
   const portHint = (port: number) =>
     `free host port ${port} (see: sudo ss -ltnp 'sport = :${port}') or deploy with another --port, then rerun`;
@@ -118,9 +110,4 @@ rm -f ${q(gatewayFile)}
   ];
   out.push(summary.map((line) => `say ${q(line)}`).join("\n"));
   return `${out.join("\n")}\n`;
-}
-
-/** The argv a caller runs (as root) to execute a rendered script on the host. */
-export function scriptArgv(remoteDir: string, script: string): string[] {
-  return ["bash", `${remoteDir}/${script}`];
 }

@@ -138,6 +138,11 @@ export function validateApiKey(key: string): void {
   }
 }
 
+function isIPv4(text: string): boolean {
+  const parts = text.split(".");
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
+
 /** Validates everything renderServingFiles reads; throws OdapiError naming the bad value and the fix. */
 export function validateServingOptions(opts: ServingOptions): void {
   if (opts.host !== "cpu" && opts.host !== "gpu") {
@@ -172,7 +177,7 @@ export function validateServingOptions(opts: ServingOptions): void {
     );
   }
   if (opts.batching) validateBatching(opts.batching);
-  if (opts.publicBind !== undefined && !/^(\d{1,3}\.){3}\d{1,3}$/.test(opts.publicBind)) {
+  if (opts.publicBind !== undefined && !isIPv4(opts.publicBind)) {
     throw new OdapiError(
       `publicBind ${opts.publicBind} is not an IPv4 address`,
       "use 0.0.0.0 or 127.0.0.1",

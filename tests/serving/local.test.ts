@@ -197,6 +197,12 @@ describe("odapi local, run for real", () => {
     expect(r.stderr).toMatch(/fix: start Docker Desktop, or the engine on Linux/);
   });
 
+  test("--stop with nothing started here says so and succeeds", async () => {
+    const r = await odapi(["local", "--stop", "--json"], { cwd, env: process.env });
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ stopped: false, reason: "nothing was started here" });
+  });
+
   test("an unknown --catalog is refused before anything else", async () => {
     const r = await odapi(["local", "--catalog", "yolo"], { cwd, env: process.env });
     expect(r.code).not.toBe(0);

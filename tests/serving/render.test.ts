@@ -1,6 +1,12 @@
 // renderServingFiles: which files, with which modes, and bad input refused before anything is rendered.
 import { ExitCode, OdapiError } from "../../common/errors";
-import { renderServingFiles, SCRIPTS, type ServingOptions, validateModelName } from "../../serving";
+import {
+  renderServingFiles,
+  SCRIPTS,
+  type ServingOptions,
+  scriptArgv,
+  validateModelName,
+} from "../../serving";
 import { renderBatchingConfig } from "../../serving/batching-config";
 import { renderModelsConfig } from "../../serving/models-config";
 
@@ -31,6 +37,10 @@ test("files and modes without and with the gateway", () => {
   ]);
   expect(gated).toContainEqual(["config/gateway.conf", "600"]);
   expect(gated).toContainEqual(["config/batching.config", "644"]);
+});
+
+test("scriptArgv: how callers run a rendered script", () => {
+  expect(scriptArgv("/opt/odapi", SCRIPTS.start)).toEqual(["bash", "/opt/odapi/start.sh"]);
 });
 
 test("rendering is deterministic (the deploy trigger hashes these files)", () => {
@@ -100,6 +110,7 @@ describe("validation", () => {
     ["port 70000", { publicPort: 70000 }, /not a TCP port/],
     ["body limit 0", { maxBodyBytes: 0 }, /maxBodyBytes/],
     ["bind not an address", { publicBind: "localhost" }, /publicBind/],
+    ["bind octet over 255", { publicBind: "127.0.0.256" }, /publicBind/],
     ["batch threads 0", { batching: { numBatchThreads: 0 } }, /numBatchThreads/],
     ["allowed sizes not increasing", { batching: { allowedBatchSizes: [4, 2] } }, /allowedBatchSizes/],
     [
