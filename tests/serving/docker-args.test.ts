@@ -1,4 +1,5 @@
 // The exact docker argv for each container, and the port rules that keep gRPC and raw TF Serving private.
+import { spawnSync } from "node:child_process";
 import {
   CONTAINERS,
   gatewayRunArgs,
@@ -201,4 +202,58 @@ test("the API key appears in the gateway config only", () => {
   const withKey = files.filter((f) => f.content.includes(KEY)).map((f) => f.path);
   expect(withKey).toEqual(["config/gateway.conf"]);
   expect(CONTAINERS.gateway).toBe("odapi-gateway");
+});
+
+// The real docker CLI parses flags, --mount specs, --publish specs and --gpus before it contacts the engine. Pointed
+// at a socket that does not exist, it reaches "Cannot connect" only when every flag was accepted.
+const dockerCli = spawnSync("docker", ["--version"], { encoding: "utf8" });
+const withDockerCli = dockerCli.status === 0 ? describe : describe.skip;
+
+withDockerCli("the real docker client accepts the argv (no engine needed)", () => {
+  const env = { ...process.env, DOCKER_HOST: "unix:///nonexistent/odapi-test/docker.sock" };
+  const parse = (argv: string[]) =>
+    spawnSync(argv[0], argv.slice(1), { encoding: "utf8", env, timeout: 20_000 });
+  const reachedEngine = /Cannot connect to the Docker daemon/;
+
+  test.each<[string, ServingOptions]>([
+    ["cpu", { host: "cpu", remoteDir: "/opt/odapi", models: pair }],
+    [
+      "gpu + gateway + labels + batching",
+      {
+        host: "gpu",
+        remoteDir: "/srv/a b",
+        models: [{ name: "m", labels: { s: 1 } }],
+        apiKey: KEY,
+        batching: {},
+      },
+    ],
+    [
+      "local mode",
+      {
+        host: "cpu",
+        remoteDir: "/w/.odapi/local",
+        modelsHostDir: "/w/models",
+        publicBind: "127.0.0.1",
+        models: pair,
+        publicPort: 9000,
+      },
+    ],
+  ])("%s", (_name, opts) => {
+    for (const argv of [servingRunArgs(opts), gatewayRunArgs(opts)].filter(
+      (a): a is string[] => a !== undefined,
+    )) {
+      const r = parse(argv);
+      expect(r.stderr).toMatch(reachedEngine);
+      expect(r.stderr).not.toMatch(/invalid|unknown flag/i);
+    }
+  });
+
+  test("and rejects a broken one (the check can fail)", () => {
+    const broken = servingRunArgs({ host: "gpu", remoteDir: "/opt/odapi", models: pair }).map((a) =>
+      a === "all" ? "every" : a,
+    );
+    const r = parse(broken);
+    expect(r.status).toBe(125);
+    expect(r.stderr).toMatch(/invalid argument "every" for "--gpus"/);
+  });
 });
