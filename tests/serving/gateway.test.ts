@@ -4,6 +4,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { getModelStatus, predict } from "../../bootstrap/client/api";
+import { ExitCode, OdapiError } from "../../common/errors";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
 import { gatewayParamsForDocker } from "../../serving/gateway";
 import { type HostGateway, hostGatewayParams, nginxCheck, startHostGateway } from "../../serving/host-nginx";
@@ -256,6 +258,21 @@ describe.each([
       (await request(port, "POST", "/v1/models/m/metadata", { key: KEY, body: Buffer.from("{}") })).status,
     ).toBe(405);
     expect(seen).toEqual([]);
+  });
+
+  test("the project's client API agrees with the gateway: header name, 401 → auth, 413 → badRequest", async () => {
+    const url = `http://127.0.0.1:${port}`;
+    await expect(getModelStatus(url, "m", { apiKey: KEY })).resolves.toEqual({
+      upstream: true,
+      url: "/v1/models/m",
+    });
+    const denied = await getModelStatus(url, "m", { apiKey: "not-the-key-0123456789" }).catch((e) => e);
+    expect(denied).toBeInstanceOf(OdapiError);
+    expect(denied.exitCode).toBe(ExitCode.auth);
+    expect(denied.message).toMatch(/missing or wrong API key/);
+    const tooBig = await predict(url, "m", "x".repeat(LIMIT + 1), { apiKey: KEY }).catch((e) => e);
+    expect(tooBig.exitCode).toBe(ExitCode.badRequest);
+    expect(tooBig.message).toMatch(/413.*larger than 65536 bytes/);
   });
 
   test("nginx logged no errors but the expected body-size refusals", () => {
