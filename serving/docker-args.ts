@@ -47,6 +47,9 @@ function commonRunFlags(name: string): string[] {
     DOCKER_NETWORK,
     "--security-opt",
     "no-new-privileges",
+    // Explicit driver: max-size/max-file exist only for json-file/local, whatever the daemon's default is.
+    "--log-driver",
+    "json-file",
     "--log-opt",
     "max-size=10m",
     "--log-opt",

@@ -23,6 +23,8 @@ const commonFlags = (name: string) => [
   "odapi-net",
   "--security-opt",
   "no-new-privileges",
+  "--log-driver",
+  "json-file",
   "--log-opt",
   "max-size=10m",
   "--log-opt",
