@@ -5,6 +5,8 @@ import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
 
 export const API_KEY_HEADER = "X-API-Key";
+/** A first prediction on a CPU host can take long (warmup, graph optimisation): be generous. */
+export const PROXY_READ_TIMEOUT_SECONDS = 300;
 
 export interface GatewayParams {
   apiKey: string;
@@ -14,6 +16,8 @@ export interface GatewayParams {
   upstream: string;
   /** DNS server to re-resolve `upstream` (Docker's embedded DNS), so a recreated serving container is found. */
   resolver?: string;
+  /** How long a looked-up address is reused; default 10 s. */
+  resolverValidSeconds?: number;
   maxBodyBytes: number;
   /** Worker user; nginx's image has `nginx`, a root test run needs `root` to write its temp dir. */
   user: string;
@@ -76,7 +80,7 @@ http {
 ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   client_max_body_size ${p.maxBodyBytes};
   client_body_buffer_size 1m;
-${p.resolver ? `  resolver ${p.resolver} valid=10s ipv6=off;\n` : ""}
+${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s ipv6=off;\n` : ""}
   server {
     listen ${p.listen};
     server_name _;
@@ -91,12 +95,22 @@ ${p.resolver ? `  resolver ${p.resolver} valid=10s ipv6=off;\n` : ""}
       return 413 ${jsonError(`request body larger than ${p.maxBodyBytes} bytes`)};
     }
 
+    # Errors nginx makes itself, as JSON like TF Serving's own (its error answers pass through unchanged).
+    error_page 502 503 @unavailable;
+    location @unavailable {
+      return 502 ${jsonError("TF Serving is not reachable behind the gateway (starting or restarting): retry shortly")};
+    }
+    error_page 504 @upstream_timeout;
+    location @upstream_timeout {
+      return 504 ${jsonError(`TF Serving did not answer within ${PROXY_READ_TIMEOUT_SECONDS} s`)};
+    }
+
     proxy_http_version 1.1;
     proxy_set_header Connection "";
     proxy_set_header Host $host;
     # TF Serving does not need the key; do not pass it on.
     proxy_set_header ${API_KEY_HEADER} "";
-    proxy_read_timeout 300s;
+    proxy_read_timeout ${PROXY_READ_TIMEOUT_SECONDS}s;
 
     # Model status and metadata.
     location ~ "^${MODEL_PATH}(/metadata)?$" {

@@ -21,13 +21,21 @@ export interface HostGateway {
 /** Gateway parameters for a root-run nginx on loopback, everything in `dir` (pure). */
 export function hostGatewayParams(
   dir: string,
-  opts: { apiKey: string; listenPort: number; upstream: string; maxBodyBytes: number; resolver?: string },
+  opts: {
+    apiKey: string;
+    listenPort: number;
+    upstream: string;
+    maxBodyBytes: number;
+    resolver?: string;
+    resolverValidSeconds?: number;
+  },
 ): GatewayParams {
   return {
     apiKey: opts.apiKey,
     listen: `127.0.0.1:${opts.listenPort}`,
     upstream: opts.upstream,
     resolver: opts.resolver,
+    resolverValidSeconds: opts.resolverValidSeconds,
     maxBodyBytes: opts.maxBodyBytes,
     // As root, nginx's default worker user (nobody) could not write the private temp dir.
     user: "root",
@@ -93,6 +101,7 @@ export async function startHostGateway(opts: {
   upstream: string;
   maxBodyBytes: number;
   resolver?: string;
+  resolverValidSeconds?: number;
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
   const port = await freeLoopbackPort();

@@ -9,6 +9,7 @@ import { ExitCode, OdapiError } from "../../common/errors";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
 import { gatewayParamsForDocker } from "../../serving/gateway";
 import { type HostGateway, hostGatewayParams, nginxCheck, startHostGateway } from "../../serving/host-nginx";
+import { type DnsStub, startDnsStub } from "./dns-stub";
 
 const KEY = "test-key-0123456789abcdef0123456789";
 const LIMIT = 64 * 1024;
@@ -285,5 +286,70 @@ describe.each([
           !line.includes("client intended to send too large body"),
       );
     expect(unexpected).toEqual([]);
+  });
+});
+
+describe("the container variant finds TF Serving by name through a resolver (Docker's DNS played by a stub)", () => {
+  let dns: DnsStub;
+  let first: http.Server;
+  let second: http.Server;
+  let gateway: HostGateway;
+  const hits: string[] = [];
+
+  const serve = (label: string) =>
+    http.createServer((req, res) => {
+      hits.push(label);
+      req.resume();
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify({ served_by: label }));
+    });
+
+  beforeAll(async () => {
+    first = serve("first");
+    await new Promise<void>((resolve) => first.listen(0, "127.0.0.1", resolve));
+    const port = (first.address() as AddressInfo).port;
+    // The "recreated container": same port, another address (all of 127/8 is loopback).
+    second = serve("second");
+    await new Promise<void>((resolve) => second.listen(port, "127.0.0.2", resolve));
+    dns = await startDnsStub({ "odapi-serving": "127.0.0.1" });
+    gateway = await startHostGateway({
+      apiKey: KEY,
+      upstream: `odapi-serving:${port}`,
+      maxBodyBytes: LIMIT,
+      resolver: `127.0.0.1:${dns.port}`,
+      resolverValidSeconds: 1,
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await dns?.close();
+    await Promise.all([first, second].map((s) => new Promise((resolve) => s.close(resolve))));
+  });
+
+  test("looks the name up, follows a new address, and answers 502 as JSON while the name is gone", async () => {
+    const get = () => request(gateway.port, "GET", "/v1/models/m", { key: KEY });
+    const r1 = await get();
+    expect(r1.status).toBe(200);
+    expect(JSON.parse(r1.body)).toEqual({ served_by: "first" });
+    expect(dns.queries).toContain("odapi-serving");
+
+    dns.records.set("odapi-serving", "127.0.0.2");
+    const deadline = Date.now() + 10_000;
+    let last = "";
+    while (Date.now() < deadline && !last.includes("second")) {
+      await new Promise((r) => setTimeout(r, 300));
+      last = (await get()).body;
+    }
+    expect(JSON.parse(last)).toEqual({ served_by: "second" });
+
+    dns.records.delete("odapi-serving");
+    let gone = { status: 0, body: "" };
+    while (Date.now() < deadline + 5000 && gone.status !== 502) {
+      await new Promise((r) => setTimeout(r, 300));
+      gone = await get();
+    }
+    expect(gone.status).toBe(502);
+    expect(JSON.parse(gone.body).error).toMatch(/TF Serving is not reachable/);
   });
 });
