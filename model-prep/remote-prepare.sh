@@ -23,6 +23,13 @@ fi
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 cache="$remote_dir/.odapi/cache/$name"
 mkdir -p "$cache" "$remote_dir/models/$name"
+# Runs as root (Docker needs it), but what it writes belongs to the owner of remote_dir, so later uploads as
+# the SSH user can still add models next to these.
+owner=$(stat -c '%u:%g' "$remote_dir")
+own() {
+  if [[ $(id -u) -eq 0 ]]; then chown "$owner" "$@"; fi
+}
+own "$remote_dir/models" "$remote_dir/models/$name" "$remote_dir/.odapi" "$remote_dir/.odapi/cache" "$cache"
 
 command -v curl >/dev/null || die "curl is not installed on the host" "install curl (apt-get install -y curl)" 12
 archive="$cache/model.tar.gz"
@@ -32,6 +39,7 @@ if [[ ! -f $archive ]]; then
   curl -fL --retry 5 --retry-delay 2 -sS -C - -o "$archive.part" "$url" ||
     die "download of $name failed from $url" "check the host's internet access, then rerun (the download resumes)" 3
   mv -f "$archive.part" "$archive"
+  own "$archive"
 fi
 sum=$(sha256sum "$archive" | cut -d' ' -f1)
 if [[ -f $cache/sha256 ]]; then
@@ -39,6 +47,7 @@ if [[ -f $cache/sha256 ]]; then
     die "cached download of $name does not match its recorded sha256" "delete $cache on the host and rerun" 13
 else
   echo "$sum" >"$cache/sha256"
+  own "$cache/sha256"
 fi
 echo "odapi-step: $name archive sha256 $sum"
 
@@ -54,11 +63,12 @@ args=(--saved-model "$saved_model" --out "$remote_dir/models" --name "$name" --v
 echo "odapi-step: re-exporting $name for image-bytes input"
 if [[ -n $python ]]; then
   "$python" "$here/prepare.py" "${args[@]}"
+  [[ $(id -u) -ne 0 ]] || chown -R "$owner" "$final"
 else
   command -v docker >/dev/null || die "Docker is not installed on the host" "run prepare-host.sh first (odapi deploy does)" 12
   docker info >/dev/null 2>&1 || die "the Docker engine is not running on the host" "start it (systemctl start docker), or run prepare-host.sh (odapi deploy does)" 12
-  # Same path inside and outside the container, so every path above stays valid; runs as the caller's uid.
-  docker run --rm --network none --user "$(id -u):$(id -g)" -v "$remote_dir:$remote_dir" \
+  # Same path inside and outside the container, so every path above stays valid; writes as remote_dir's owner.
+  docker run --rm --network none --user "$owner" -v "$remote_dir:$remote_dir" \
     -e HOME=/tmp -e TF_CPP_MIN_LOG_LEVEL=2 "$image" python "$here/prepare.py" "${args[@]}"
 fi
 echo "odapi-result: prepared $name $version"

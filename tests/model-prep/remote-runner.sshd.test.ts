@@ -3,7 +3,16 @@
 // which this machine cannot run; the Docker branch is checked for its clear error when Docker is absent.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -125,6 +134,35 @@ test("a second version reuses the host's download cache", async () => {
   expect(res).toEqual({ prepared: [NAME], skipped: [] });
   expect(requests.length).toBe(before);
   expect(readdirSync(path.join(remoteDir, "models", NAME)).sort()).toEqual(["1", "2"]);
+});
+
+test("what the root-run script writes belongs to the owner of the remote dir", async () => {
+  const remoteDir = path.join(work, "remote-owned");
+  mkdirSync(remoteDir);
+  chownSync(remoteDir, 4242, 4243);
+  const res = await prepareOnRemote(session, {
+    catalog: [NAME],
+    remoteDir,
+    version: 1,
+    mirror,
+    python: PYTHON,
+  });
+  expect(res.prepared).toEqual([NAME]);
+  const owners = (rel: string) => {
+    const s = statSync(path.join(remoteDir, rel));
+    return `${s.uid}:${s.gid}`;
+  };
+  for (const rel of [
+    "models",
+    `models/${NAME}`,
+    `models/${NAME}/1`,
+    `models/${NAME}/1/saved_model.pb`,
+    `models/${NAME}/1/assets.extra/tf_serving_warmup_requests`,
+    `.odapi/cache/${NAME}/model.tar.gz`,
+    `.odapi/cache/${NAME}/sha256`,
+  ]) {
+    expect([rel, owners(rel)]).toEqual([rel, "4242:4243"]);
+  }
 });
 
 test("a bad download URL fails with the script's clear error and leaves no version dir", async () => {
