@@ -1,18 +1,31 @@
 // The `odapi` command line: one module per command, one top-level error handler.
 import yargs, { type CommandModule } from "yargs";
 import { exitCodeOf, formatError } from "../../common/errors";
+import { deployCommand } from "./deploy";
 import { localCommand } from "./local";
+import { logsCommand } from "./logs";
 import { prepareCommand } from "./prepare";
+import { statusCommand } from "./status";
+import { stopCommand } from "./stop";
 
 // Each command lives in its own module beside this file; add new ones here.
-const commands: CommandModule<object, any>[] = [localCommand, prepareCommand];
+const commands: CommandModule<object, any>[] = [
+  localCommand,
+  prepareCommand,
+  deployCommand,
+  statusCommand,
+  logsCommand,
+  stopCommand,
+];
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes("--verbose");
   try {
     let cli = yargs(argv)
       .scriptName("odapi")
-      .usage("$0 <command> [options]\n\nDeploy and test an object detection REST API served by TensorFlow Serving.")
+      .usage(
+        "$0 <command> [options]\n\nDeploy and test an object detection REST API served by TensorFlow Serving.",
+      )
       .option("verbose", { type: "boolean", default: false, describe: "Print stack traces on errors" })
       .demandCommand(1, "Name a command: see the list above.")
       .strict()
@@ -28,7 +41,9 @@ export async function main(argv: string[]): Promise<void> {
     await cli.parseAsync();
   } catch (err) {
     if (err instanceof UsageError) {
-      process.stderr.write(`error: ${err.message}\n  fix: run \`odapi --help\` or \`odapi <command> --help\`\n`);
+      process.stderr.write(
+        `error: ${err.message}\n  fix: run \`odapi --help\` or \`odapi <command> --help\`\n`,
+      );
       process.exitCode = 2;
       return;
     }

@@ -140,9 +140,11 @@ export function remoteCommandError(
     );
   }
   if (result.code === 127) {
+    // The missing program may be sudo (prefixed by exec), not argv[0]: take the name from the shell's message.
+    const missing = /(?:^|\s)([^\s:]+): (?:command )?not found/m.exec(result.stderr)?.[1] ?? argv[0];
     return new OdapiError(
-      `\`${argv[0]}\` is not installed on ${target.host}: ${lastLine(result.stderr)}`,
-      `install ${argv[0]} on the server (a standard Linux with bash and coreutils is required)`,
+      `\`${missing}\` is not installed on ${target.host}: ${lastLine(result.stderr)}`,
+      `install ${missing} on the server (a standard Linux with bash, coreutils and sudo is required)`,
       "missingTool",
     );
   }

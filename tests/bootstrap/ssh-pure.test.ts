@@ -219,6 +219,7 @@ describe("errors", () => {
       /permission denied on 10\.0\.0\.5/,
     ],
     ["bash: flock: command not found\n", 127, ExitCode.missingTool, /`flock` is not installed/],
+    ["sh: 1: sudo: not found\n", 127, ExitCode.missingTool, /`sudo` is not installed on 10\.0\.0\.5/],
     ["something odd\n", 2, ExitCode.failure, /`flock -n x` failed on 10\.0\.0\.5 \(exit 2\): something odd/],
   ])("remote failure %j (exit %d)", (stderr, code, exit, message) => {
     const err = remoteCommandError(["flock", "-n", "x"], { code, stdout: "", stderr }, t);

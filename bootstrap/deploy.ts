@@ -1,0 +1,298 @@
+// `odapi deploy` orchestration: a pure plan (what runs, with which argv, as whom), then one SSH session runs it.
+//
+// Order: local input is read and checked before connecting (bad input never touches the host) → connect →
+// remote dir → lock → upload (models + rendered serving files, incremental and atomic) → prepare-host.sh
+// (Docker, NVIDIA checks) → catalog models prepared on the host → start.sh → wait through an SSH tunnel.
+import path from "node:path";
+import { OdapiError } from "../common/errors";
+import { prepareOnRemote } from "../model-prep/remote-runner";
+import {
+  type HostKind,
+  type RenderedFile,
+  renderServingFiles,
+  SCRIPTS,
+  type ServingOptions,
+  scriptArgv,
+  servingPorts,
+  validateModelName,
+} from "../serving";
+import { acquireRemoteLock, type RemoteLock } from "./remote-lock";
+import { diskFullError } from "./ssh/errors";
+import { type ConnectOptions, connect, type SshSession, type SshTarget } from "./ssh/session";
+import { type BundleFile, bundleFileFromContent, scanLocalModels, syncBundle } from "./transfer";
+import { type ModelReady, type ReadyEvent, waitUntilServing } from "./wait-ready";
+
+export interface DeployInput {
+  remoteDir: string;
+  /** Local dir laid out as `<name>/<version>/saved_model.pb …` (what `odapi prepare` writes). */
+  modelsDir?: string;
+  /** Catalog models prepared on the host itself. */
+  catalog?: string[];
+  /** Version number for catalog models. */
+  version?: number;
+  gpu?: boolean;
+  /** Run start.sh and wait for the models; default true. */
+  start?: boolean;
+  apiKey?: string;
+  publicPort?: number;
+}
+
+export interface DeployOptions extends DeployInput {
+  target: SshTarget;
+  connect?: ConnectOptions;
+  /** How long start → all models AVAILABLE + one detection may take. Default 10 min. */
+  waitDeadlineMs?: number;
+  sampleImage?: string;
+  parallel?: number | "auto";
+  signal?: AbortSignal;
+  log?: (line: string) => void;
+  onUpload?: (p: { sentBytes: number; totalBytes: number; bytesPerSecond: number }) => void;
+  onReady?: (e: ReadyEvent) => void;
+}
+
+export interface DeployResult {
+  uploadedFiles: number;
+  uploadedBytes: number;
+  skippedFiles: number;
+  models: string[];
+  seconds: number;
+}
+
+export interface DeployPlan {
+  remoteDir: string;
+  models: string[];
+  serving: ServingOptions;
+  /** Bundle entries rendered here (scripts, configs, deploy record); model files come from the local scan. */
+  renderedFiles: RenderedFile[];
+  ensureDir: { argv: string[]; privilegedArgv: string[] };
+  prepareHost: { argv: string[]; sudo: true };
+  catalog: string[];
+  start?: { argv: string[]; sudo: true; internalRestPort: number };
+}
+
+/** Where deploy records what it deployed (read by `odapi status`), relative to remoteDir. */
+export const DEPLOY_RECORD = "config/deploy.json";
+
+export interface DeployRecord {
+  models: string[];
+  host: HostKind;
+  publicPort: number;
+  internalRestPort: number;
+  gateway: boolean;
+}
+
+export function validateRemoteDir(dir: string): string {
+  const clean = dir.replace(/\/+$/, "");
+  if (!path.posix.isAbsolute(dir) || clean === "" || clean.split("/").includes("..")) {
+    throw new OdapiError(
+      `--remote-dir ${JSON.stringify(dir)} must be an absolute path without '..' (and not /)`,
+      "pass a dedicated directory, e.g. --remote-dir /opt/odapi or /home/ubuntu/odapi",
+      "usage",
+    );
+  }
+  return clean;
+}
+
+/** Model names in a bundle: the `<name>` of every `models/<name>/<version>/…` path (pure). */
+export function modelNamesOf(files: Pick<BundleFile, "relPath">[]): string[] {
+  const names = new Set<string>();
+  for (const f of files) {
+    const [top, name] = f.relPath.split("/");
+    if (top === "models" && name) names.add(name);
+  }
+  return [...names].sort();
+}
+
+/** Create + check writable as the SSH user (one round trip); when refused, `install -d -o <user>` as root. */
+export function ensureDirArgv(dir: string, user: string): { argv: string[]; privilegedArgv: string[] } {
+  return {
+    argv: ["sh", "-c", 'mkdir -p -- "$1" && test -w "$1"', "sh", dir],
+    privilegedArgv: ["install", "-d", "-o", user, "-m", "0755", dir],
+  };
+}
+
+/** Everything deploy will do, decided from the input and the local model names, without I/O. */
+export function planDeploy(input: DeployInput, localModels: string[], user: string): DeployPlan {
+  const remoteDir = validateRemoteDir(input.remoteDir);
+  const catalog = [...new Set(input.catalog ?? [])];
+  const models = [...new Set([...localModels, ...catalog])].sort();
+  if (models.length === 0) {
+    throw new OdapiError(
+      "nothing to deploy: no models given",
+      "pass --models DIR (prepared with `odapi prepare`) and/or --catalog NAME (prepared on the host)",
+      "usage",
+    );
+  }
+  for (const m of models) validateModelName(m);
+  const clash = catalog.filter((c) => localModels.includes(c));
+  if (clash.length) {
+    throw new OdapiError(
+      `model ${clash.join(", ")} is both in --models and --catalog`,
+      "deploy each model from one source: drop it from --catalog or remove it from the models dir",
+      "usage",
+    );
+  }
+  const serving: ServingOptions = {
+    host: input.gpu ? "gpu" : "cpu",
+    remoteDir,
+    models: models.map((name) => ({ name })),
+    ...(input.publicPort ? { publicPort: input.publicPort } : {}),
+    ...(input.apiKey ? { apiKey: input.apiKey } : {}),
+  };
+  const ports = servingPorts(serving);
+  const record: DeployRecord = {
+    models,
+    host: serving.host,
+    publicPort: ports.public,
+    internalRestPort: ports.internalRest,
+    gateway: Boolean(input.apiKey),
+  };
+  const renderedFiles = [
+    ...renderServingFiles(serving),
+    { path: DEPLOY_RECORD, content: `${JSON.stringify(record, null, 2)}\n`, mode: 0o644 },
+  ];
+  return {
+    remoteDir,
+    models,
+    serving,
+    renderedFiles,
+    ensureDir: ensureDirArgv(remoteDir, user),
+    prepareHost: { argv: scriptArgv(remoteDir, SCRIPTS.prepareHost), sudo: true },
+    catalog,
+    ...(input.start === false
+      ? {}
+      : {
+          start: {
+            argv: scriptArgv(remoteDir, SCRIPTS.start),
+            sudo: true,
+            internalRestPort: ports.internalRest,
+          },
+        }),
+  };
+}
+
+/** Rendered files as bundle entries (content in memory, hashed here). Pure. */
+export function renderedToBundle(files: RenderedFile[]): BundleFile[] {
+  return files.map((f) => bundleFileFromContent(f.path, f.content, f.mode));
+}
+
+/** Whether an upload failure is the remote disk filling up (SFTP status 4 carries the server's "No space" text). */
+export function isDiskFull(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown; cause?: unknown } | undefined;
+  const text = `${String(e?.message ?? "")} ${String((e?.cause as Error | undefined)?.message ?? "")}`;
+  return e?.code === "ENOSPC" || /No space left|ENOSPC|disk quota/i.test(text);
+}
+
+/** Free KiB from `df -Pk <dir>` output, or undefined when unreadable. Pure. */
+export function parseDfAvailableKb(stdout: string): number | undefined {
+  const line = stdout.trim().split("\n")[1];
+  const avail = line?.trim().split(/\s+/)[3];
+  return avail && /^\d+$/.test(avail) ? Number(avail) : undefined;
+}
+
+async function ensureRemoteDir(session: SshSession, plan: DeployPlan): Promise<void> {
+  if ((await session.exec(plan.ensureDir.argv)).code === 0) return;
+  if (session.target.user === "root") await session.run(plan.ensureDir.argv);
+  else await session.run(plan.ensureDir.privilegedArgv, { sudo: true });
+}
+
+async function diskFullDetail(session: SshSession, remoteDir: string): Promise<string> {
+  const df = await session.exec(["df", "-Pk", remoteDir]).catch(() => undefined);
+  const kb = df ? parseDfAvailableKb(df.stdout) : undefined;
+  return kb === undefined ? "" : `${Math.round(kb / 1024)} MiB free in ${remoteDir}`;
+}
+
+export async function deploy(opts: DeployOptions): Promise<DeployResult> {
+  const t0 = Date.now();
+  const log = opts.log ?? (() => undefined);
+
+  // Local input first: a typo in --models fails before anything happens on the host.
+  const localFiles = opts.modelsDir ? await scanLocalModels(opts.modelsDir) : [];
+  const plan = planDeploy(opts, modelNamesOf(localFiles), opts.target.user);
+  const files = [...localFiles, ...renderedToBundle(plan.renderedFiles)];
+
+  log(`connecting to ${opts.target.user}@${opts.target.host}:${opts.target.port}`);
+  const session = await connect(opts.target, { log, ...opts.connect });
+  let lock: RemoteLock | undefined;
+  try {
+    await ensureRemoteDir(session, plan);
+    lock = await acquireRemoteLock(session, plan.remoteDir);
+
+    log(`uploading to ${plan.remoteDir} (${files.length} files, models: ${plan.models.join(", ")})`);
+    let sync: Awaited<ReturnType<typeof syncBundle>>;
+    try {
+      sync = await syncBundle(session, {
+        files,
+        remoteDir: plan.remoteDir,
+        ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
+        ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+    } catch (err) {
+      if (isDiskFull(err))
+        throw diskFullError(session.target.host, await diskFullDetail(session, plan.remoteDir));
+      throw err;
+    }
+    log(`uploaded ${sync.uploadedFiles} files (${sync.uploadedBytes} bytes), ${sync.skippedFiles} unchanged`);
+
+    if (plan.start || plan.catalog.length) {
+      log(`preparing the host (${plan.serving.host}): ${plan.prepareHost.argv.join(" ")}`);
+      await session.run(plan.prepareHost.argv, { sudo: true, onOutput: lineLogger(log) });
+    }
+    if (plan.catalog.length) {
+      const r = await prepareOnRemote(session, {
+        catalog: plan.catalog,
+        remoteDir: plan.remoteDir,
+        version: opts.version ?? 1,
+        log,
+      });
+      log(
+        `catalog models: prepared ${r.prepared.join(", ") || "none"}; already there ${r.skipped.join(", ") || "none"}`,
+      );
+    }
+    if (plan.start) {
+      log(`starting TF Serving: ${plan.start.argv.join(" ")}`);
+      await session.run(plan.start.argv, { sudo: true, onOutput: lineLogger(log) });
+      // Through the SSH connection: works before the firewall admits us, and never exposes the internal port.
+      const tunnel = await session.forwardPort(plan.start.internalRestPort);
+      try {
+        const ready: ModelReady[] = await waitUntilServing(
+          `http://127.0.0.1:${tunnel.localPort}`,
+          plan.models,
+          {
+            deadlineMs: opts.waitDeadlineMs ?? 10 * 60_000,
+            ...(opts.sampleImage ? { sampleImage: opts.sampleImage } : {}),
+            ...(opts.onReady ? { onProgress: opts.onReady } : {}),
+          },
+        );
+        for (const r of ready) {
+          log(
+            `${r.model}: AVAILABLE (version ${r.versions.join(", ")}), ${r.detections} detections, top score ${r.topScore.toFixed(2)}, ${r.latencyMs} ms`,
+          );
+        }
+      } finally {
+        await tunnel.close();
+      }
+    }
+    return {
+      uploadedFiles: sync.uploadedFiles,
+      uploadedBytes: sync.uploadedBytes,
+      skippedFiles: sync.skippedFiles,
+      models: plan.models,
+      seconds: Math.round((Date.now() - t0) / 100) / 10,
+    };
+  } finally {
+    await lock?.release().catch(() => undefined);
+    await session.close();
+  }
+}
+
+/** Streams remote output to `log` one whole line at a time. */
+export function lineLogger(log: (line: string) => void): (chunk: string) => void {
+  let rest = "";
+  return (chunk) => {
+    const parts = (rest + chunk).split("\n");
+    rest = parts.pop() ?? "";
+    for (const line of parts) if (line.trim()) log(`  ${line}`);
+  };
+}

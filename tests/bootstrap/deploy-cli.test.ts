@@ -1,0 +1,339 @@
+// End to end through the real `odapi` CLI (bin/odapi.cjs) against a real sshd: deploy --no-start --json,
+// rerun, host-key mismatch, concurrent deploy, refused auth, unsafe key file, status/stop without a Docker engine.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { createHash, randomBytes } from "node:crypto";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { DEPLOY_RECORD } from "../../bootstrap/deploy";
+import { acquireRemoteLock } from "../../bootstrap/remote-lock";
+import { connect } from "../../bootstrap/ssh/session";
+import { ExitCode } from "../../common/errors";
+import { type Sshd, startSshd } from "../helpers/sshd";
+
+const ROOT = path.join(__dirname, "..", "..");
+const BIN = path.join(ROOT, "bin", "odapi.cjs");
+
+let sshd: Sshd;
+let tmp: string;
+let modelsDir: string;
+let keyFile: string;
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function odapi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
+      cwd: tmp,
+      env: { ...process.env, ODAPI_SSH_KEY: "", ODAPI_API_KEY: "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout?.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr?.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+function conn(remoteDir: string, extra: string[] = []): string[] {
+  return [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(sshd.port),
+    "--user",
+    sshd.user,
+    "--key",
+    keyFile,
+    "--host-key",
+    sshd.hostKey,
+    "--remote-dir",
+    remoteDir,
+    ...extra,
+  ];
+}
+
+/** sha256 of every regular file under dir, by relative path. */
+function tree(dir: string, prefix = ""): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const e of readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory()) Object.assign(out, tree(dir, rel));
+    else if (e.isFile())
+      out[rel] = createHash("sha256")
+        .update(readFileSync(path.join(dir, rel)))
+        .digest("hex");
+  }
+  return out;
+}
+
+function writeModel(name: string, version: number, bytes: number): void {
+  const dir = path.join(modelsDir, name, String(version));
+  mkdirSync(path.join(dir, "variables"), { recursive: true });
+  writeFileSync(path.join(dir, "saved_model.pb"), randomBytes(4096));
+  writeFileSync(path.join(dir, "variables", "variables.index"), randomBytes(512));
+  writeFileSync(path.join(dir, "variables", "variables.data-00000-of-00001"), randomBytes(bytes));
+}
+
+beforeAll(async () => {
+  sshd = await startSshd();
+  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-deploy-cli-"));
+  modelsDir = path.join(tmp, "models");
+  writeModel("ssd_mobilenet_v2", 1, 3 * 1024 * 1024);
+  writeModel("efficientdet_d0", 1, 1024 * 1024);
+  keyFile = path.join(tmp, "id_ed25519");
+  writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
+});
+
+afterAll(async () => {
+  await sshd.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+test("deploy --no-start --json uploads the models and serving files, and a rerun sends nothing", async () => {
+  const remoteDir = path.join(tmp, "remote one");
+  const first = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
+  expect(first.stderr).not.toMatch(/^error/m);
+  expect(first.code).toBe(0);
+  const lines = first.stdout.trim().split("\n");
+  expect(lines).toHaveLength(1);
+  const result = JSON.parse(lines[0] as string);
+  expect(Object.keys(result).sort()).toEqual([
+    "models",
+    "seconds",
+    "skippedFiles",
+    "uploadedBytes",
+    "uploadedFiles",
+  ]);
+  expect(result.models).toEqual(["efficientdet_d0", "ssd_mobilenet_v2"]);
+  expect(result.uploadedFiles).toBeGreaterThanOrEqual(6 + 5);
+  expect(result.uploadedBytes).toBeGreaterThan(4 * 1024 * 1024);
+
+  // Model files arrived byte for byte where TF Serving looks for them.
+  const local = tree(modelsDir);
+  const remote = tree(path.join(remoteDir, "models"));
+  expect(remote).toEqual(local);
+  // The rendered serving files and the deploy record are there, scripts executable.
+  expect(readFileSync(path.join(remoteDir, "config", "models.config"), "utf8")).toContain(
+    'name: "ssd_mobilenet_v2"',
+  );
+  expect(statSync(path.join(remoteDir, "start.sh")).mode & 0o111).not.toBe(0);
+  expect(JSON.parse(readFileSync(path.join(remoteDir, DEPLOY_RECORD), "utf8"))).toMatchObject({
+    models: ["efficientdet_d0", "ssd_mobilenet_v2"],
+    publicPort: 8501,
+    gateway: false,
+  });
+  // --no-start: nothing ran on the host (no lock holder left behind either).
+  expect(existsSync(path.join(remoteDir, ".odapi", "deploy.lock.owner"))).toBe(false);
+
+  const again = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
+  expect(again.code).toBe(0);
+  const rerun = JSON.parse(again.stdout);
+  expect(rerun).toMatchObject({ uploadedFiles: 0, uploadedBytes: 0 });
+  expect(rerun.skippedFiles).toBe(result.uploadedFiles);
+});
+
+test("human output: progress and a summary line, no JSON", async () => {
+  const remoteDir = path.join(tmp, "remote-human");
+  const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start"]);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(
+    /^deployed efficientdet_d0, ssd_mobilenet_v2 to 127\.0\.0\.1:.* in [\d.]+ s \(\d+ files uploaded, 0 unchanged\)\n$/,
+  );
+  expect(run.stderr).toMatch(/connecting to /);
+  expect(run.stderr).toMatch(/upload +\d+% /);
+});
+
+test("a host key mismatch aborts with exit 5 and writes nothing on the host", async () => {
+  const remoteDir = path.join(tmp, "remote-mismatch");
+  const other = await startSshd();
+  try {
+    const args = conn(remoteDir);
+    args[args.indexOf("--host-key") + 1] = other.hostKey;
+    const run = await odapi(["deploy", ...args, "--models", modelsDir, "--no-start", "--json"]);
+    expect(run.code).toBe(ExitCode.hostKey);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toMatch(
+      /^error: host key mismatch for \[127\.0\.0\.1\]:\d+: the server presented ssh-ed25519 SHA256:\S+ but --host-key expects ssh-ed25519 SHA256:\S+; nothing was sent$/m,
+    );
+    expect(existsSync(remoteDir)).toBe(false);
+  } finally {
+    await other.stop();
+  }
+});
+
+test("without --host-key the first key is recorded in .odapi/known_hosts with a warning", async () => {
+  const remoteDir = path.join(tmp, "remote-tofu");
+  const args = conn(remoteDir);
+  args.splice(args.indexOf("--host-key"), 2);
+  const known = path.join(tmp, ".odapi", "known_hosts");
+  rmSync(known, { force: true });
+  const run = await odapi(["deploy", ...args, "--models", modelsDir, "--no-start", "--json"]);
+  expect(run.code).toBe(0);
+  expect(run.stderr).toMatch(
+    /warning: first connection to \[127\.0\.0\.1\]:\d+: trusting its ssh-ed25519 key/,
+  );
+  expect(readFileSync(known, "utf8")).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
+});
+
+test("a second deploy while one holds the lock fails fast with exit 6 naming the holder", async () => {
+  const remoteDir = path.join(tmp, "remote-locked");
+  const session = await connect(sshd.target());
+  try {
+    const lock = await acquireRemoteLock(session, remoteDir, {
+      holder: "ana@laptop pid 777 since 2026-11-24T09:00:00.000Z",
+    });
+    const t0 = Date.now();
+    const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
+    expect(run.code).toBe(ExitCode.locked);
+    expect(run.stderr).toContain(
+      `error: another deploy to 127.0.0.1:${remoteDir} is running (held by ana@laptop pid 777 since 2026-11-24T09:00:00.000Z)`,
+    );
+    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(existsSync(path.join(remoteDir, "models"))).toBe(false);
+    await lock.release();
+  } finally {
+    await session.close();
+  }
+});
+
+test("refused auth → exit 4; key file readable by others → exit 13 with the chmod fix; no key → usage", async () => {
+  const remoteDir = path.join(tmp, "remote-auth");
+  const wrongKey = path.join(tmp, "wrong_key");
+  writeFileSync(wrongKey, readFileSync(sshd.otherKeyPath), { mode: 0o600 });
+  const args = conn(remoteDir);
+  args[args.indexOf("--key") + 1] = wrongKey;
+  const refused = await odapi(["deploy", ...args, "--models", modelsDir, "--no-start"]);
+  expect(refused.code).toBe(ExitCode.auth);
+  expect(refused.stderr).toMatch(
+    /refused the SSH key \(publickey authentication failed\)\n {2}fix: check --user/,
+  );
+
+  chmodSync(wrongKey, 0o644);
+  const open = await odapi(["deploy", ...args, "--models", modelsDir, "--no-start"]);
+  expect(open.code).toBe(ExitCode.config);
+  expect(open.stderr).toContain(`fix: run: chmod 600 ${wrongKey}`);
+
+  const noKey = conn(remoteDir);
+  noKey.splice(noKey.indexOf("--key"), 2);
+  const missing = await odapi(["deploy", ...noKey, "--models", modelsDir, "--no-start"]);
+  expect(missing.code).toBe(ExitCode.usage);
+  expect(missing.stderr).toMatch(/no SSH private key given/);
+  const fromEnv = await odapi(["deploy", ...noKey, "--models", modelsDir, "--no-start", "--json"], {
+    ODAPI_SSH_KEY: sshd.userKey,
+  });
+  expect(fromEnv.code).toBe(0);
+});
+
+test("bad local input fails before connecting: no models, missing dir, relative remote dir", async () => {
+  const none = await odapi(["deploy", ...conn(path.join(tmp, "r1")), "--no-start"]);
+  expect(none.code).toBe(ExitCode.usage);
+  expect(none.stderr).toMatch(/nothing to deploy/);
+  const rel = await odapi(["deploy", ...conn("relative/dir"), "--models", modelsDir, "--no-start"]);
+  expect(rel.code).toBe(ExitCode.usage);
+  expect(rel.stderr).toMatch(/--remote-dir "relative\/dir" must be an absolute path/);
+  const missingDir = await odapi([
+    "deploy",
+    ...conn(path.join(tmp, "r2")),
+    "--models",
+    path.join(tmp, "nope"),
+    "--no-start",
+  ]);
+  expect(missingDir.code).not.toBe(0);
+  expect(existsSync(path.join(tmp, "r1"))).toBe(false);
+  expect(existsSync(path.join(tmp, "r2"))).toBe(false);
+});
+
+// A real full disk: a 2 MiB tmpfs as the remote dir (needs root to mount; the suite runs as root, see .ci/run).
+const asRoot = process.getuid?.() === 0;
+(asRoot ? test : test.skip)(
+  "a full remote disk is one clear exit-7 error and no partial version is served",
+  async () => {
+    const remoteDir = path.join(tmp, "remote-small-disk");
+    mkdirSync(remoteDir);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", remoteDir]);
+    try {
+      const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
+      expect(run.code).toBe(ExitCode.remoteIo);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toMatch(/error: the disk on 127\.0\.0\.1 is full/);
+      // Only complete, verified versions may have a numeric dir: the 3 MiB model cannot be one of them.
+      const served = existsSync(path.join(remoteDir, "models", "ssd_mobilenet_v2"))
+        ? readdirSync(path.join(remoteDir, "models", "ssd_mobilenet_v2")).filter((d) => /^\d+$/.test(d))
+        : [];
+      expect(served).toEqual([]);
+    } finally {
+      execFileSync("umount", ["-l", remoteDir]);
+    }
+  },
+);
+
+test("status and stop explain a host without a running Docker engine", async () => {
+  const remoteDir = path.join(tmp, "remote one");
+  const hasDockerCli = (() => {
+    try {
+      execFileSync("sh", ["-c", "command -v docker"], { stdio: "ignore" });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+  const status = await odapi(["status", ...conn(remoteDir)]);
+  expect(status.code).toBe(ExitCode.missingTool);
+  expect(status.stderr).toMatch(
+    hasDockerCli ? /the Docker engine is not running on 127\.0\.0\.1/ : /docker is not installed/,
+  );
+
+  const stop = await odapi(["stop", ...conn(remoteDir), "--json"]);
+  if (hasDockerCli) {
+    // stop.sh's own `odapi-error:` line becomes the error message and remedy.
+    expect(stop.code).toBe(ExitCode.failure);
+    expect(stop.stderr).toMatch(
+      /error: the Docker engine is not running or this user may not use it\n {2}fix: start it/,
+    );
+  } else {
+    expect(stop.code).toBe(0);
+    expect(JSON.parse(stop.stdout)).toEqual({ stopped: true });
+  }
+});
+
+test("--help lists every flag of the deploy contract", async () => {
+  const help = await odapi(["deploy", "--help"]);
+  expect(help.code).toBe(0);
+  for (const flag of [
+    "--host",
+    "--port",
+    "--user",
+    "--key",
+    "--host-key",
+    "--models",
+    "--catalog",
+    "--remote-dir",
+    "--version",
+    "--gpu",
+    "--no-start",
+    "--json",
+  ]) {
+    expect(help.stdout).toContain(flag);
+  }
+  expect(help.stdout).toContain("ODAPI_API_KEY");
+});

@@ -1,0 +1,224 @@
+// The pure decisions behind deploy/status/logs/stop: plan, argv (exact strings), sudo, parsing.
+
+import { parseParallel } from "../../bootstrap/cli/deploy";
+import { logsArgv } from "../../bootstrap/cli/logs";
+import { dockerPsArgv, formatStatus, parseDeployRecord, parseDockerPs } from "../../bootstrap/cli/status";
+import { stopArgv } from "../../bootstrap/cli/stop";
+import {
+  DEPLOY_RECORD,
+  isDiskFull,
+  modelNamesOf,
+  parseDfAvailableKb,
+  planDeploy,
+  renderedToBundle,
+  validateRemoteDir,
+} from "../../bootstrap/deploy";
+import { remoteCommandLine } from "../../bootstrap/ssh/shell";
+import { ExitCode } from "../../common/errors";
+
+const input = { remoteDir: "/opt/odapi/", modelsDir: "./models" };
+
+describe("planDeploy", () => {
+  test("a non-root user: scripts run through sudo -n, the dir is created as the user or chowned to it", () => {
+    const plan = planDeploy(input, ["ssd_mobilenet_v2"], "ubuntu");
+    expect(plan.remoteDir).toBe("/opt/odapi");
+    expect(plan.models).toEqual(["ssd_mobilenet_v2"]);
+    expect(remoteCommandLine(plan.ensureDir.argv, { sudo: false, user: "ubuntu" })).toBe(
+      'sh -c \'mkdir -p -- "$1" && test -w "$1"\' sh /opt/odapi',
+    );
+    expect(remoteCommandLine(plan.ensureDir.privilegedArgv, { sudo: true, user: "ubuntu" })).toBe(
+      "sudo -n -- install -d -o ubuntu -m 0755 /opt/odapi",
+    );
+    expect(remoteCommandLine(plan.prepareHost.argv, { sudo: plan.prepareHost.sudo, user: "ubuntu" })).toBe(
+      "sudo -n -- bash /opt/odapi/prepare-host.sh",
+    );
+    expect(plan.start && remoteCommandLine(plan.start.argv, { sudo: plan.start.sudo, user: "ubuntu" })).toBe(
+      "sudo -n -- bash /opt/odapi/start.sh",
+    );
+    expect(plan.start?.internalRestPort).toBe(8501);
+  });
+
+  test("root runs the same scripts without sudo", () => {
+    const plan = planDeploy(input, ["m"], "root");
+    expect(plan.start && remoteCommandLine(plan.start.argv, { sudo: true, user: "root" })).toBe(
+      "bash /opt/odapi/start.sh",
+    );
+  });
+
+  test("--no-start plans no start and no wait; catalog models join the served list", () => {
+    const plan = planDeploy(
+      { ...input, start: false, catalog: ["efficientdet_d0", "efficientdet_d0"] },
+      ["a_local"],
+      "u",
+    );
+    expect(plan.start).toBeUndefined();
+    expect(plan.catalog).toEqual(["efficientdet_d0"]);
+    expect(plan.models).toEqual(["a_local", "efficientdet_d0"]);
+  });
+
+  test("with an API key the wait goes to TF Serving's internal loopback port, the gateway holds the public one", () => {
+    const plan = planDeploy({ ...input, apiKey: "0123456789abcdef0123", publicPort: 8501 }, ["m"], "u");
+    expect(plan.start?.internalRestPort).toBe(18501);
+    expect(plan.renderedFiles.map((f) => f.path)).toContain("config/gateway.conf");
+    const record = JSON.parse(plan.renderedFiles.find((f) => f.path === DEPLOY_RECORD)?.content ?? "{}");
+    expect(record).toEqual({
+      models: ["m"],
+      host: "cpu",
+      publicPort: 8501,
+      internalRestPort: 18501,
+      gateway: true,
+    });
+  });
+
+  test("GPU hosts get the GPU serving image in start.sh", () => {
+    const plan = planDeploy({ ...input, gpu: true }, ["m"], "u");
+    expect(plan.serving.host).toBe("gpu");
+    expect(plan.renderedFiles.find((f) => f.path === "start.sh")?.content).toContain(
+      "tensorflow/serving:2.20.0-gpu",
+    );
+  });
+
+  test("bad input is a usage/config error before anything happens", () => {
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e as { exitCode: number; message: string };
+      }
+      throw new Error("did not throw");
+    };
+    expect(err(() => planDeploy(input, [], "u"))).toMatchObject({
+      exitCode: ExitCode.usage,
+      message: "nothing to deploy: no models given",
+    });
+    expect(err(() => planDeploy({ ...input, catalog: ["m"] }, ["m"], "u")).message).toMatch(
+      /both in --models and --catalog/,
+    );
+    expect(err(() => planDeploy(input, ["bad name"], "u")).exitCode).toBe(ExitCode.config);
+    for (const dir of ["relative", "/", "/opt/../etc", ""]) {
+      expect(err(() => validateRemoteDir(dir)).exitCode).toBe(ExitCode.usage);
+    }
+  });
+});
+
+test("model names come from models/<name>/ paths", () => {
+  expect(
+    modelNamesOf([
+      { relPath: "models/b/1/saved_model.pb" },
+      { relPath: "models/a/2/variables/variables.index" },
+      { relPath: "models/b/2/saved_model.pb" },
+      { relPath: "config/models.config" },
+    ]),
+  ).toEqual(["a", "b"]);
+});
+
+test("rendered files become bundle entries with their sha256", () => {
+  const [f] = renderedToBundle([{ path: "start.sh", content: "abc", mode: 0o755 }]);
+  expect(f).toMatchObject({
+    relPath: "start.sh",
+    size: 3,
+    mode: 0o755,
+    sha256: "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+  });
+});
+
+test("disk full is recognised from ENOSPC and SFTP's 'No space' failures; df output is parsed", () => {
+  expect(isDiskFull(Object.assign(new Error("write failed"), { code: "ENOSPC" }))).toBe(true);
+  expect(
+    isDiskFull(Object.assign(new Error("Failure"), { code: 4, cause: new Error("No space left on device") })),
+  ).toBe(true);
+  expect(isDiskFull(new Error("Permission denied"))).toBe(false);
+  const df =
+    "Filesystem     1024-blocks    Used Available Capacity Mounted on\n/dev/root         30298176 9123456  21158336      31% /\n";
+  expect(parseDfAvailableKb(df)).toBe(21158336);
+  expect(parseDfAvailableKb("garbage")).toBeUndefined();
+});
+
+describe("status, logs, stop", () => {
+  test("argv are exact", () => {
+    expect(dockerPsArgv()).toEqual([
+      "docker",
+      "ps",
+      "--all",
+      "--no-trunc",
+      "--filter",
+      "name=^odapi-",
+      "--format",
+      "{{json .}}",
+    ]);
+    expect(logsArgv({ container: "serving", lines: 200, follow: true, timestamps: false })).toEqual([
+      "docker",
+      "logs",
+      "--tail",
+      "200",
+      "--follow",
+      "odapi-serving",
+    ]);
+    expect(logsArgv({ container: "gateway", lines: 0, follow: false, timestamps: true })).toEqual([
+      "docker",
+      "logs",
+      "--timestamps",
+      "odapi-gateway",
+    ]);
+    expect(() => logsArgv({ container: "serving", lines: -1, follow: false, timestamps: false })).toThrow(
+      /--lines -1/,
+    );
+    expect(stopArgv("/opt/odapi/")).toEqual(["bash", "/opt/odapi/stop.sh"]);
+  });
+
+  test("docker ps lines are parsed, other containers ignored", () => {
+    const out = [
+      JSON.stringify({
+        Names: "odapi-serving",
+        Image: "tensorflow/serving:2.20.0",
+        State: "running",
+        Status: "Up 5 minutes",
+      }),
+      JSON.stringify({ Names: "odapi-something-else", Image: "x", State: "exited", Status: "Exited (0)" }),
+      JSON.stringify({
+        Names: "odapi-gateway",
+        Image: "nginx:1.27-alpine",
+        State: "running",
+        Status: "Up 5 minutes",
+      }),
+      "",
+    ].join("\n");
+    expect(parseDockerPs(out)).toEqual([
+      { name: "odapi-gateway", image: "nginx:1.27-alpine", state: "running", status: "Up 5 minutes" },
+      { name: "odapi-serving", image: "tensorflow/serving:2.20.0", state: "running", status: "Up 5 minutes" },
+    ]);
+  });
+
+  test("the deploy record is read defensively and the status prints as tables", () => {
+    expect(parseDeployRecord("not json")).toBeUndefined();
+    expect(parseDeployRecord('{"models": "x"}')).toBeUndefined();
+    const record = { models: ["m"], host: "cpu", publicPort: 8501, internalRestPort: 8501, gateway: false };
+    expect(parseDeployRecord(JSON.stringify(record))).toEqual(record);
+    const text = formatStatus({
+      host: "203.0.113.7",
+      remoteDir: "/opt/odapi",
+      deployed: true,
+      containers: [
+        {
+          name: "odapi-serving",
+          image: "tensorflow/serving:2.20.0",
+          state: "running",
+          status: "Up 1 minute",
+        },
+      ],
+      models: [{ name: "m", state: "AVAILABLE", versions: ["1"] }],
+      publicPort: 8501,
+    });
+    expect(text).toContain("odapi-serving");
+    expect(text).toContain("AVAILABLE");
+    expect(text).toContain("REST API: http://203.0.113.7:8501/v1/models/<model>");
+  });
+
+  test("--parallel takes a count or auto", () => {
+    expect(parseParallel(undefined)).toBeUndefined();
+    expect(parseParallel("auto")).toBe("auto");
+    expect(parseParallel("4")).toBe(4);
+    expect(() => parseParallel("0")).toThrow(/--parallel 0/);
+    expect(() => parseParallel("lots")).toThrow(/--parallel lots/);
+  });
+});
