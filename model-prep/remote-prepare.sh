@@ -35,8 +35,19 @@ command -v curl >/dev/null || die "curl is not installed on the host" "install c
 archive="$cache/model.tar.gz"
 if [[ ! -f $archive ]]; then
   echo "odapi-step: downloading $name from $url"
-  # -C - resumes a partial download left by an earlier interrupted run.
-  curl -fL --retry 5 --retry-delay 2 -sS -C - -o "$archive.part" "$url" ||
+  # -C - resumes a partial download left by an earlier interrupted run; a stall of 60 s counts as a failure.
+  curl -fL --retry 5 --retry-delay 2 --speed-limit 1 --speed-time 60 -sS -C - -o "$archive.part" "$url" &
+  curl_pid=$!
+  # Progress every 5 s: the SSH output is line-based, so no carriage-return progress bar.
+  ticks=0
+  while kill -0 "$curl_pid" 2>/dev/null; do
+    sleep 0.5
+    ticks=$((ticks + 1))
+    if ((ticks % 10 == 0)) && [[ -f $archive.part ]]; then
+      echo "odapi-step: downloading $name: $(($(stat -c %s "$archive.part") / 1048576)) MiB so far"
+    fi
+  done
+  wait "$curl_pid" ||
     die "download of $name failed from $url" "check the host's internet access, then rerun (the download resumes)" 3
   mv -f "$archive.part" "$archive"
   own "$archive"
