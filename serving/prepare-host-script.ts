@@ -39,6 +39,11 @@ export function renderPrepareHostScript(opts: ServingOptions): string {
   return `${scriptPrologue(SCRIPTS.prepareHost, "install Docker if missing and check the host can run TF Serving")}
 [[ $(id -u) -eq 0 ]] || ${failCall(`${SCRIPTS.prepareHost} must run as root`, `run: sudo bash ${opts.remoteDir}/${SCRIPTS.prepareHost}`)}
 
+# The tensorflow/serving images are built for x86_64 only; under emulation TensorFlow dies on missing CPU features.
+arch=$(uname -m)
+[[ $arch == x86_64 ]] || fail "this host's CPU is $arch, but the tensorflow/serving images exist for x86_64 only" \
+  "use an x86_64 instance type (e.g. t3.large on CPU, g4dn.xlarge on GPU)"
+
 if command -v docker >/dev/null 2>&1; then
   say "Docker present: $(docker --version)"
 else

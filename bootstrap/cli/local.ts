@@ -6,7 +6,14 @@ import path from "node:path";
 import type { CommandModule } from "yargs";
 import { OdapiError } from "../../common/errors";
 import { catalogEntry } from "../../model-prep/catalog";
-import { renderServingFiles, SCRIPTS, type ServingOptions, servingPorts } from "../../serving";
+import {
+  type HostKind,
+  renderServingFiles,
+  SCRIPTS,
+  type ServingOptions,
+  servingImage,
+  servingPorts,
+} from "../../serving";
 import { type ReadyEvent, waitUntilServing } from "../wait-ready";
 
 const REPO_ROOT = path.resolve(__dirname, "../..");
@@ -100,7 +107,8 @@ export function planLocal(input: {
 
 /** The OdapiError for an unusable Docker, from what `docker info` did (pure); undefined when Docker works. */
 export function dockerProblem(
-  r: Pick<SpawnSyncReturns<string>, "status" | "stderr" | "error">,
+  r: Pick<SpawnSyncReturns<string>, "status" | "stderr" | "error"> & { stdout?: string },
+  host: HostKind = "cpu",
 ): OdapiError | undefined {
   if (r.error && (r.error as NodeJS.ErrnoException).code === "ENOENT") {
     return new OdapiError(
@@ -109,7 +117,18 @@ export function dockerProblem(
       "missingTool",
     );
   }
-  if (r.status === 0) return undefined;
+  if (r.status === 0) {
+    // `docker info --format {{.Architecture}}`: the engine's CPU, which is what the container runs on.
+    const arch = (r.stdout ?? "").trim();
+    if (arch && !/^(x86_64|amd64)$/.test(arch)) {
+      return new OdapiError(
+        `the Docker engine runs on ${arch}, but the ${servingImage(host)} image exists for x86_64 only and crashes under emulation (Illegal instruction; tensorflow/serving#1948)`,
+        "serve from an x86_64 machine, or deploy to one: `pulumi up -s cpu` or `odapi deploy --host …`",
+        "missingTool",
+      );
+    }
+    return undefined;
+  }
   const detail = (r.stderr ?? "").trim().split("\n").pop() ?? "";
   if (/permission denied/i.test(detail)) {
     return new OdapiError(
@@ -125,12 +144,12 @@ export function dockerProblem(
   );
 }
 
-function checkDocker(): void {
-  const r = spawnSync("docker", ["info", "--format", "{{.ServerVersion}}"], {
+function checkDocker(host: HostKind): void {
+  const r = spawnSync("docker", ["info", "--format", "{{.Architecture}}"], {
     encoding: "utf8",
     timeout: 30_000,
   });
-  const problem = dockerProblem(r);
+  const problem = dockerProblem(r, host);
   if (problem) throw problem;
 }
 
@@ -204,13 +223,13 @@ export async function runLocal(
   if (args.stop) {
     const stop = path.resolve(LOCAL_STATE_DIR, SCRIPTS.stop);
     if (!existsSync(stop)) return { stopped: false, reason: "nothing was started here" };
-    checkDocker();
+    checkDocker("cpu");
     await runChild(["bash", stop], { json: args.json, what: SCRIPTS.stop, fix: "see the message above" });
     return { stopped: true };
   }
   catalogEntry(args.catalog);
   // Docker first: fail in a second, not after a model download.
-  checkDocker();
+  checkDocker(args.gpu ? "gpu" : "cpu");
   let plan = planLocal({
     cwd: process.cwd(),
     args,

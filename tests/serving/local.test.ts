@@ -146,7 +146,16 @@ describe("dockerProblem", () => {
       error: undefined,
     });
     expect(perm?.remedy).toMatch(/docker group/);
-    expect(dockerProblem({ status: 0, stderr: "", error: undefined })).toBeUndefined();
+    expect(dockerProblem({ status: 0, stdout: "x86_64\n", stderr: "", error: undefined })).toBeUndefined();
+  });
+
+  test("an ARM engine (Apple silicon) is refused: TF Serving images are x86_64 only", () => {
+    const arm = dockerProblem({ status: 0, stdout: "aarch64\n", stderr: "", error: undefined }, "cpu");
+    expect(arm?.exitCode).toBe(ExitCode.missingTool);
+    expect(arm?.message).toMatch(
+      /runs on aarch64, but the tensorflow\/serving:2\.20\.0 image exists for x86_64 only/,
+    );
+    expect(arm?.remedy).toMatch(/pulumi up -s cpu|odapi deploy/);
   });
 });
 
@@ -215,7 +224,7 @@ describe("odapi local, run for real", () => {
     mkdirSync(bin);
     writeFileSync(
       path.join(bin, "docker"),
-      `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> ${JSON.stringify(path.join(cwd, "calls"))}\ncase "$1 $2" in\n  "image inspect"|"info "*|"run "*|"network create") exit 0 ;;\n  "inspect --format") echo "running 0" ;;\n  *) exit 1 ;;\nesac\n`,
+      `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> ${JSON.stringify(path.join(cwd, "calls"))}\ncase "$1 $2" in\n  "info "*) echo x86_64 ;;\n  "image inspect"|"run "*|"network create") exit 0 ;;\n  "inspect --format") echo "running 0" ;;\n  *) exit 1 ;;\nesac\n`,
       { mode: 0o755 },
     );
     writeFileSync(path.join(bin, "sleep"), "#!/usr/bin/env bash\n", { mode: 0o755 });

@@ -318,6 +318,15 @@ describe("prepare-host.sh against the recording docker", () => {
     expect(second.stdout).toContain("host ready");
   });
 
+  test("an ARM host is refused: the serving images are x86_64 only", () => {
+    writeFileSync(join(bin, "uname"), "#!/usr/bin/env bash\necho aarch64\n", { mode: 0o755 });
+    writeFiles(remoteDir, { host: "cpu", remoteDir, models: [{ name: "m" }] });
+    const r = run(join(remoteDir, "prepare-host.sh"), env);
+    expect(r.status).toBe(1);
+    expectOneErrorLine(r.stderr, /CPU is aarch64.*x86_64 only .*fix: use an x86_64 instance type/);
+    expect(calls(state)).toEqual([]);
+  });
+
   test("gpu without the NVIDIA driver stops with the AMI advice", () => {
     writeFiles(remoteDir, { host: "gpu", remoteDir, models: [{ name: "m" }] });
     const r = run(join(remoteDir, "prepare-host.sh"), env);
