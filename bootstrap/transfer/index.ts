@@ -1,0 +1,13 @@
+// The upload engine used by deploy: scan the local bundle, then sync it to the remote dir (see README.md).
+export {
+  type BundleFile,
+  bundleFileFromContent,
+  hashFile,
+  MANIFEST_PATH,
+  type Manifest,
+  type ScanOptions,
+  scanLocalModels,
+} from "./manifest";
+export { stagedPathOf, stagingDir, validateRemoteDir, versionDir } from "./paths";
+export { parseParallel } from "./ranges";
+export { type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";

@@ -1,0 +1,140 @@
+// Byte ranges, resume blocks, work pieces and the parallelism decision (pure).
+import { OdapiError } from "../../common/errors";
+
+/** A half-open byte range [start, end). */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
+/**
+ * Resume granularity for a file: small enough that re-sending partial blocks costs little (≤ one block per
+ * parallel writer), large enough that hashing them remotely stays at ≤ ~512 processes per file.
+ */
+export function blockSizeFor(size: number): number {
+  const perBlock = Math.ceil(size / 512 / (64 * KiB)) * 64 * KiB;
+  return Math.max(128 * KiB, perBlock);
+}
+
+export function blockCount(size: number, blockSize: number): number {
+  return Math.ceil(size / blockSize);
+}
+
+/** The ranges to (re)send: blocks whose remote hash is missing or differs, merged when adjacent. */
+export function rangesToResend(
+  size: number,
+  blockSize: number,
+  localBlocks: readonly string[],
+  remoteBlocks: readonly (string | undefined)[],
+): ByteRange[] {
+  const out: ByteRange[] = [];
+  const n = blockCount(size, blockSize);
+  for (let i = 0; i < n; i++) {
+    if (remoteBlocks[i] !== undefined && remoteBlocks[i] === localBlocks[i]) continue;
+    const start = i * blockSize;
+    const end = Math.min(size, start + blockSize);
+    const last = out[out.length - 1];
+    if (last && last.end === start) last.end = end;
+    else out.push({ start, end });
+  }
+  return out;
+}
+
+export function rangeBytes(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((sum, r) => sum + (r.end - r.start), 0);
+}
+
+/** How big one piece of work is: enough pieces to keep every channel busy to the end, not so many that opens dominate. */
+export function pieceSizeFor(totalBytes: number, channels: number): number {
+  const target = Math.ceil(totalBytes / (channels * 4));
+  return Math.min(64 * MiB, Math.max(4 * MiB, target));
+}
+
+export interface Piece<F> {
+  file: F;
+  start: number;
+  end: number;
+  /** This piece is the whole file: it may be opened with truncate. */
+  whole: boolean;
+}
+
+/** Splits each file's ranges into pieces of at most `pieceSize`, largest first (so the tail is short pieces). */
+export function splitPieces<F>(
+  items: readonly { file: F; size: number; ranges: readonly ByteRange[] }[],
+  pieceSize: number,
+): Piece<F>[] {
+  const pieces: Piece<F>[] = [];
+  for (const it of items) {
+    for (const r of it.ranges) {
+      for (let s = r.start; s < r.end || (s === r.start && r.start === r.end); s += pieceSize) {
+        const end = Math.min(r.end, s + pieceSize);
+        pieces.push({
+          file: it.file,
+          start: s,
+          end,
+          whole: s === 0 && end === it.size && it.ranges.length === 1,
+        });
+        if (end === s) break; // an empty file: one empty piece creates it
+      }
+    }
+  }
+  return pieces.sort((a, b) => b.end - b.start - (a.end - a.start));
+}
+
+/**
+ * How many SFTP channels to use. On a fast path the CPU (encryption on both ends) is the limit and more
+ * channels only add contention; on a long path each channel is bound by its window (2 MiB per OpenSSH
+ * channel ⇒ 2 MiB / RTT), so channels scale with the round trip (design.md: 80 ms RTT, one channel ≈ scp).
+ */
+export function chooseParallelism(rttMs: number, totalBytes: number, fileCount: number): number {
+  if (totalBytes < 2 * MiB && fileCount <= 4) return 1;
+  if (rttMs < 5) return 2;
+  return Math.min(16, Math.max(4, Math.ceil(rttMs / 8)));
+}
+
+/** Parses the `--parallel` value: "auto" or a channel count 1–64. Returns undefined for auto. */
+export function parseParallel(value: number | "auto" | undefined): number | undefined {
+  if (value === undefined || value === "auto") return undefined;
+  if (!Number.isInteger(value) || value < 1 || value > 64) {
+    throw new OdapiError(
+      `--parallel ${value} is not allowed`,
+      'pass "auto" (the default: chosen from the measured round trip) or a channel count from 1 to 64',
+      "usage",
+    );
+  }
+  return value;
+}
+
+/** Bytes per second over a sliding window of recent samples (steadier than total/elapsed at the start). */
+export class RateMeter {
+  private samples: { t: number; bytes: number }[] = [];
+  constructor(private readonly windowMs = 2000) {}
+
+  add(t: number, totalBytes: number): number {
+    this.samples.push({ t, bytes: totalBytes });
+    while (this.samples.length > 2 && t - (this.samples[1] as { t: number }).t >= this.windowMs)
+      this.samples.shift();
+    const first = this.samples[0] as { t: number; bytes: number };
+    const dt = t - first.t;
+    return dt > 0 ? ((totalBytes - first.bytes) * 1000) / dt : 0;
+  }
+}
+
+/** Every dir and its ancestors ("a/b/c" → a, a/b, a/b/c), grouped by depth, shallowest first. */
+export function dirLevels(dirs: readonly string[]): string[][] {
+  const all = new Set<string>();
+  for (const d of dirs) {
+    if (d === "." || d === "") continue;
+    const parts = d.split("/");
+    for (let i = 1; i <= parts.length; i++) all.add(parts.slice(0, i).join("/"));
+  }
+  const byDepth = new Map<number, string[]>();
+  for (const d of [...all].sort()) {
+    const depth = d.split("/").length;
+    byDepth.set(depth, [...(byDepth.get(depth) ?? []), d]);
+  }
+  return [...byDepth.keys()].sort((a, b) => a - b).map((k) => byDepth.get(k) as string[]);
+}

@@ -1,0 +1,280 @@
+// syncBundle: check the remote, plan, prepare, send in parallel, verify every file by sha256, rename into place.
+import type { SFTPWrapper } from "ssh2";
+import { OdapiError } from "../../common/errors";
+import { remoteCommandError } from "../ssh/errors";
+import type { SshSession } from "../ssh/session";
+import { notEnoughSpaceError, uploadErrorOf, verifyMismatchError } from "./errors";
+import { type BundleFile, hashBlocks, type ManifestEntry, parseManifest } from "./manifest";
+import { stagedPathOf, validateRelPath, validateRemoteDir } from "./paths";
+import { hashRequestsFor, type Plan, planSync } from "./plan";
+import {
+  blockSizeFor,
+  chooseParallelism,
+  dirLevels,
+  parseParallel,
+  pieceSizeFor,
+  RateMeter,
+  splitPieces,
+} from "./ranges";
+import {
+  commitCommand,
+  commitText,
+  diskFreeCommand,
+  type HashResults,
+  hashCommand,
+  hashRequestText,
+  opsCommand,
+  opsText,
+  parseCommitOutput,
+  parseDiskFree,
+  parseHashOutput,
+  parseState,
+  stateCommand,
+} from "./remote-scripts";
+import { measureRttMs, type UploadTarget, uploadPieces } from "./uploader";
+
+export interface SyncProgress {
+  sentBytes: number;
+  totalBytes: number;
+  bytesPerSecond: number;
+}
+
+export interface SyncOptions {
+  files: BundleFile[];
+  remoteDir: string;
+  /** SFTP channels; "auto" (default) chooses from the measured round trip. */
+  parallel?: number | "auto";
+  onProgress?: (p: SyncProgress) => void;
+  signal?: AbortSignal;
+  /** One line per step, for --verbose. */
+  log?: (line: string) => void;
+}
+
+export interface SyncResult {
+  /** Files placed this run (sent, resumed or hard-linked from identical remote content). */
+  uploadedFiles: number;
+  /** Payload bytes sent over the wire. */
+  uploadedBytes: number;
+  /** Files already in place and verified unchanged. */
+  skippedFiles: number;
+  /** SFTP channels used (0 when nothing was sent) and the measured SFTP round trip. */
+  channels: number;
+  rttMs?: number;
+}
+
+const PROGRESS_EVERY_MS = 100;
+
+function checkInputs(files: BundleFile[], remoteDir: string): void {
+  validateRemoteDir(remoteDir);
+  const seen = new Set<string>();
+  for (const f of files) {
+    validateRelPath(f.relPath);
+    if (seen.has(f.relPath)) {
+      throw new OdapiError(`the bundle holds ${f.relPath} twice`, "give every file one path", "config");
+    }
+    seen.add(f.relPath);
+    if (!f.content && !f.localPath) {
+      throw new OdapiError(
+        `bundle file ${f.relPath} has neither content nor a local path`,
+        "report this bug",
+        "failure",
+      );
+    }
+  }
+}
+
+function sameEntries(a: Record<string, ManifestEntry>, b: Record<string, ManifestEntry>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => {
+    const x = a[k] as ManifestEntry;
+    const y = b[k];
+    return y !== undefined && x.sha256 === y.sha256 && x.size === y.size && x.mtime === y.mtime;
+  });
+}
+
+/** Creates the upload dirs over SFTP (no remote shell start): ancestors first, each depth in parallel; existing dirs are fine. */
+async function makeDirs(sftp: SFTPWrapper, remoteDir: string, dirs: string[]): Promise<void> {
+  for (const level of dirLevels(dirs)) {
+    await Promise.all(
+      level.map(
+        (d) => new Promise<void>((resolve) => sftp.mkdir(`${remoteDir}/${d}`, () => resolve())), // an error here resurfaces as a clear open() error
+      ),
+    );
+  }
+}
+
+async function openChannels(session: SshSession, count: number): Promise<SFTPWrapper[]> {
+  const settled = await Promise.allSettled(Array.from({ length: count }, () => session.sftp()));
+  const ok = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  // The server may cap sessions per connection (MaxSessions, 10 by default): use what it granted.
+  if (ok.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
+  return ok;
+}
+
+async function localBlocksFor(
+  files: BundleFile[],
+  hashes: HashResults | undefined,
+): Promise<Map<string, string[]>> {
+  const out = new Map<string, string[]>();
+  if (!hashes) return out;
+  for (const f of files) {
+    if (hashes.blocks.has(stagedPathOf(f.relPath)))
+      out.set(f.relPath, await hashBlocks(f, blockSizeFor(f.size)));
+  }
+  return out;
+}
+
+export async function syncBundle(session: SshSession, opts: SyncOptions): Promise<SyncResult> {
+  const remoteDir = opts.remoteDir.replace(/\/+$/, "");
+  checkInputs(opts.files, remoteDir);
+  const log = opts.log ?? (() => undefined);
+  const { host } = session.target;
+  const channelsWanted = parseParallel(opts.parallel);
+  // Without it, Nagle + delayed ACKs add ~40 ms to every small request/response (measured: SFTP round trip 44 ms on loopback).
+  session.client.setNoDelay(true);
+
+  const state = parseState((await session.run(stateCommand(remoteDir))).stdout);
+  const view = { files: state.files, manifest: parseManifest(state.manifestText) };
+  const requests = hashRequestsFor(opts.files, view);
+  let hashes: HashResults | undefined;
+  if (requests.length > 0) {
+    log(`checking ${requests.length} remote file(s) whose size/mtime changed since the manifest`);
+    hashes = parseHashOutput(
+      (await session.run(hashCommand(remoteDir), { stdin: hashRequestText(requests) })).stdout,
+    );
+  }
+  const plan: Plan = planSync(opts.files, view, hashes, await localBlocksFor(opts.files, hashes));
+  log(
+    `plan: ${plan.skipped.length} unchanged, ${plan.verify.length} to place, ${plan.uploads.length} to send (${plan.sendBytes} bytes)`,
+  );
+  if (state.freeBytes !== undefined && plan.sendBytes > state.freeBytes) {
+    throw notEnoughSpaceError(host, plan.sendBytes, state.freeBytes);
+  }
+  if (plan.prepare.length > 0) await session.run(opsCommand(remoteDir), { stdin: opsText(plan.prepare) });
+
+  let sent = 0;
+  let channels = 0;
+  let rttMs: number | undefined;
+  if (plan.uploads.length > 0) {
+    const r = await sendAll(session, plan, remoteDir, channelsWanted, opts, (n) => {
+      sent = n;
+    });
+    channels = r.channels;
+    rttMs = r.rttMs;
+  }
+
+  const kept = plan.kept;
+  const manifestUnchanged = plan.verify.length === 0 && sameEntries(kept, view.manifest.files);
+  if (plan.verify.length > 0 || plan.finalize.length > 0 || !manifestUnchanged) {
+    const input = {
+      verify: plan.verify.map((v) => ({
+        sha256: v.file.sha256,
+        staged: v.remotePath,
+        final: v.file.relPath,
+      })),
+      ops: plan.finalize,
+      kept,
+    };
+    const res = await session.exec(commitCommand(remoteDir), { stdin: commitText(input) });
+    const out = parseCommitOutput(res.stdout);
+    if (out.mismatches.length > 0) {
+      const byStaged = new Map(plan.verify.map((v) => [v.remotePath, v.file.relPath]));
+      throw verifyMismatchError(
+        host,
+        out.mismatches.map((m) => byStaged.get(m) ?? m),
+      );
+    }
+    if (res.code !== 0 || !out.committed)
+      throw remoteCommandError(commitCommand(remoteDir), res, session.target);
+  }
+  log(`done: ${plan.verify.length} placed, ${sent} bytes sent, ${plan.skipped.length} unchanged`);
+  return {
+    uploadedFiles: plan.verify.length,
+    uploadedBytes: sent,
+    skippedFiles: plan.skipped.length,
+    channels,
+    rttMs,
+  };
+}
+
+async function sendAll(
+  session: SshSession,
+  plan: Plan,
+  remoteDir: string,
+  channelsWanted: number | undefined,
+  opts: SyncOptions,
+  report: (sent: number) => void,
+): Promise<{ channels: number; rttMs: number }> {
+  const { host, user } = session.target;
+  const total = plan.sendBytes;
+  let sent = 0;
+  let lost = false;
+  const onClose = () => {
+    lost = true;
+  };
+  session.client.once("close", onClose);
+  const lostError = new Error("connection lost");
+  const abortError = new Error("aborted");
+  const channels: SFTPWrapper[] = [];
+  const meter = new RateMeter();
+  const started = Date.now();
+  let lastReport = 0;
+  const progress = (force: boolean) => {
+    const now = Date.now();
+    if (!force && now - lastReport < PROGRESS_EVERY_MS) return;
+    lastReport = now;
+    opts.onProgress?.({ sentBytes: sent, totalBytes: total, bytesPerSecond: meter.add(now - started, sent) });
+  };
+  let rttMs = 0;
+  try {
+    const first = await session.sftp();
+    channels.push(first);
+    rttMs = await measureRttMs(first);
+    const count = channelsWanted ?? chooseParallelism(rttMs, total, plan.uploads.length);
+    if (count > 1) channels.push(...(await openChannels(session, count - 1)));
+    await makeDirs(first, remoteDir, plan.dirs);
+    opts.log?.(
+      `sending ${total} bytes over ${channels.length} SFTP channel(s), round trip ${rttMs.toFixed(1)} ms`,
+    );
+    const targets = plan.uploads.map((u) => ({
+      file: u.file,
+      size: u.file.size,
+      ranges: u.ranges,
+      target: { file: u.file, remotePath: `${remoteDir}/${u.remotePath}` } as UploadTarget,
+    }));
+    const pieces = splitPieces(
+      targets.map((t) => ({ file: t.target, size: t.size, ranges: t.ranges })),
+      pieceSizeFor(total, channels.length),
+    );
+    progress(true);
+    await uploadPieces(channels, pieces, {
+      onBytes: (n) => {
+        sent += n;
+        report(sent);
+        progress(false);
+      },
+      stopReason: () => (lost ? lostError : opts.signal?.aborted ? abortError : undefined),
+    });
+    progress(true);
+    return { channels: channels.length, rttMs };
+  } catch (err) {
+    let freeBytesAfter: number | undefined;
+    if (!lost && !opts.signal?.aborted) {
+      const df = await session.exec(diskFreeCommand(remoteDir)).catch(() => undefined);
+      freeBytesAfter = df ? parseDiskFree(df.stdout) : undefined;
+    }
+    throw uploadErrorOf(err, {
+      host,
+      user,
+      sentBytes: sent,
+      totalBytes: total,
+      connectionLost: lost || (err as Error) === lostError,
+      aborted: Boolean(opts.signal?.aborted),
+      freeBytesAfter,
+    });
+  } finally {
+    session.client.removeListener("close", onClose);
+    for (const ch of channels) ch.end();
+  }
+}

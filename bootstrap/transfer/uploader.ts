@@ -1,0 +1,164 @@
+// Sends byte ranges over several SFTP channels at once: pipelined writes at offsets, small files spread over lanes.
+import type { FileHandle } from "node:fs/promises";
+import { open as openLocal } from "node:fs/promises";
+import { type SFTPWrapper, utils } from "ssh2";
+import type { BundleFile } from "./manifest";
+import type { Piece } from "./ranges";
+import { KiB, MiB } from "./ranges";
+
+/** One SFTP write request; OpenSSH accepts up to ~255 KiB (limits@openssh.com), ssh2 splits anything larger. */
+export const WRITE_CHUNK = 256 * KiB;
+/** Bytes in flight per lane: with several lanes per channel this keeps the channel's 2 MiB window full. */
+export const LANE_INFLIGHT = 1 * MiB;
+/** Lanes per channel: hides open/close round trips of small files behind other lanes' data. */
+export const LANES_PER_CHANNEL = 4;
+
+const { OPEN_MODE } = utils.sftp;
+/** Create if missing, never truncate: several lanes write ranges of the same file, and a resumed file keeps its good blocks. */
+const WRITE_FLAGS = OPEN_MODE.WRITE | OPEN_MODE.CREAT;
+
+export interface UploadTarget {
+  file: BundleFile;
+  /** Absolute remote path. */
+  remotePath: string;
+}
+
+/** An SFTP failure with its status code (ssh2 sets `code` to the SFTP status). */
+export class SftpOpError extends Error {
+  constructor(
+    readonly op: string,
+    readonly remotePath: string,
+    readonly code: number | string | undefined,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function sftpError(op: string, remotePath: string, err: Error & { code?: number | string }): SftpOpError {
+  return new SftpOpError(op, remotePath, err.code, `${op} ${remotePath}: ${err.message}`);
+}
+
+function openRemote(sftp: SFTPWrapper, remotePath: string, mode: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    sftp.open(remotePath, WRITE_FLAGS, { mode }, (err, handle) =>
+      err ? reject(sftpError("open", remotePath, err)) : resolve(handle),
+    );
+  });
+}
+
+function closeRemote(sftp: SFTPWrapper, handle: Buffer, remotePath: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sftp.close(handle, (err) => (err ? reject(sftpError("close", remotePath, err)) : resolve()));
+  });
+}
+
+function writeAt(
+  sftp: SFTPWrapper,
+  handle: Buffer,
+  buf: Buffer,
+  position: number,
+  remotePath: string,
+): Promise<void> {
+  return new Promise((resolve, reject) => {
+    sftp.write(handle, buf, 0, buf.length, position, (err) =>
+      err ? reject(sftpError("write", remotePath, err)) : resolve(),
+    );
+  });
+}
+
+async function readChunk(
+  file: BundleFile,
+  fh: FileHandle | undefined,
+  position: number,
+  length: number,
+): Promise<Buffer> {
+  if (file.content) return file.content.subarray(position, position + length);
+  const buf = Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await (fh as FileHandle).read(buf, got, length - got, position + got);
+    if (bytesRead === 0) throw new Error(`${file.localPath} shrank while it was being uploaded`);
+    got += bytesRead;
+  }
+  return buf;
+}
+
+export interface UploadHooks {
+  /** Called as the server acknowledges each write. */
+  onBytes(n: number): void;
+  /** Checked before each write: a reason to stop (abort, connection lost, another lane failed). */
+  stopReason(): Error | undefined;
+}
+
+/** Writes one piece: open, up to LANE_INFLIGHT bytes of pipelined writes, close (even on failure). */
+async function sendPiece(sftp: SFTPWrapper, piece: Piece<UploadTarget>, hooks: UploadHooks): Promise<void> {
+  const { file, remotePath } = piece.file;
+  const handle = await openRemote(sftp, remotePath, piece.file.file.mode);
+  const fh = file.content ? undefined : await openLocal(file.localPath as string, "r");
+  const pending = new Set<Promise<void>>();
+  try {
+    for (let pos = piece.start; pos < piece.end; pos += WRITE_CHUNK) {
+      const stop = hooks.stopReason();
+      if (stop) throw stop;
+      const len = Math.min(WRITE_CHUNK, piece.end - pos);
+      const buf = await readChunk(file, fh, pos, len);
+      const p: Promise<void> = writeAt(sftp, handle, buf, pos, remotePath).then(() => {
+        pending.delete(p);
+        hooks.onBytes(len);
+      });
+      p.catch(() => undefined); // handled by race/all below; avoids an unhandled rejection when another write fails first
+      pending.add(p);
+      while (pending.size * WRITE_CHUNK >= LANE_INFLIGHT) await Promise.race(pending);
+    }
+    await Promise.all(pending);
+  } finally {
+    await fh?.close();
+    await closeRemote(sftp, handle, remotePath).catch(() => undefined);
+  }
+}
+
+/**
+ * Sends all pieces over the channels (LANES_PER_CHANNEL lanes each, pulling from one queue).
+ * Rejects with the first failure; the other lanes stop at their next write.
+ */
+export async function uploadPieces(
+  channels: SFTPWrapper[],
+  pieces: Piece<UploadTarget>[],
+  hooks: UploadHooks,
+): Promise<void> {
+  let next = 0;
+  let failure: Error | undefined;
+  const guarded: UploadHooks = { ...hooks, stopReason: () => failure ?? hooks.stopReason() };
+  const lane = async (sftp: SFTPWrapper) => {
+    while (!failure) {
+      const piece = pieces[next++];
+      if (!piece) return;
+      try {
+        const stop = guarded.stopReason();
+        if (stop) throw stop;
+        await sendPiece(sftp, piece, guarded);
+      } catch (err) {
+        failure ??= err as Error;
+        return;
+      }
+    }
+  };
+  const lanes: Promise<void>[] = [];
+  for (let i = 0; i < LANES_PER_CHANNEL; i++) for (const ch of channels) lanes.push(lane(ch));
+  await Promise.all(lanes);
+  if (failure) throw failure;
+}
+
+/** Round trip of one SFTP request, the minimum of a few (the first may include server-side setup). */
+export async function measureRttMs(sftp: SFTPWrapper, samples = 3): Promise<number> {
+  let best = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < samples; i++) {
+    const t0 = process.hrtime.bigint();
+    await new Promise<void>((resolve, reject) =>
+      sftp.realpath(".", (err) => (err ? reject(err) : resolve())),
+    );
+    best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  return best;
+}
