@@ -1,4 +1,4 @@
-// A TCP proxy for tests on 127.0.0.1: pass-through, cut the connection after N bytes, or a silent peer.
+// A TCP proxy for tests on 127.0.0.1: pass-through, cut the connection after N bytes, a silent peer, or added latency.
 import net from "node:net";
 
 export type ProxyMode =
@@ -9,7 +9,26 @@ export type ProxyMode =
   /** Accept TCP and never send anything (an SSH server that never sends its banner). */
   | { kind: "silent" }
   /** Keep every connection open but drop all data both ways from now on (a dead network path, no FIN/RST). */
-  | { kind: "blackhole" };
+  | { kind: "blackhole" }
+  /** Forward, delivering every chunk `ms` later in each direction (RTT = 2 × ms); fixed per connection when it opens. */
+  | { kind: "delay"; ms: number };
+
+/** Bytes a delay line holds before it stops reading its source: a long fat link, not an infinite buffer. */
+const DELAY_QUEUE_CAP = 16 * 1024 * 1024;
+
+/** Delivers chunks to `dst` `ms` after they arrived, in order; pauses `src` while too much is in flight. */
+function delayLine(src: net.Socket, dst: net.Socket, ms: number): (chunk: Buffer) => void {
+  let queued = 0;
+  return (chunk) => {
+    queued += chunk.length;
+    if (queued > DELAY_QUEUE_CAP) src.pause();
+    setTimeout(() => {
+      queued -= chunk.length;
+      if (!dst.destroyed) dst.write(chunk);
+      if (queued <= DELAY_QUEUE_CAP / 2 && src.isPaused()) src.resume();
+    }, ms);
+  };
+}
 
 export interface TcpProxy {
   port: number;
@@ -49,6 +68,21 @@ export async function startTcpProxy(
       client.destroy();
       upstream.destroy();
     };
+    if (mode.kind === "delay") {
+      const toServer = delayLine(client, upstream, mode.ms);
+      const toClient = delayLine(upstream, client, mode.ms);
+      client.on("close", () => upstream.destroy());
+      upstream.on("close", () => client.destroy());
+      client.on("data", (chunk: Buffer) => {
+        up += chunk.length;
+        toServer(chunk);
+      });
+      upstream.on("data", (chunk: Buffer) => {
+        down += chunk.length;
+        toClient(chunk);
+      });
+      return;
+    }
     client.on("close", () => upstream.destroy());
     upstream.on("close", () => client.destroy());
     client.on("data", (chunk: Buffer) => {
