@@ -1,0 +1,36 @@
+// Pulumi program entry (Pulumi.yaml → package.json "main"): typed config, checked before anything is created,
+// then the components in infra/. Stack outputs follow the project's common contract.
+import * as pulumi from "@pulumi/pulumi";
+import { isOdapiError } from "./common/errors";
+import { loadStackConfig } from "./infra/config";
+import { realDeps } from "./infra/deps";
+import { deployObjectDetectionApi, type StackOutputs } from "./infra/program";
+
+/** Pulumi prints a RunError without a stack trace: for our own errors the user sees the problem and the fix. */
+function asRunError(err: unknown): never {
+  if (isOdapiError(err)) throw new pulumi.RunError(`${err.message}\n  fix: ${err.remedy}`);
+  throw err;
+}
+
+let stack: Promise<StackOutputs>;
+try {
+  const config = loadStackConfig(pulumi.runtime.getConfig, process.env);
+  const sshPrivateKey = config.hasSshPrivateKey
+    ? new pulumi.Config().requireSecret("sshPrivateKey")
+    : undefined;
+  stack = deployObjectDetectionApi(config, { sshPrivateKey }, realDeps()).catch(asRunError);
+} catch (err) {
+  asRunError(err);
+}
+
+const out = <K extends keyof StackOutputs>(key: K) => pulumi.output(stack.then((s) => s[key]));
+
+export const apiUrl = out("apiUrl");
+export const predictUrls = out("predictUrls");
+export const models = out("models");
+export const sshCommand = out("sshCommand");
+export const instanceId = out("instanceId");
+export const publicIp = out("publicIp");
+export const knownHosts = out("knownHosts");
+export const apiKey = out("apiKey");
+export const sshPrivateKey = out("sshPrivateKey");

@@ -1,0 +1,86 @@
+// CIDR parsing and the security group's ingress rules (pure): SSH and the REST port only, gRPC never.
+import { isIP } from "node:net";
+
+export interface Cidr {
+  address: string;
+  prefix: number;
+  version: 4 | 6;
+}
+
+/** Parses "a.b.c.d/n" or "x::y/n"; undefined when it is not a CIDR block. */
+export function parseCidr(text: string): Cidr | undefined {
+  const m = /^([^/\s]+)\/(\d{1,3})$/.exec(text.trim());
+  if (!m) return undefined;
+  const version = isIP(m[1]);
+  const prefix = Number(m[2]);
+  if (version === 4 && prefix <= 32) return { address: m[1], prefix, version: 4 };
+  if (version === 6 && prefix <= 128) return { address: m[1], prefix, version: 6 };
+  return undefined;
+}
+
+/** A /0 block: the whole IPv4 or IPv6 internet. */
+export function isWorldCidr(text: string): boolean {
+  return parseCidr(text)?.prefix === 0;
+}
+
+/** The single-address block for an IP: /32 (IPv4) or /128 (IPv6). */
+export function hostCidr(ip: string): string {
+  return isIP(ip) === 6 ? `${ip}/128` : `${ip}/32`;
+}
+
+export interface IngressRule {
+  protocol: "tcp";
+  fromPort: number;
+  toPort: number;
+  cidrBlocks: string[];
+  ipv6CidrBlocks: string[];
+  description: string;
+}
+
+export interface IngressPlan {
+  /** Who may reach SSH and the API. */
+  adminCidrs: string[];
+  /** Who may additionally reach the API only. */
+  apiCidrs: string[];
+  sshPort: number;
+  apiPort: number;
+}
+
+const TF_SERVING_GRPC_PORT = 8500;
+
+function split(cidrs: string[]): { v4: string[]; v6: string[] } {
+  const unique = [...new Set(cidrs)];
+  return {
+    v4: unique.filter((c) => parseCidr(c)?.version === 4),
+    v6: unique.filter((c) => parseCidr(c)?.version === 6),
+  };
+}
+
+/** Ingress rules: SSH from the admin CIDRs only; the API port from admin + API CIDRs. Throws on unsafe plans. */
+export function ingressRules(plan: IngressPlan): IngressRule[] {
+  if (plan.adminCidrs.some(isWorldCidr))
+    throw new Error("ingressRules: SSH must never be open to 0.0.0.0/0 or ::/0");
+  if (plan.apiPort === TF_SERVING_GRPC_PORT || plan.sshPort === TF_SERVING_GRPC_PORT) {
+    throw new Error("ingressRules: port 8500 (TF Serving gRPC, no auth) is never opened");
+  }
+  const ssh = split(plan.adminCidrs);
+  const api = split([...plan.adminCidrs, ...plan.apiCidrs]);
+  return [
+    {
+      protocol: "tcp",
+      fromPort: plan.sshPort,
+      toPort: plan.sshPort,
+      cidrBlocks: ssh.v4,
+      ipv6CidrBlocks: ssh.v6,
+      description: "SSH for the deployer (odapi allowedCidrs)",
+    },
+    {
+      protocol: "tcp",
+      fromPort: plan.apiPort,
+      toPort: plan.apiPort,
+      cidrBlocks: api.v4,
+      ipv6CidrBlocks: api.v6,
+      description: "TF Serving REST API (odapi allowedCidrs + apiCidrs)",
+    },
+  ];
+}

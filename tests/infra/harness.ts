@@ -1,0 +1,259 @@
+// Runs the real Pulumi program (index.ts) under pulumi.runtime.setMocks with a real stack file's config, and
+// records every resource (inputs + resource options), every invoke and the stack outputs.
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import type * as PulumiModule from "@pulumi/pulumi";
+import yaml from "js-yaml";
+
+export const ROOT = path.resolve(__dirname, "../..");
+
+const SDKS: Record<string, unknown> = {
+  "@pulumi/pulumi": require("@pulumi/pulumi"),
+  "@pulumi/aws": require("@pulumi/aws"),
+  "@pulumi/tls": require("@pulumi/tls"),
+  "@pulumi/random": require("@pulumi/random"),
+  "@pulumi/command": require("@pulumi/command"),
+};
+
+/** Fake but well-formed keys, so the cloud-init renderer accepts them and leaks are easy to grep for. */
+export const FAKE_LOGIN_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nTE9HSU5LRVlsb2dpbmtleWxvZ2lua2V5\n-----END OPENSSH PRIVATE KEY-----";
+export const FAKE_HOST_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nSE9TVEtFWWhvc3RrZXlob3N0a2V5\n-----END OPENSSH PRIVATE KEY-----";
+export const FAKE_HOST_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyPublicPartForTests0123456789";
+export const LAB_PEM =
+  "-----BEGIN RSA PRIVATE KEY-----\nTEFCU1VTRVJsYWJ1c2Vya2V5\n-----END RSA PRIVATE KEY-----";
+export const API_KEY = "ApiKeyFromRandomPassword0123456789abcdef";
+export const DEPLOYER_IP = "198.51.100.7";
+export const EIP = "203.0.113.10";
+
+type YamlMap = Record<string, unknown>;
+
+function yamlFile(name: string): YamlMap {
+  return yaml.load(readFileSync(path.join(ROOT, name), "utf8")) as YamlMap;
+}
+
+/** Config as the Pulumi engine hands it to the program: project defaults, overridden by the stack file; all strings. */
+export function engineConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
+  const project = yamlFile("Pulumi.yaml");
+  const namespace = project.name as string;
+  const merged: Record<string, unknown> = {};
+  for (const [key, decl] of Object.entries((project.config ?? {}) as Record<string, { default?: unknown }>)) {
+    merged[key.includes(":") ? key : `${namespace}:${key}`] = decl.default;
+  }
+  Object.assign(merged, (yamlFile(`Pulumi.${stack}.yaml`).config ?? {}) as YamlMap, overrides);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(merged)) {
+    if (v === undefined) continue;
+    out[k] = typeof v === "string" ? v : JSON.stringify(v);
+  }
+  return out;
+}
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  /** Inputs with secrets unwrapped to their values… */
+  inputs: Record<string, any>;
+  /** …and the dotted paths of the inputs that arrived as secrets ("environment.ODAPI_SSH_KEY"). */
+  secretInputs: string[];
+  /** Resource options as registered with the engine. */
+  opts: RegisteredOptions;
+}
+
+export interface RegisteredOptions {
+  urn?: string;
+  dependencies?: string[];
+  deleteBeforeReplace?: boolean;
+  customTimeouts?: { create?: string; update?: string };
+  parent?: string;
+}
+
+export interface StackRun {
+  resources: RecordedResource[];
+  calls: { token: string; inputs: Record<string, any> }[];
+  /** The program's exported values, resolved; undefined entries are dropped (as Pulumi does). */
+  outputs: Record<string, unknown>;
+  /** Which exported outputs are secrets. */
+  secret: Record<string, boolean>;
+  byType(type: string): RecordedResource[];
+  one(type: string): RecordedResource;
+  error?: unknown;
+}
+
+export interface RunOptions {
+  overrides?: Record<string, unknown>;
+  secretKeys?: string[];
+  /** Replaces the deployer-IP lookup (default: returns DEPLOYER_IP). */
+  detectPublicIp?: () => Promise<string>;
+  /** getAmi answer (default: an 8 GB Ubuntu image / 75 GB DLAMI). */
+  ami?: Record<string, unknown>;
+}
+
+function fakeState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  switch (type) {
+    case "tls:index/privateKey:PrivateKey":
+      return name.includes("hostkey")
+        ? { ...inputs, privateKeyOpenssh: FAKE_HOST_KEY, publicKeyOpenssh: `${FAKE_HOST_PUB}\n` }
+        : { ...inputs, privateKeyOpenssh: FAKE_LOGIN_KEY, publicKeyOpenssh: "ssh-ed25519 AAAALoginPub\n" };
+    case "random:index/randomPassword:RandomPassword":
+      return { ...inputs, result: API_KEY };
+    case "aws:ec2/eip:Eip":
+      return { ...inputs, publicIp: EIP, allocationId: "eipalloc-0123" };
+    case "aws:ec2/eipAssociation:EipAssociation":
+      return { ...inputs, publicIp: EIP };
+    case "aws:ec2/keyPair:KeyPair":
+      return { ...inputs, keyName: `${name}-generated` };
+    case "command:local:Command":
+      return { ...inputs, stdout: '{"uploadedFiles":0}', stderr: "" };
+    case "command:remote:Command":
+      return { ...inputs, stdout: "odapi-ssh-ready", stderr: "" };
+    default:
+      return { ...inputs };
+  }
+}
+
+/** Pulumi's wire marker for a secret value ({ [SIG]: SECRET, value }). */
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+function unwrapSecrets(value: unknown, at: string, secrets: string[]): unknown {
+  if (Array.isArray(value)) return value.map((v, i) => unwrapSecrets(v, `${at}[${i}]`, secrets));
+  if (value && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (obj[SIG] === SECRET_SIG) {
+      secrets.push(at);
+      return unwrapSecrets(obj.value, at, secrets);
+    }
+    return Object.fromEntries(
+      Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v, at ? `${at}.${k}` : k, secrets)]),
+    );
+  }
+  return value;
+}
+
+async function resolve(
+  pulumi: typeof PulumiModule,
+  o: unknown,
+): Promise<{ value: unknown; secret: boolean }> {
+  // Output internals: promise() is the only way to see a rejected output (apply never runs then), and every
+  // derived promise must be settled so a failing program does not leave unhandled rejections behind.
+  const out = pulumi.output(o) as unknown as {
+    promise(): Promise<unknown>;
+    isKnown: Promise<boolean>;
+    isSecret: Promise<boolean>;
+    allResources?: () => Promise<unknown>;
+  };
+  const [value, , secret] = await Promise.allSettled([
+    out.promise(),
+    out.isKnown,
+    out.isSecret,
+    out.allResources?.(),
+  ]);
+  if (value.status === "rejected") throw value.reason;
+  return { value: value.value, secret: secret.status === "fulfilled" && secret.value };
+}
+
+/** Loads index.ts in a fresh module registry with the given stack's config; never throws (see .error). */
+export async function runStack(stack: string, opts: RunOptions = {}): Promise<StackRun> {
+  const resources: RecordedResource[] = [];
+  const calls: { token: string; inputs: Record<string, any> }[] = [];
+  const outputs: Record<string, unknown> = {};
+  const secret: Record<string, boolean> = {};
+  const options = new Map<string, RegisteredOptions>();
+  let error: unknown;
+  const defaultAmi =
+    engineConfig(stack, opts.overrides)["odapi:gpu"] === "true"
+      ? {
+          id: "ami-0dlami0000000000",
+          rootDeviceName: "/dev/sda1",
+          blockDeviceMappings: [{ deviceName: "/dev/sda1", ebs: { volume_size: "75" } }],
+        }
+      : {
+          id: "ami-0ubuntu000000000",
+          rootDeviceName: "/dev/sda1",
+          blockDeviceMappings: [{ deviceName: "/dev/sda1", ebs: { volume_size: "8" } }],
+        };
+
+  await jest.isolateModulesAsync(async () => {
+    // The SDKs are loaded once per test file and shared (loading @pulumi/aws takes seconds); the program and
+    // everything it imports from this repository is loaded fresh for every run.
+    for (const [name, mod] of Object.entries(SDKS)) jest.doMock(name, () => mod);
+    const pulumi = SDKS["@pulumi/pulumi"] as typeof PulumiModule;
+    await pulumi.runtime.setMocks(
+      {
+        newResource(args) {
+          const secretInputs: string[] = [];
+          const inputs = unwrapSecrets(args.inputs, "", secretInputs) as Record<string, any>;
+          resources.push({ type: args.type, name: args.name, inputs, secretInputs, opts: {} });
+          return { id: `${args.name}-id`, state: fakeState(args.type, args.name, args.inputs) };
+        },
+        call(args) {
+          calls.push({ token: args.token, inputs: args.inputs });
+          if (args.token === "aws:ec2/getAmi:getAmi") return opts.ami ?? defaultAmi;
+          return {};
+        },
+      },
+      "odapi",
+      stack,
+      false,
+    );
+    pulumi.runtime.setAllConfig(engineConfig(stack, opts.overrides), opts.secretKeys ?? []);
+    // The mocks' newResource sees no resource options: read them (dependencies, timeouts …) off the request.
+    const settings = require("@pulumi/pulumi/runtime/settings");
+    const monitor = settings.getMonitor() as any;
+    const register = monitor.registerResource.bind(monitor);
+    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) =>
+      register(req, (err: unknown, res: any) => {
+        const timeouts = req.getCustomtimeouts();
+        options.set(`${req.getType()}::${req.getName()}`, {
+          urn: res?.getUrn(),
+          dependencies: req.getDependenciesList(),
+          deleteBeforeReplace: req.getDeletebeforereplace(),
+          customTimeouts: timeouts
+            ? { create: timeouts.getCreate(), update: timeouts.getUpdate() }
+            : undefined,
+          parent: req.getParent(),
+        });
+        callback(err, res);
+      });
+    jest.doMock("../../infra/public-ip", () => ({
+      ...jest.requireActual("../../infra/public-ip"),
+      detectPublicIp: opts.detectPublicIp ?? (async () => DEPLOYER_IP),
+    }));
+    try {
+      const program = (await import("../../index")) as Record<string, unknown>;
+      const exported = Object.entries(program).filter(([, value]) => pulumi.Output.isInstance(value));
+      const settled = await Promise.allSettled(exported.map(([, value]) => resolve(pulumi, value)));
+      // Resources nobody exports (the deploy command) may still be registering: drain the queue before the
+      // next run replaces the mock monitor.
+      await settings.waitForRPCs();
+      settled.forEach((r, i) => {
+        if (r.status === "rejected") throw r.reason;
+        if (r.value.value === undefined) return;
+        outputs[exported[i][0]] = r.value.value;
+        secret[exported[i][0]] = r.value.secret;
+      });
+    } catch (err) {
+      error = err;
+    }
+  });
+  for (const r of resources) r.opts = options.get(`${r.type}::${r.name}`) ?? {};
+  const custom = resources.filter((r) => !r.type.startsWith("odapi:") && r.type !== "pulumi:pulumi:Stack");
+  return {
+    resources,
+    calls,
+    outputs,
+    secret,
+    error,
+    byType: (type) => resources.filter((r) => r.type === type),
+    one(type) {
+      const found = resources.filter((r) => r.type === type);
+      if (found.length !== 1)
+        throw new Error(
+          `expected one ${type}, found ${found.length}: ${custom.map((r) => r.type).join(", ")}`,
+        );
+      return found[0];
+    },
+  };
+}
