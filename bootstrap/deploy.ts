@@ -103,12 +103,27 @@ export function modelNamesOf(files: Pick<BundleFile, "relPath">[]): string[] {
   return [...names].sort();
 }
 
-/** Create + check writable as the SSH user (one round trip); when refused, `install -d -o <user>` as root. */
+/**
+ * Create the dir and its models/ and config/ as the SSH user, checking they are writable, in one round trip;
+ * when refused, `install -d -o <user>` as root (also fixes dirs left owned by root), then the same check again.
+ * They exist before prepare-host.sh runs (as root, alongside the upload), so it never creates them root-owned.
+ */
 export function ensureDirArgv(dir: string, user: string): { argv: string[]; privilegedArgv: string[] } {
+  const sub = [dir, `${dir}/models`, `${dir}/config`];
   return {
-    argv: ["sh", "-c", 'mkdir -p -- "$1" && test -w "$1"', "sh", dir],
-    privilegedArgv: ["install", "-d", "-o", user, "-m", "0755", dir],
+    argv: ["sh", "-c", 'for d in "$@"; do mkdir -p -- "$d" && test -w "$d" || exit 1; done', "sh", ...sub],
+    privilegedArgv: ["install", "-d", "-o", user, "-m", "0755", ...sub],
   };
+}
+
+/**
+ * prepare-host.sh runs from its rendered text (`bash -c TEXT prepare-host.sh`), so it can start before the upload
+ * has placed the file: Docker installs and the image pulls while the models upload. Same script, same checks.
+ */
+export function prepareHostArgv(files: RenderedFile[]): string[] {
+  const script = files.find((f) => f.path === SCRIPTS.prepareHost);
+  if (!script) throw new Error("renderServingFiles returned no prepare-host.sh");
+  return ["bash", "-c", script.content, SCRIPTS.prepareHost];
 }
 
 /** Everything deploy will do, decided from the input and the local model names, without I/O. */
@@ -157,7 +172,7 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     serving,
     renderedFiles,
     ensureDir: ensureDirArgv(remoteDir, user),
-    prepareHost: { argv: scriptArgv(remoteDir, SCRIPTS.prepareHost), sudo: true },
+    prepareHost: { argv: prepareHostArgv(renderedFiles), sudo: true },
     catalog,
     ...(input.start === false
       ? {}
@@ -192,8 +207,8 @@ export function parseDfAvailableKb(stdout: string): number | undefined {
 
 async function ensureRemoteDir(session: SshSession, plan: DeployPlan): Promise<void> {
   if ((await session.exec(plan.ensureDir.argv)).code === 0) return;
-  if (session.target.user === "root") await session.run(plan.ensureDir.argv);
-  else await session.run(plan.ensureDir.privilegedArgv, { sudo: true });
+  if (session.target.user !== "root") await session.run(plan.ensureDir.privilegedArgv, { sudo: true });
+  await session.run(plan.ensureDir.argv);
 }
 
 async function diskFullDetail(session: SshSession, remoteDir: string): Promise<string> {
@@ -218,27 +233,35 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     await ensureRemoteDir(session, plan);
     lock = await acquireRemoteLock(session, plan.remoteDir);
 
+    // Docker install + image pull (root, on its own channel) overlap the upload; both must finish before going on.
+    const needsDocker = Boolean(plan.start) || plan.catalog.length > 0;
+    const hostReady = needsDocker
+      ? session.run(plan.prepareHost.argv, {
+          sudo: true,
+          onOutput: lineLogger((l) => log(`prepare-host: ${l}`)),
+        })
+      : Promise.resolve(undefined);
+    if (needsDocker) log(`preparing the host (${plan.serving.host}) while uploading`);
+
     log(`uploading to ${plan.remoteDir} (${files.length} files, models: ${plan.models.join(", ")})`);
-    let sync: Awaited<ReturnType<typeof syncBundle>>;
-    try {
-      sync = await syncBundle(session, {
-        files,
-        remoteDir: plan.remoteDir,
-        ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
-        ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-    } catch (err) {
+    const upload = syncBundle(session, {
+      files,
+      remoteDir: plan.remoteDir,
+      ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
+      ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    }).catch(async (err) => {
       if (isDiskFull(err))
         throw diskFullError(session.target.host, await diskFullDetail(session, plan.remoteDir));
       throw err;
-    }
+    });
+    // allSettled: never leave prepare-host (apt, dpkg) cut off mid-way because the upload failed first.
+    const [synced, prepared] = await Promise.allSettled([upload, hostReady]);
+    if (synced.status === "rejected") throw synced.reason;
+    if (prepared.status === "rejected") throw prepared.reason;
+    const sync = synced.value;
     log(`uploaded ${sync.uploadedFiles} files (${sync.uploadedBytes} bytes), ${sync.skippedFiles} unchanged`);
 
-    if (plan.start || plan.catalog.length) {
-      log(`preparing the host (${plan.serving.host}): ${plan.prepareHost.argv.join(" ")}`);
-      await session.run(plan.prepareHost.argv, { sudo: true, onOutput: lineLogger(log) });
-    }
     if (plan.catalog.length) {
       const r = await prepareOnRemote(session, {
         catalog: plan.catalog,

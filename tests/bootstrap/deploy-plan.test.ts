@@ -24,13 +24,17 @@ describe("planDeploy", () => {
     expect(plan.remoteDir).toBe("/opt/odapi");
     expect(plan.models).toEqual(["ssd_mobilenet_v2"]);
     expect(remoteCommandLine(plan.ensureDir.argv, { sudo: false, user: "ubuntu" })).toBe(
-      'sh -c \'mkdir -p -- "$1" && test -w "$1"\' sh /opt/odapi',
+      `sh -c 'for d in "$@"; do mkdir -p -- "$d" && test -w "$d" || exit 1; done' sh /opt/odapi /opt/odapi/models /opt/odapi/config`,
     );
     expect(remoteCommandLine(plan.ensureDir.privilegedArgv, { sudo: true, user: "ubuntu" })).toBe(
-      "sudo -n -- install -d -o ubuntu -m 0755 /opt/odapi",
+      "sudo -n -- install -d -o ubuntu -m 0755 /opt/odapi /opt/odapi/models /opt/odapi/config",
     );
-    expect(remoteCommandLine(plan.prepareHost.argv, { sudo: plan.prepareHost.sudo, user: "ubuntu" })).toBe(
-      "sudo -n -- bash /opt/odapi/prepare-host.sh",
+    // prepare-host.sh runs from its rendered text, so it can overlap the upload.
+    const script = plan.renderedFiles.find((f) => f.path === "prepare-host.sh")?.content;
+    expect(script).toMatch(/^#!\/usr\/bin\/env bash/);
+    expect(plan.prepareHost.argv).toEqual(["bash", "-c", script, "prepare-host.sh"]);
+    expect(remoteCommandLine(plan.prepareHost.argv, { sudo: plan.prepareHost.sudo, user: "ubuntu" })).toMatch(
+      /^sudo -n -- bash -c '#!\/usr\/bin\/env bash\n[^]*' prepare-host\.sh$/,
     );
     expect(plan.start && remoteCommandLine(plan.start.argv, { sudo: plan.start.sudo, user: "ubuntu" })).toBe(
       "sudo -n -- bash /opt/odapi/start.sh",
