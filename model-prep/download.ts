@@ -324,6 +324,57 @@ async function extract(paths: CachePaths, sha256: string): Promise<void> {
 /** The SavedModel for `name` from the cache, downloading and extracting it when needed. */
 export async function fetchModel(name: string, url: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const paths = cachePaths(opts.cacheDir ?? defaultCacheDir(), name);
+  await mkdir(paths.dir, { recursive: true });
+  const release = await lockCacheEntry(paths.dir, name);
+  try {
+    return await fetchLocked(name, url, paths, opts);
+  } finally {
+    await release();
+  }
+}
+
+/** True when a process with this pid exists (signal 0 only checks). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/**
+ * One process per cache entry: two `odapi prepare` runs appending to the same .part file would corrupt it.
+ * A lock left by a process that died is taken over.
+ */
+export async function lockCacheEntry(dir: string, name: string): Promise<() => Promise<void>> {
+  const lock = path.join(dir, ".lock");
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(lock, `${process.pid}\n`, { flag: "wx" });
+      return () => rm(lock, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      const holder = Number((await readFile(lock, "utf8").catch(() => "")).trim());
+      if (Number.isInteger(holder) && holder > 0 && pidAlive(holder)) {
+        throw new OdapiError(
+          `another odapi process (pid ${holder}) is downloading ${name} into ${dir}`,
+          "wait for it to finish, then rerun (the cache is shared)",
+          "locked",
+        );
+      }
+      await rm(lock, { force: true });
+    }
+  }
+  throw new OdapiError(`could not lock ${dir}`, `remove ${lock} and rerun`, "locked");
+}
+
+async function fetchLocked(
+  name: string,
+  url: string,
+  paths: CachePaths,
+  opts: FetchOptions,
+): Promise<FetchResult> {
   let fresh = false;
   let resumed = false;
   let downloadedBytes = 0;

@@ -11,6 +11,7 @@ import {
   defaultCacheDir,
   fetchModel,
   findSavedModelDir,
+  lockCacheEntry,
   RateMeter,
   rangeHeaders,
   resumeDecision,
@@ -238,6 +239,21 @@ describe("fetchModel against a local HTTP server", () => {
     server.body = Buffer.from("not a tarball");
     await expect(fetchModel("x", kaggleStyle(), { cacheDir })).rejects.toThrow(/extracting .* failed/);
     expect(existsSync(path.join(cacheDir, "x", "saved_model"))).toBe(false);
+  });
+
+  it("one process per cache entry; a dead holder's lock is taken over", async () => {
+    const entry = path.join(dir, "cache", "m");
+    mkdirSync(entry, { recursive: true });
+    const release = await lockCacheEntry(entry, "m");
+    await expect(fetchModel("m", kaggleStyle(), { cacheDir: path.join(dir, "cache") })).rejects.toThrow(
+      `another odapi process (pid ${process.pid}) is downloading m`,
+    );
+    await release();
+    // A pid that cannot exist (above Linux's pid_max) stands for a crashed run.
+    writeFileSync(path.join(entry, ".lock"), "4194305\n");
+    const res = await fetchModel("m", kaggleStyle(), { cacheDir: path.join(dir, "cache") });
+    expect(res.fromCache).toBe(false);
+    expect(existsSync(path.join(entry, ".lock"))).toBe(false);
   });
 
   it("finds the shallowest saved_model.pb", async () => {
