@@ -1,7 +1,7 @@
 // The annotated picture: a pure drawing plan (boxes, colours per class, label placement), then jimp renders it.
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
-import { Jimp } from "jimp";
+import { decodeImage } from "./decode";
 import type { LabelledDetection, PixelBox } from "./detections";
 import { type FontName, font, metricsOf } from "./fonts";
 import { fillRect, type Rgb, strokeRect } from "./raster";
@@ -94,7 +94,7 @@ export async function writeAnnotated(
   detections: LabelledDetection[],
   outFile: `${string}.png`,
 ): Promise<{ steps: DrawStep[]; width: number; height: number }> {
-  const img = await Jimp.fromBuffer(imageBytes);
+  const img = await decodeImage(imageBytes);
   const size = { width: img.bitmap.width, height: img.bitmap.height };
   const f = await font(fontNameFor(size));
   const steps = drawingPlan(detections, size, metricsOf(f));

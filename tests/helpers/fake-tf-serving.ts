@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { Jimp } from "jimp";
+import { defaultFormats } from "jimp";
 
 export interface FakeModel {
   name: string;
@@ -99,6 +99,9 @@ function metadataOf(m: Required<FakeModel>) {
   };
 }
 
+// Like decode_image: whatever one of the JPEG/PNG/GIF/BMP decoders accepts is an image.
+const decoders = defaultFormats.map((f) => f()).filter((c) => c.mime !== "image/tiff");
+
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export async function startFakeTfServing(opts: FakeServingOptions): Promise<FakeServing> {
@@ -131,10 +134,16 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
     const key = createHash("sha256").update(bytes).digest("hex");
     const hit = decoded.get(key);
     if (hit !== undefined) return hit;
-    const ok = await Jimp.fromBuffer(bytes).then(
-      () => true,
-      () => false,
-    );
+    let ok = false;
+    for (const codec of decoders) {
+      try {
+        await codec.decode(bytes); // some codecs are synchronous, some return a promise
+        ok = true;
+        break;
+      } catch {
+        // not this format
+      }
+    }
     decoded.set(key, ok);
     return ok;
   };

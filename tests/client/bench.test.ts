@@ -1,0 +1,128 @@
+// Bench mode of the real script against a server with a known per-request delay.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { decodeImage } from "../../bootstrap/client/decode";
+import { seriesColor } from "../../bootstrap/client/histogram";
+import { ExitCode } from "../../common/errors";
+import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
+import { runClient } from "./run-client";
+
+const DELAY_MS = 40;
+let fake: FakeServing;
+let tmp: string;
+
+beforeAll(async () => {
+  fake = await startFakeTfServing({ models: ["ssd_mobilenet_v2", "efficientdet_d0"], delayMs: DELAY_MS });
+});
+afterAll(() => fake.close());
+beforeEach(() => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-bench-"));
+});
+afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+it("measures latency percentiles over keep-alive connections and compares models side by side", async () => {
+  const requests = 24;
+  const concurrency = 4;
+  const r = await runClient([
+    "--url",
+    fake.url,
+    "--model",
+    "ssd_mobilenet_v2",
+    "efficientdet_d0",
+    "--bench",
+    "--requests",
+    String(requests),
+    "--concurrency",
+    String(concurrency),
+    "--warmup",
+    "3",
+    "--out",
+    tmp,
+    "--json",
+  ]);
+  expect(r.code).toBe(0);
+  const doc = JSON.parse(r.stdout);
+  expect(doc.ok).toBe(true);
+  expect(doc.models.map((m: { name: string }) => m.name)).toEqual(["ssd_mobilenet_v2", "efficientdet_d0"]);
+  for (const m of doc.models) {
+    const b = m.bench;
+    expect(b).toMatchObject({ requests, concurrency, warmup: 3, ok: requests, errors: 0, errorSamples: [] });
+    const l = b.latencyMs;
+    expect(l.count).toBe(requests);
+    // Every request waits for the server's delay, so no latency can be below it.
+    expect(l.min).toBeGreaterThanOrEqual(DELAY_MS);
+    expect(l.p50).toBeGreaterThanOrEqual(DELAY_MS);
+    expect(l.min).toBeLessThanOrEqual(l.p50);
+    expect(l.p50).toBeLessThanOrEqual(l.p95);
+    expect(l.p95).toBeLessThanOrEqual(l.p99);
+    expect(l.p99).toBeLessThanOrEqual(l.max);
+    expect(l.mean).toBeGreaterThanOrEqual(l.min);
+    expect(l.mean).toBeLessThanOrEqual(l.max);
+    // C requests in flight, each taking ≥ DELAY_MS: throughput cannot exceed C / DELAY_MS.
+    expect(b.requestsPerSecond).toBeLessThanOrEqual((concurrency * 1000) / DELAY_MS);
+    expect(b.requestsPerSecond).toBeCloseTo(requests / b.seconds, 6);
+    expect(b.seconds).toBeGreaterThanOrEqual(((requests / concurrency) * DELAY_MS) / 1000);
+    expect(fake.predictCalls.get(m.name)).toBe(requests + 3);
+  }
+  // Never more than C in flight, and connections are reused (one per worker plus one for status/metadata).
+  expect(fake.maxInFlight).toBeLessThanOrEqual(concurrency);
+  expect(fake.maxInFlight).toBeGreaterThan(1);
+  expect(fake.connections).toBeLessThanOrEqual(1 + 2 * concurrency);
+
+  const files = readdirSync(tmp).sort();
+  expect(files).toHaveLength(2);
+  expect(files[0]).toMatch(/^bench-.*\.json$/);
+  expect(path.join(tmp, files[0])).toBe(doc.report);
+  expect(path.join(tmp, files[1])).toBe(doc.histogram);
+  const report = JSON.parse(readFileSync(doc.report, "utf8"));
+  expect(report.latenciesMs.ssd_mobilenet_v2).toHaveLength(requests);
+  expect(Math.min(...report.latenciesMs.efficientdet_d0)).toBe(doc.models[1].bench.latencyMs.min);
+
+  // The histogram picture has a bar colour per model.
+  const png = await decodeImage(readFileSync(doc.histogram));
+  expect([png.bitmap.width, png.bitmap.height]).toEqual([900, 480]);
+  const seen = new Set<string>();
+  const d = png.bitmap.data;
+  for (let i = 0; i < d.length; i += 4) seen.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+  expect(seen.has(seriesColor(0).join(","))).toBe(true);
+  expect(seen.has(seriesColor(1).join(","))).toBe(true);
+});
+
+it("prints a comparison table", async () => {
+  const r = await runClient([
+    "--url",
+    fake.url,
+    "--model",
+    "ssd_mobilenet_v2",
+    "efficientdet_d0",
+    "--bench",
+    "--requests",
+    "8",
+    "--concurrency",
+    "2",
+    "--out",
+    tmp,
+  ]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toMatch(
+    /│ model +│ +ok │ errors │ +req\/s │ images\/s │ p50 ms │ p95 ms │ p99 ms │ mean ms │ max ms │/,
+  );
+  expect(r.stdout).toMatch(/│ ssd_mobilenet_v2 │ +8 │ +0 │/);
+  expect(r.stdout).toMatch(/│ efficientdet_d0 +│ +8 │ +0 │/);
+  expect(r.stdout).toMatch(/report → .*bench-.*\.json\nhistogram → .*bench-.*\.png/);
+});
+
+it("stops with the server's error when the warm-up fails", async () => {
+  const file = path.join(tmp, "broken.jpg");
+  writeFileSync(
+    file,
+    Buffer.concat([
+      Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03]),
+      Buffer.alloc(32),
+    ]),
+  );
+  const r = await runClient(["--url", fake.url, "--bench", "--requests", "5", "--image", file, "--out", tmp]);
+  expect(r.code).toBe(ExitCode.badRequest);
+  expect(r.stderr.split("\n")[0]).toContain("(400): Unknown image file format");
+});
