@@ -57,7 +57,9 @@ export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
   const proxy = [
     p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
-    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream};`,
+    // $uri is the decoded, normalised path the location regex approved (no query: TF Serving REST takes none), so
+    // TF Serving sees exactly what was checked, not a raw variant of it (`//`, `%0A`, `%2F`).
+    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$uri;`,
   ].filter((line): line is string => line !== undefined);
   const temp = (name: string) =>
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
@@ -113,7 +115,7 @@ ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s 
     proxy_read_timeout ${PROXY_READ_TIMEOUT_SECONDS}s;
 
     # Model status and metadata.
-    location ~ "^${MODEL_PATH}(/metadata)?$" {
+    location ~ "^${MODEL_PATH}(/metadata)?\\z" {
       if ($request_method !~ ^(GET|HEAD)$) {
         return 405 ${jsonError("use GET for model status and metadata")};
       }
@@ -121,7 +123,7 @@ ${proxy.join("\n")}
     }
 
     # Predictions.
-    location ~ "^${MODEL_PATH}:predict$" {
+    location ~ "^${MODEL_PATH}:predict\\z" {
       if ($request_method != POST) {
         return 405 ${jsonError("use POST for :predict")};
       }

@@ -37,12 +37,13 @@ describe("rendered gateway config", () => {
 
   test("passes model status/metadata (GET) and :predict (POST) to TF Serving by container name; 404 otherwise", () => {
     expect(config).toContain(
-      'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?(/metadata)?$"',
+      'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?(/metadata)?\\z"',
     );
     expect(config).toContain(
-      'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?:predict$"',
+      'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?:predict\\z"',
     );
     expect(config).toContain("set $odapi_upstream odapi-serving:8501;");
+    expect(config).toContain("proxy_pass http://$odapi_upstream$uri;");
     expect(config).toContain("resolver 127.0.0.11 valid=10s ipv6=off;");
     expect(config).toMatch(/location \/ \{\n\s+return 404 /);
     expect(config).toContain("listen 8080;");
@@ -209,6 +210,26 @@ describe.each([
       "/v1/models/m/labels/stable/metadata",
     ]);
     expect(seen.every((s) => s.headers["x-api-key"] === undefined)).toBe(true);
+  });
+
+  test("TF Serving gets the normalised path that was checked, never a raw variant", async () => {
+    for (const [sent, forwarded] of [
+      ["/v1/models//m", "/v1/models/m"],
+      ["/v1/models/%6D/metadata", "/v1/models/m/metadata"],
+      ["/v1/models/m?debug=1", "/v1/models/m"],
+      ["/v1/models/m%2F..%2Fx", "/v1/models/x"],
+    ]) {
+      const r = await request(port, "GET", sent, { key: KEY });
+      expect([sent, r.status, JSON.parse(r.body).url]).toEqual([sent, 200, forwarded]);
+    }
+    for (const sneaky of [
+      "/v1/models/m%0A",
+      "/v1/models/m%2F..%2F..%2Fx",
+      "/v1/models/m/../../x",
+      "/v1/models/m%20x",
+    ]) {
+      expect([sneaky, (await request(port, "GET", sneaky, { key: KEY })).status]).toEqual([sneaky, 404]);
+    }
   });
 
   test("right key → :predict with a body under the limit passes through whole", async () => {
