@@ -1,0 +1,73 @@
+"""prepare.py's detector check, in-process: each kind of wrong signature is named in the error."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import tensorflow as tf
+from mp_detectors import PREPARE
+
+spec = importlib.util.spec_from_file_location("prepare_mod", PREPARE)
+prepare = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(prepare)
+
+OUTS = {
+    "detection_boxes": lambda: tf.zeros([1, 5, 4]),
+    "detection_scores": lambda: tf.zeros([1, 5]),
+    "detection_classes": lambda: tf.zeros([1, 5]),
+    "num_detections": lambda: tf.zeros([1]),
+}
+
+
+def save(tmp_path, input_spec, outputs=tuple(OUTS), signature="serving_default"):
+    module = tf.Module()
+
+    @tf.function(input_signature=[input_spec])
+    def fn(x):
+        return {k: OUTS[k]() + tf.cast(tf.reduce_sum(tf.zeros_like(x)), tf.float32) for k in outputs}
+
+    module.fn = fn
+    path = tmp_path / "m"
+    tf.saved_model.save(module, str(path), signatures={signature: fn.get_concrete_function()})
+    return tf.saved_model.load(str(path))
+
+
+def check_error(loaded) -> str:
+    with pytest.raises(prepare.PrepareError) as info:
+        prepare.check_detector(loaded)
+    assert info.value.exit_code == 13
+    return str(info.value)
+
+
+def test_accepts_the_tf_hub_signature_and_reads_n(tmp_path):
+    loaded = save(tmp_path, tf.TensorSpec([1, None, None, 3], tf.uint8, name="input_tensor"))
+    _, input_name, n = prepare.check_detector(loaded)
+    assert input_name == "input_tensor"
+    assert n == 5
+
+
+def test_float_input_is_refused(tmp_path):
+    msg = check_error(save(tmp_path, tf.TensorSpec([1, None, None, 3], tf.float32, name="input_tensor")))
+    assert "found inputs {input_tensor: float32 [1, None, None, 3]}" in msg
+
+
+def test_batch_of_grey_images_is_refused(tmp_path):
+    msg = check_error(save(tmp_path, tf.TensorSpec([1, None, None, 1], tf.uint8, name="input_tensor")))
+    assert "input_tensor: uint8 [1, None, None, 1]" in msg
+
+
+def test_missing_output_is_named(tmp_path):
+    loaded = save(
+        tmp_path,
+        tf.TensorSpec([1, None, None, 3], tf.uint8, name="input_tensor"),
+        outputs=("detection_boxes", "detection_scores"),
+    )
+    msg = check_error(loaded)
+    assert "-> outputs {detection_boxes, detection_scores}" in msg
+    assert "outputs detection_boxes, detection_scores, detection_classes, num_detections" in msg
+
+
+def test_no_serving_default_lists_the_signatures(tmp_path):
+    loaded = save(tmp_path, tf.TensorSpec([1, None, None, 3], tf.uint8, name="input_tensor"), signature="detect")
+    assert "found signatures: detect" in check_error(loaded)
