@@ -209,7 +209,9 @@ test("a second deploy while one holds the lock fails fast with exit 6 naming the
       `error: another deploy to 127.0.0.1:${remoteDir} is running (held by ana@laptop pid 777 since 2026-11-24T09:00:00.000Z)`,
     );
     expect(Date.now() - t0).toBeLessThan(15_000);
-    expect(existsSync(path.join(remoteDir, "models"))).toBe(false);
+    // Nothing was uploaded: the dirs deploy creates before taking the lock are still empty.
+    expect(readdirSync(path.join(remoteDir, "models"))).toEqual([]);
+    expect(readdirSync(path.join(remoteDir, "config"))).toEqual([]);
     await lock.release();
   } finally {
     await session.close();

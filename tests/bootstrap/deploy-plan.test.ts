@@ -34,7 +34,7 @@ describe("planDeploy", () => {
     expect(script).toMatch(/^#!\/usr\/bin\/env bash/);
     expect(plan.prepareHost.argv).toEqual(["bash", "-c", script, "prepare-host.sh"]);
     expect(remoteCommandLine(plan.prepareHost.argv, { sudo: plan.prepareHost.sudo, user: "ubuntu" })).toMatch(
-      /^sudo -n -- bash -c '#!\/usr\/bin\/env bash\n[^]*' prepare-host\.sh$/,
+      /^sudo -n -- bash -c '#!\/usr\/bin\/env bash\n[\s\S]*' prepare-host\.sh$/,
     );
     expect(plan.start && remoteCommandLine(plan.start.argv, { sudo: plan.start.sudo, user: "ubuntu" })).toBe(
       "sudo -n -- bash /opt/odapi/start.sh",
