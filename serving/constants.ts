@@ -37,6 +37,8 @@ export const DEFAULT_MAX_BODY_BYTES = 20 * 1024 * 1024;
 /** How often TF Serving re-reads models.config, so a changed model list needs no restart. */
 export const MODEL_CONFIG_POLL_SECONDS = 60;
 export const PROMETHEUS_PATH = "/monitoring/prometheus/metrics";
+/** TF Serving's REST deadline (default 30 s): a request with many images on a small CPU host can need more. */
+export const REST_API_TIMEOUT_MS = 120_000;
 
 export function servingImage(host: HostKind): string {
   return host === "gpu"

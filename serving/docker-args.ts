@@ -10,6 +10,7 @@ import {
   GATEWAY_CONTAINER_PORT,
   GATEWAY_IMAGE,
   MODEL_CONFIG_POLL_SECONDS,
+  REST_API_TIMEOUT_MS,
   servingImage,
 } from "./constants";
 import { hasVersionLabels } from "./models-config";
@@ -82,6 +83,7 @@ export function servingRunArgs(opts: ServingOptions): string[] {
   args.push(
     `--port=${CONTAINER_GRPC_PORT}`,
     `--rest_api_port=${CONTAINER_REST_PORT}`,
+    `--rest_api_timeout_in_ms=${REST_API_TIMEOUT_MS}`,
     `--model_config_file=${CONTAINER_CONFIG_DIR}/${basename(FILES.modelsConfig)}`,
     `--model_config_file_poll_wait_seconds=${MODEL_CONFIG_POLL_SECONDS}`,
     `--monitoring_config_file=${CONTAINER_CONFIG_DIR}/${basename(FILES.monitoringConfig)}`,

@@ -34,6 +34,7 @@ const commonFlags = (name: string) => [
 const servingFlags = [
   "--port=8500",
   "--rest_api_port=8501",
+  "--rest_api_timeout_in_ms=120000",
   "--model_config_file=/config/models.config",
   "--model_config_file_poll_wait_seconds=60",
   "--monitoring_config_file=/config/monitoring.config",
