@@ -29,8 +29,9 @@ export async function detectPublicIp(opts: { url?: string; timeoutMs?: number } 
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "follow" });
   } catch (err) {
-    const why =
-      err instanceof Error && err.name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : String(err);
+    // AbortSignal.timeout rejects with a DOMException named TimeoutError (not always an Error instance here).
+    const name = (err as { name?: unknown } | null)?.name;
+    const why = name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : String(err);
     throw new OdapiError(
       `could not detect this machine's public IP from ${url}: ${why}`,
       REMEDY,
