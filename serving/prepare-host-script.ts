@@ -1,7 +1,7 @@
 // prepare-host.sh: makes a fresh Ubuntu host able to run start.sh (Docker; on GPU hosts the NVIDIA stack).
 // Idempotent: every step checks first, so a rerun on a ready host changes nothing.
 import { SCRIPTS } from "./constants";
-import { imagesFor, modelsHostDir } from "./docker-args";
+import { imagesFor } from "./docker-args";
 import { failCall, scriptPrologue } from "./script-common";
 import { shellQuote } from "./shell";
 import type { ServingOptions } from "./types";
@@ -73,7 +73,8 @@ if ! docker info >/dev/null 2>&1; then
   done
 fi
 ${opts.host === "gpu" ? gpuCheckLines() : ""}
-mkdir -p ${q(modelsHostDir(opts))} ${q(`${opts.remoteDir}/config`)}
+# No mkdir under remoteDir here: this runs as root while the SSH user uploads, and a root-owned models/ would
+# lock the upload out. start.sh checks that the dirs and models are there.
 
 # Pull now, while the models upload, so start.sh does not wait for it.
 ${images

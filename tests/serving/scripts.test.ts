@@ -301,7 +301,7 @@ describe("prepare-host.sh against the recording docker", () => {
     env = { PATH: `${bin}:/usr/bin:/bin`, SHIM_STATE: state };
   });
 
-  test("cpu: pulls the images once, creates the dirs, rerun changes nothing", () => {
+  test("cpu: pulls the images once, leaves remoteDir alone, rerun changes nothing", () => {
     writeFiles(remoteDir, { host: "cpu", remoteDir, models: [{ name: "m" }], apiKey: KEY });
     const first = run(join(remoteDir, "prepare-host.sh"), env);
     expect(first.stderr).toBe("");
@@ -310,7 +310,8 @@ describe("prepare-host.sh against the recording docker", () => {
       ["pull", "tensorflow/serving:2.20.0"],
       ["pull", "nginx:1.27-alpine"],
     ]);
-    expect(existsSync(join(remoteDir, "models"))).toBe(true);
+    // Runs as root next to the upload: it must not create (root-owned) dirs the SSH user uploads into.
+    expect(existsSync(join(remoteDir, "models"))).toBe(false);
     rmSync(join(state, "calls"));
     const second = run(join(remoteDir, "prepare-host.sh"), env);
     expect(second.status).toBe(0);
