@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import tensorflow as tf
-from mp_detectors import Classifier, run_prepare, save_detector
+from mp_detectors import Classifier, run_prepare, save_detector  # first: it quiets TensorFlow's C++ logging
+import tensorflow as tf  # noqa: E402, I001
 
 
 @pytest.fixture(scope="session")
