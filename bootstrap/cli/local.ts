@@ -268,7 +268,8 @@ export async function runLocal(
   // AVAILABLE, then one real detection per model: the same proof a deploy waits for.
   const ready = await waitUntilServing(plan.url, names, {
     apiKey: env.ODAPI_API_KEY,
-    deadlineMs: Math.max(1000, started + args.timeout * 1000 - Date.now()),
+    // From now: a model download in `odapi prepare` does not eat into the loading time.
+    deadlineMs: args.timeout * 1000,
     onProgress: (e) => log(describeReady(e)),
   });
   if (plan.testArgv) {
@@ -316,7 +317,7 @@ export const localCommand: CommandModule<object, LocalArgs> = {
       .option("timeout", {
         type: "number",
         default: 600,
-        describe: "Seconds to wait for every model to be AVAILABLE",
+        describe: "Seconds to wait, after the start, for every model to be AVAILABLE and answer",
       })
       .option("json", {
         type: "boolean",
