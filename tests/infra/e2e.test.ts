@@ -1,0 +1,119 @@
+// The opt-in AWS end-to-end script: its pure decisions, and a real run that must skip (exit 0, saying why)
+// on a machine without the pulumi CLI or AWS credentials.
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "../../infra/e2e-plan";
+
+const ROOT = path.resolve(__dirname, "../..");
+
+describe("skipReason", () => {
+  test("no pulumi CLI → skip, naming the CLI", () => {
+    expect(skipReason({ env: { AWS_PROFILE: "x" }, hasPulumiCli: false, hasAwsFiles: true })).toMatch(
+      /pulumi CLI/,
+    );
+  });
+  test("no credentials anywhere → skip, naming where they come from", () => {
+    expect(skipReason({ env: {}, hasPulumiCli: true, hasAwsFiles: false })).toMatch(
+      /no AWS credentials.*AWS Details/,
+    );
+    expect(skipReason({ env: { AWS_ACCESS_KEY_ID: "A" }, hasPulumiCli: true, hasAwsFiles: false })).toMatch(
+      /no AWS/,
+    );
+  });
+  test("CLI plus any credential source → run", () => {
+    expect(
+      skipReason({
+        env: { AWS_ACCESS_KEY_ID: "A", AWS_SECRET_ACCESS_KEY: "B" },
+        hasPulumiCli: true,
+        hasAwsFiles: false,
+      }),
+    ).toBeUndefined();
+    expect(
+      skipReason({ env: { AWS_PROFILE: "lab" }, hasPulumiCli: true, hasAwsFiles: false }),
+    ).toBeUndefined();
+    expect(skipReason({ env: {}, hasPulumiCli: true, hasAwsFiles: true })).toBeUndefined();
+  });
+});
+
+test("ephemeral stack names are unique-looking and valid stack names", () => {
+  const name = ephemeralStackName("cpu", 1_700_000_000_000, 0.5);
+  expect(name).toBe(`e2e-cpu-${(1_700_000_000_000).toString(36)}-${Math.floor(0.5 * 36 ** 4).toString(36)}`);
+  expect(name).toMatch(/^[A-Za-z0-9_.-]+$/);
+  expect(ephemeralStackName("cpu", 1, 0)).toBe("e2e-cpu-1-0000");
+});
+
+describe("e2eConfig", () => {
+  test("copies the real cpu stack file and adds the lab key as a secret", () => {
+    expect(e2eConfig(ROOT, "cpu", "PEM")).toEqual({
+      "aws:region": { value: "us-east-1", secret: false },
+      "odapi:learnerLab": { value: "true", secret: false },
+      "odapi:instanceType": { value: "t3.large", secret: false },
+      "odapi:keyName": { value: "vockey", secret: false },
+      "odapi:sshPrivateKey": { value: "PEM", secret: true },
+    });
+  });
+  test("the cpu stack without the lab key is refused up front", () => {
+    expect(() => e2eConfig(ROOT, "cpu")).toThrow(/ODAPI_E2E_SSH_KEY_FILE/);
+  });
+  test("the gpu stack needs no key (it generates one)", () => {
+    expect(e2eConfig(ROOT, "gpu")["odapi:gpu"]).toEqual({ value: "true", secret: false });
+  });
+});
+
+test("the test client gets every model and --json; the API key is not on the command line", () => {
+  expect(testClientArgv("http://203.0.113.10:8501", ["a", "b"])).toEqual([
+    "npx",
+    "zx",
+    "bootstrap/test-endpoint.mjs",
+    "--url",
+    "http://203.0.113.10:8501",
+    "--model",
+    "a",
+    "--model",
+    "b",
+    "--json",
+  ]);
+});
+
+describe("the script itself (npm run e2e:aws) skips with the reason and exit 0", () => {
+  let home: string;
+  beforeEach(() => {
+    home = mkdtempSync(path.join(os.tmpdir(), "odapi-e2e-home-"));
+  });
+  afterEach(() => rmSync(home, { recursive: true, force: true }));
+
+  function runScript(pathDirs: string[]) {
+    const before = readdirSync(ROOT).filter((f) => f.startsWith("Pulumi."));
+    // HOME without ~/.aws, no AWS_* variables, PATH as given
+    const env = { PATH: [...pathDirs, path.dirname(process.execPath)].join(":"), HOME: home };
+    const r = spawnSync(
+      process.execPath,
+      [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/e2e-aws.ts"],
+      {
+        cwd: ROOT,
+        env,
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    expect(readdirSync(ROOT).filter((f) => f.startsWith("Pulumi."))).toEqual(before);
+    return r;
+  }
+
+  test("without the pulumi CLI", () => {
+    const r = runScript([]);
+    expect(r.stderr).toContain("e2e-aws: skipped: the pulumi CLI is not installed");
+    expect(r.status).toBe(0);
+  });
+
+  test("with a pulumi CLI but no AWS credentials", () => {
+    const bin = path.join(home, "bin");
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, "pulumi"), "#!/bin/sh\necho v3.200.0\n", { mode: 0o755 });
+    const r = runScript([bin]);
+    expect(r.stderr).toContain("e2e-aws: skipped: no AWS credentials");
+    expect(r.status).toBe(0);
+  });
+});
