@@ -251,9 +251,40 @@ def verify_export(tf, path: Path, image: bytes, max_det: int) -> None:
         )
 
 
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+STALE = re.compile(r"^\.(staging|old)-(\d+)-(\d+)$")
+
+
+def clean_stale(parent: Path) -> None:
+    """Tidies what a killed run left: staging dirs are dropped; a version moved aside by an interrupted
+    --if-exists replace is put back when its place is empty."""
+    if not parent.is_dir():
+        return
+    for entry in parent.iterdir():
+        m = STALE.match(entry.name)
+        if not m or pid_alive(int(m.group(3))):
+            continue
+        kind, version = m.group(1), m.group(2)
+        if kind == "old" and not (parent / version).exists():
+            log(f"restoring version {version} from an interrupted replace")
+            os.rename(entry, parent / version)
+        else:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
 def prepare(args) -> dict:
     check_args(args)
     final = args.out / args.name / str(args.version)
+    clean_stale(final.parent)
     if final.exists():
         if args.if_exists == "skip":
             log(f"{final} exists, skipping")

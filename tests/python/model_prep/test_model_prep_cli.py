@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
-from mp_detectors import run_prepare
+from mp_detectors import PREPARE, run_prepare
 
 
 def odapi_error(stderr: str) -> str:
@@ -81,3 +85,29 @@ def test_existing_version_fail_skip_replace(detector_dir, tmp_path):
     assert json.loads(res.stdout)["status"] == "prepared"
     assert not marker.exists()
     assert sorted(p.name for p in (out / "sq").iterdir()) == ["1"]
+
+
+def test_killed_run_leaves_no_version_and_the_rerun_tidies_up(detector_dir, tmp_path):
+    out = tmp_path / "m"
+    args = [sys.executable, str(PREPARE), "--saved-model", str(detector_dir), "--out", str(out), "--name", "k"]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parent = out / "k"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and not (parent.is_dir() and any(parent.glob(".staging-*"))):
+            assert proc.poll() is None, "prepare.py finished before the staging dir was seen"
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait()
+    names = [p.name for p in parent.iterdir()]
+    assert names and all(n.startswith(".staging-1-") for n in names)  # nothing TF Serving would load
+
+    # A version moved aside by a replace that was killed, from a pid that no longer exists.
+    moved = parent / ".old-2-4194305"
+    moved.mkdir()
+    (moved / "saved_model.pb").write_text("v2")
+    res = run_prepare("--saved-model", str(detector_dir), "--out", str(out), "--name", "k")
+    assert res.returncode == 0, res.stderr
+    assert sorted(p.name for p in parent.iterdir()) == ["1", "2"]
+    assert (parent / "2" / "saved_model.pb").read_text() == "v2"
