@@ -9,6 +9,7 @@ import {
   servingRunArgs,
   TF_SERVING_VERSION,
 } from "../../serving";
+import { describeWithDockerCli } from "./docker-cli";
 
 const KEY = "k3y-0123456789abcdef0123456789abcdef";
 const pair = [{ name: "ssd_mobilenet_v2" }, { name: "retinanet_resnet50_v1_fpn_640x640" }];
@@ -209,10 +210,7 @@ test("the API key appears in the gateway config only", () => {
 
 // The real docker CLI parses flags, --mount specs, --publish specs and --gpus before it contacts the engine. Pointed
 // at a socket that does not exist, it reaches "Cannot connect" only when every flag was accepted.
-const dockerCli = spawnSync("docker", ["--version"], { encoding: "utf8" });
-const withDockerCli = dockerCli.status === 0 ? describe : describe.skip;
-
-withDockerCli("the real docker client accepts the argv (no engine needed)", () => {
+describeWithDockerCli("the real docker client accepts the argv (no engine needed)", () => {
   const env = { ...process.env, DOCKER_HOST: "unix:///nonexistent/odapi-test/docker.sock" };
   const parse = (argv: string[]) =>
     spawnSync(argv[0], argv.slice(1), { encoding: "utf8", env, timeout: 20_000 });

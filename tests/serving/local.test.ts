@@ -15,6 +15,7 @@ import {
 } from "../../bootstrap/cli/local";
 import { ExitCode } from "../../common/errors";
 import { servingRunArgs } from "../../serving";
+import { describeWithDockerCli } from "./docker-cli";
 
 const REPO = path.resolve(__dirname, "../..");
 const args: LocalArgs = {
@@ -196,16 +197,6 @@ describe("odapi local, run for real", () => {
     expect(existsSync(path.join(cwd, ".odapi"))).toBe(false);
   });
 
-  test("docker client without an engine (this machine): exit 12 with the engine message", async () => {
-    const r = await odapi(["local"], {
-      cwd,
-      env: { ...process.env, DOCKER_HOST: "unix:///nonexistent/odapi/docker.sock" },
-    });
-    expect(r.code).toBe(ExitCode.missingTool);
-    expect(r.stderr).toMatch(/error: the Docker engine is not running or not reachable/);
-    expect(r.stderr).toMatch(/fix: start Docker Desktop, or the engine on Linux/);
-  });
-
   test("--stop with nothing started here says so and succeeds", async () => {
     const r = await odapi(["local", "--stop", "--json"], { cwd, env: process.env });
     expect(r.code).toBe(0);
@@ -299,5 +290,23 @@ describe("odapi local, run for real", () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describeWithDockerCli("odapi local with the real docker client and no engine", () => {
+  let cwd: string;
+  beforeEach(() => {
+    cwd = mkdtempSync(path.join(tmpdir(), "odapi-local-"));
+  });
+  afterEach(() => rmSync(cwd, { recursive: true, force: true }));
+
+  test("docker client without an engine (this machine): exit 12 with the engine message", async () => {
+    const r = await odapi(["local"], {
+      cwd,
+      env: { ...process.env, DOCKER_HOST: "unix:///nonexistent/odapi/docker.sock" },
+    });
+    expect(r.code).toBe(ExitCode.missingTool);
+    expect(r.stderr).toMatch(/error: the Docker engine is not running or not reachable/);
+    expect(r.stderr).toMatch(/fix: start Docker Desktop, or the engine on Linux/);
   });
 });

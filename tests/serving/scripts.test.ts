@@ -16,6 +16,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { gatewayRunArgs, renderServingFiles, type ServingOptions, servingRunArgs } from "../../serving";
 import { shellJoin, shellJoinMultiline } from "../../serving/shell";
+import { describeWithDockerCli } from "./docker-cli";
 
 const KEY = "key-0123456789abcdef0123456789abcdef";
 const OPTION_SETS: [string, Omit<ServingOptions, "remoteDir">][] = [
@@ -152,7 +153,7 @@ function expectOneErrorLine(stderr: string, problem: RegExp): void {
   expect(lines[0]).toMatch(problem);
 }
 
-describe("without a usable Docker (the real docker client of this machine)", () => {
+describeWithDockerCli("no Docker engine behind the real docker client", () => {
   const noEngine = { DOCKER_HOST: "unix:///nonexistent/odapi-test/docker.sock" };
 
   test("start.sh stops with the engine message and exit 1", () => {
@@ -169,7 +170,9 @@ describe("without a usable Docker (the real docker client of this machine)", () 
     expect(r.status).toBe(1);
     expectOneErrorLine(r.stderr, /Docker engine is not running/);
   });
+});
 
+describe("no docker command at all", () => {
   test("no docker on PATH: start.sh names the fix, stop.sh has nothing to do", () => {
     writeFiles(tmp, { host: "cpu", remoteDir: tmp, models: [{ name: "m" }] });
     const start = run(join(tmp, "start.sh"), { PATH: "/usr/bin:/bin" });
