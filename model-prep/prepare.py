@@ -106,13 +106,16 @@ def check_detector(loaded) -> tuple[object, str, int]:
     return fn, input_name, int(max_det)
 
 
-def load_saved_model(tf, path: Path):
+def check_saved_model_dir(path: Path) -> None:
     if not (path / "saved_model.pb").is_file():
         raise PrepareError(
             f"no SavedModel at {path} (saved_model.pb is missing)",
             "point --saved-model at the directory that holds saved_model.pb and variables/",
             EXIT_NOT_FOUND,
         )
+
+
+def load_saved_model(tf, path: Path):
     try:
         return tf.saved_model.load(str(path))
     except Exception as err:  # noqa: BLE001 - TensorFlow raises many types here; all mean "cannot load"
@@ -231,6 +234,7 @@ def check_args(args) -> None:
         )
     if args.max_detections is not None and args.max_detections < 1:
         raise PrepareError(f"--max-detections {args.max_detections} must be >= 1", "pass e.g. 100", EXIT_USAGE)
+    check_saved_model_dir(args.saved_model)
     if not args.warmup_image.is_file():
         raise PrepareError(
             f"warmup image {args.warmup_image} not found",
