@@ -1,8 +1,7 @@
 // The annotated picture: a pure drawing plan (boxes, colours per class, label placement), then jimp renders it.
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
 import { decodeImage } from "./decode";
 import type { LabelledDetection, PixelBox } from "./detections";
+import { writeFileAtomic } from "./files";
 import { type FontName, font, metricsOf } from "./fonts";
 import { fillRect, type Rgb, strokeRect } from "./raster";
 
@@ -92,7 +91,7 @@ export function fontNameFor(size: { width: number; height: number }): FontName {
 export async function writeAnnotated(
   imageBytes: Buffer,
   detections: LabelledDetection[],
-  outFile: `${string}.png`,
+  outFile: string,
 ): Promise<{ steps: DrawStep[]; width: number; height: number }> {
   const img = await decodeImage(imageBytes);
   const size = { width: img.bitmap.width, height: img.bitmap.height };
@@ -103,7 +102,6 @@ export async function writeAnnotated(
     fillRect(img.bitmap, s.labelBox, s.color);
     img.print({ font: f, x: s.textX, y: s.textY, text: s.label });
   }
-  await mkdir(path.dirname(outFile), { recursive: true });
-  await img.write(outFile);
+  await writeFileAtomic(outFile, await img.getBuffer("image/png"));
   return { steps, ...size };
 }

@@ -1,11 +1,17 @@
 // `npx zx bootstrap/test-endpoint.mjs`: prove a deployed detection API works — status, metadata, labelled
 // detections with an annotated picture per image — or benchmark it (--bench).
-import { mkdir, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { SingleBar } from "cli-progress";
 import pc from "picocolors";
 import yargs from "yargs";
-import { exitCodeOf, formatError, isOdapiError, OdapiError } from "../../common/errors";
+import {
+  ExitCode,
+  type ExitCodeName,
+  exitCodeOf,
+  formatError,
+  isOdapiError,
+  OdapiError,
+} from "../../common/errors";
 import { writeAnnotated } from "./annotate";
 import {
   availableVersions,
@@ -17,6 +23,7 @@ import {
 } from "./api";
 import { type BenchResult, checkBenchNumbers, runBench } from "./bench";
 import { labelDetections, parseDetections } from "./detections";
+import { writeFileAtomic } from "./files";
 import { histogramPlan, writeHistogram } from "./histogram";
 import { collectImagePaths, type LocalImage, loadImage } from "./image";
 import {
@@ -130,10 +137,7 @@ export async function parseArgs(
       "$0 --stack gpu --bench --requests 500 --concurrency 16 --model ssd_mobilenet_v2 --model efficientdet_d0",
       "compare two models side by side",
     )
-    .epilogue(
-      "Exit codes: 2 usage, 3 unreachable, 4 API key missing/wrong, 8 timeout, 9 unknown model (404), 10 bad request (400),\n" +
-        "11 not an image, 12 pulumi CLI missing, 13 stack/model configuration, 14 server error.",
-    )
+    .epilogue(exitCodeHelp())
     .strict()
     .help()
     .alias("h", "help")
@@ -184,6 +188,25 @@ export async function parseArgs(
   return opts;
 }
 
+const EXIT_MEANINGS: Partial<Record<ExitCodeName, string>> = {
+  usage: "bad flags",
+  unreachable: "unreachable",
+  auth: "API key missing or wrong",
+  timeout: "timeout",
+  notFound: "unknown model (404)",
+  badRequest: "request rejected (400)",
+  notAnImage: "not an image",
+  missingTool: "pulumi CLI missing",
+  config: "stack or model not usable",
+  serverError: "server error",
+};
+
+/** The exit-code list for --help, taken from the shared table so it cannot drift (pure). */
+export function exitCodeHelp(): string {
+  const parts = Object.entries(EXIT_MEANINGS).map(([k, v]) => `${ExitCode[k as ExitCodeName]} ${v}`);
+  return `Exit codes: 0 ok, ${parts.join(", ")}, 1 anything else.`;
+}
+
 /** Where to send requests and with which key: flags first, then env, then the stack's outputs (pure). */
 export function resolveTarget(opts: ClientOptions, env: NodeJS.ProcessEnv, stack?: StackTarget): Target {
   const url = opts.url ?? stack?.apiUrl;
@@ -231,7 +254,7 @@ async function detect(opts: ClientOptions, t: Target, images: LocalImage[], chec
       const latencyMs = performance.now() - t0;
       const [raw] = parseDetections(response, 1);
       const detections = labelDetections(raw, img, opts.minScore);
-      const annotated = path.join(opts.out, annotatedName(img.path, check.name)) as `${string}.png`;
+      const annotated = path.join(opts.out, annotatedName(img.path, check.name));
       await writeAnnotated(img.bytes, detections, annotated);
       const r: ImageResult = {
         path: img.path,
@@ -287,7 +310,7 @@ async function bench(opts: ClientOptions, t: Target, images: LocalImage[], check
   }
   const base = path.join(opts.out, `bench-${stamp(new Date())}`);
   const reportFile = `${base}.json`;
-  const histogramFile = `${base}.png` as const;
+  const histogramFile = `${base}.png`;
   // The bitmap font has ASCII only.
   const title = `latency per request - ${opts.requests} requests at concurrency ${opts.concurrency} - ${t.url}`;
   await writeHistogram(
@@ -307,9 +330,8 @@ async function bench(opts: ClientOptions, t: Target, images: LocalImage[], check
     report: reportFile,
     histogram: histogramFile,
   };
-  await mkdir(opts.out, { recursive: true });
   // The file keeps the raw latencies too, so runs can be compared later.
-  await writeFile(
+  await writeFileAtomic(
     reportFile,
     `${JSON.stringify({ ...report, latenciesMs: Object.fromEntries(results.map((r) => [r.model, r.latencies])) }, null, 2)}\n`,
   );

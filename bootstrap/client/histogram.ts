@@ -1,8 +1,7 @@
 // The benchmark's latency histogram picture: a pure layout of bars, markers and labels, then jimp draws it.
-import { mkdir } from "node:fs/promises";
-import path from "node:path";
 import { Jimp } from "jimp";
 import type { PixelBox } from "./detections";
+import { writeFileAtomic } from "./files";
 import { font } from "./fonts";
 import { fillRect, type Rgb } from "./raster";
 import { type Histogram, histogramBins, type LatencySummary } from "./stats";
@@ -128,11 +127,10 @@ export function histogramPlan(series: Series[], title: string, width = 900, heig
 }
 
 /** Draws the plan on a white canvas and writes a PNG. */
-export async function writeHistogram(plan: ChartPlan, outFile: `${string}.png`): Promise<void> {
+export async function writeHistogram(plan: ChartPlan, outFile: string): Promise<void> {
   const img = new Jimp({ width: plan.width, height: plan.height, color: 0xffffffff });
   for (const r of plan.rects) fillRect(img.bitmap, r.box, r.color);
   const f = await font("SANS_14_BLACK");
   for (const t of plan.texts) img.print({ font: f, x: Math.max(0, t.x), y: Math.max(0, t.y), text: t.text });
-  await mkdir(path.dirname(outFile), { recursive: true });
-  await img.write(outFile);
+  await writeFileAtomic(outFile, await img.getBuffer("image/png"));
 }

@@ -18,6 +18,8 @@ export interface HttpRequestOptions {
   timeoutMs?: number;
   /** A keep-alive agent of the URL's protocol; the shared default agents are used otherwise. */
   agent?: http.Agent;
+  /** Largest response body accepted; default 64 MiB (100 detections per image is a few KiB). */
+  maxBodyBytes?: number;
 }
 
 // Keep-alive by default: status, metadata and predict calls reuse one connection (TF Serving keeps it open).
@@ -114,7 +116,23 @@ export function httpRequest(url: URL, opts: HttpRequestOptions = {}): Promise<Ht
       },
       (res) => {
         const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
+        let size = 0;
+        const limit = opts.maxBodyBytes ?? 64 * 1024 * 1024;
+        res.on("data", (c: Buffer) => {
+          size += c.length;
+          if (size > limit) {
+            finish(
+              new OdapiError(
+                `${url.protocol}//${url.host} sent more than ${limit} bytes for ${url.pathname}`,
+                "check that --url points at a TensorFlow Serving REST port",
+                "serverError",
+              ),
+            );
+            req.destroy();
+            return;
+          }
+          chunks.push(c);
+        });
         res.on("end", () =>
           finish(null, { status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }),
         );

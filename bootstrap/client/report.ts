@@ -109,7 +109,7 @@ export function benchSummary(r: BenchResult): Omit<BenchResult, "latencies"> {
 }
 
 /** File name of an annotated copy: `<stem>.<model>.png`, with anything unsafe in the model name replaced (pure). */
-export function annotatedName(imagePath: string, model: string): `${string}.png` {
+export function annotatedName(imagePath: string, model: string): string {
   const base = imagePath.split(/[\\/]/).pop() ?? "image";
   const stem = base.replace(/\.[^.]+$/, "") || "image";
   return `${stem}.${model.replace(/[^A-Za-z0-9._-]/g, "_")}.png`;

@@ -173,6 +173,7 @@ describe("detections", () => {
       expect(r.stdout).toContain(flag);
     }
     expect(r.stdout).toContain("ODAPI_API_KEY");
+    expect(r.stdout).toContain("9 unknown model (404)");
   });
 });
 
