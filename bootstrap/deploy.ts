@@ -244,13 +244,16 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     if (needsDocker) log(`preparing the host (${plan.serving.host}) while uploading`);
 
     log(`uploading to ${plan.remoteDir} (${files.length} files, models: ${plan.models.join(", ")})`);
-    const upload = syncBundle(session, {
-      files,
-      remoteDir: plan.remoteDir,
-      ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
-      ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
-      ...(opts.signal ? { signal: opts.signal } : {}),
-    }).catch(async (err) => {
+    const upload = untilConnectionLost(
+      session,
+      syncBundle(session, {
+        files,
+        remoteDir: plan.remoteDir,
+        ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
+        ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      }),
+    ).catch(async (err) => {
       if (isDiskFull(err))
         throw diskFullError(session.target.host, await diskFullDetail(session, plan.remoteDir));
       throw err;
@@ -308,6 +311,25 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     await lock?.release().catch(() => undefined);
     await session.close();
   }
+}
+
+/**
+ * Settles with `work`, or rejects as soon as the SSH connection closes: an SFTP request in flight on a dead
+ * connection may never call back, and a promise nobody settles lets node exit silently with status 0.
+ */
+export function untilConnectionLost<T>(session: SshSession, work: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onClose = () =>
+      reject(
+        new OdapiError(
+          `the SSH connection to ${session.target.host} was lost during the upload; the served models are unchanged`,
+          "check the network, then rerun the same command: verified files are kept, only the rest is sent",
+          "unreachable",
+        ),
+      );
+    session.client.once("close", onClose);
+    work.then(resolve, reject).finally(() => session.client.removeListener("close", onClose));
+  });
 }
 
 /** Streams remote output to `log` one whole line at a time. */

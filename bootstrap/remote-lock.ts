@@ -120,7 +120,14 @@ export function acquireRemoteLock(
       let acquired = false;
       let heartbeat: NodeJS.Timeout | undefined;
       let closed = false;
+      let connectionGone = false;
       const onClosed: (() => void)[] = [];
+      const onConnectionClose = () => {
+        connectionGone = true;
+        if (heartbeat) clearInterval(heartbeat);
+        for (const done of onClosed.splice(0)) done();
+      };
+      session.client.once("close", onConnectionClose);
       const timer = setTimeout(() => {
         stream.close();
         reject(
@@ -146,9 +153,11 @@ export function acquireRemoteLock(
             release: () =>
               new Promise<void>((done) => {
                 if (heartbeat) clearInterval(heartbeat);
-                if (closed) return done();
+                // Never wait on a dead connection: the lock died with it. The timeout caps a peer that never confirms.
+                if (closed || connectionGone) return done();
                 onClosed.push(done);
                 stream.end(); // EOF: the remote loop ends, bash exits, the flock is gone
+                setTimeout(done, 5000).unref();
               }),
           });
         }
@@ -161,6 +170,7 @@ export function acquireRemoteLock(
       });
       stream.on("close", () => {
         closed = true;
+        session.client.removeListener("close", onConnectionClose);
         if (heartbeat) clearInterval(heartbeat);
         for (const done of onClosed.splice(0)) done();
         if (acquired) return;

@@ -20,6 +20,14 @@ const commands: CommandModule<object, any>[] = [
 
 export async function main(argv: string[]): Promise<void> {
   const verbose = argv.includes("--verbose");
+  // If the event loop empties while a command is still pending (a callback that never came), node would exit 0.
+  const unfinished = () => {
+    process.stderr.write(
+      "error: internal: the command stopped before finishing\n  fix: rerun with --verbose and report it\n",
+    );
+    process.exitCode = 1;
+  };
+  process.once("beforeExit", unfinished);
   try {
     let cli = yargs(argv)
       .scriptName("odapi")
@@ -49,6 +57,8 @@ export async function main(argv: string[]): Promise<void> {
     }
     process.stderr.write(`${formatError(err, verbose)}\n`);
     process.exitCode = exitCodeOf(err);
+  } finally {
+    process.removeListener("beforeExit", unfinished);
   }
 }
 

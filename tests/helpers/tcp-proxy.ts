@@ -2,8 +2,8 @@
 import net from "node:net";
 
 export type ProxyMode =
-  /** Forward both ways untouched. */
-  | { kind: "pass" }
+  /** Forward both ways; optionally limit client → server to `bytesPerSecond` (a slow uplink, e.g. to Ctrl-C it). */
+  | { kind: "pass"; bytesPerSecond?: number }
   /** Forward, then destroy both sides once `bytes` bytes went client → server in total (across connections). */
   | { kind: "cut"; bytes: number }
   /** Accept TCP and never send anything (an SSH server that never sends its banner). */
@@ -48,6 +48,7 @@ export async function startTcpProxy(
   let down = 0;
   let connections = 0;
   let cut = false;
+  let throttleStart: number | undefined;
   const sockets = new Set<net.Socket>();
   const track = (s: net.Socket) => {
     sockets.add(s);
@@ -104,6 +105,15 @@ export async function startTcpProxy(
       }
       up += chunk.length;
       if (!upstream.write(chunk)) client.pause();
+      if (mode.kind === "pass" && mode.bytesPerSecond) {
+        // Hold reading until the bytes sent so far fit the rate since the first byte.
+        throttleStart ??= Date.now();
+        const aheadMs = (up * 1000) / mode.bytesPerSecond - (Date.now() - throttleStart);
+        if (aheadMs > 5) {
+          client.pause();
+          setTimeout(() => client.resume(), aheadMs).unref();
+        }
+      }
     });
     upstream.on("drain", () => client.resume());
     upstream.on("data", (chunk: Buffer) => {
