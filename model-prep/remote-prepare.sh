@@ -29,6 +29,7 @@ owner=$(stat -c '%u:%g' "$remote_dir")
 own() {
   if [[ $(id -u) -eq 0 ]]; then chown "$owner" "$@"; fi
 }
+
 own "$remote_dir/models" "$remote_dir/models/$name" "$remote_dir/.odapi" "$remote_dir/.odapi/cache" "$cache"
 
 command -v curl >/dev/null || die "curl is not installed on the host" "install curl (apt-get install -y curl)" 12
@@ -64,7 +65,10 @@ echo "odapi-step: $name archive sha256 $sum"
 
 work=$(mktemp -d "$cache/extract.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-tar -xzf "$archive" -C "$work" || die "the archive of $name is not a valid tar.gz" "delete $cache on the host and rerun" 13
+tar --no-same-owner -xzf "$archive" -C "$work" ||
+  die "the archive of $name is not a valid tar.gz" "delete $cache on the host and rerun" 13
+# mktemp made it root-only: the container runs as the owner and must read it.
+[[ $(id -u) -ne 0 ]] || chown -R "$owner" "$work"
 model_pb=$(find "$work" -name saved_model.pb -print -quit)
 [[ -n $model_pb ]] || die "the archive of $name holds no saved_model.pb" "check the catalog URL for $name" 13
 saved_model=$(dirname "$model_pb")
