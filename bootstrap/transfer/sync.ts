@@ -31,7 +31,7 @@ import {
   parseState,
   stateCommand,
 } from "./remote-scripts";
-import { measureRttMs, type UploadTarget, uploadPieces } from "./uploader";
+import { measureRttMs, type UploadTarget, unlessStopped, uploadPieces } from "./uploader";
 
 export interface SyncProgress {
   sentBytes: number;
@@ -210,12 +210,19 @@ async function sendAll(
   const total = plan.sendBytes;
   let sent = 0;
   let lost = false;
-  const onClose = () => {
-    lost = true;
-  };
-  session.client.once("close", onClose);
   const lostError = new Error("connection lost");
   const abortError = new Error("aborted");
+  let stop: (e: Error) => void = () => undefined;
+  const stopped = new Promise<Error>((resolve) => {
+    stop = resolve;
+  });
+  const onClose = () => {
+    lost = true;
+    stop(lostError);
+  };
+  const onAbort = () => stop(abortError);
+  session.client.once("close", onClose);
+  opts.signal?.addEventListener("abort", onAbort, { once: true });
   const channels: SFTPWrapper[] = [];
   const meter = new RateMeter();
   const started = Date.now();
@@ -228,12 +235,12 @@ async function sendAll(
   };
   let rttMs = 0;
   try {
-    const first = await session.sftp();
+    const first = await unlessStopped(session.sftp(), stopped);
     channels.push(first);
-    rttMs = await measureRttMs(first);
+    rttMs = await unlessStopped(measureRttMs(first), stopped);
     const count = channelsWanted ?? chooseParallelism(rttMs, total, plan.uploads.length);
-    if (count > 1) channels.push(...(await openChannels(session, count - 1)));
-    await makeDirs(first, remoteDir, plan.dirs);
+    if (count > 1) channels.push(...(await unlessStopped(openChannels(session, count - 1), stopped)));
+    await unlessStopped(makeDirs(first, remoteDir, plan.dirs), stopped);
     opts.log?.(
       `sending ${total} bytes over ${channels.length} SFTP channel(s), round trip ${rttMs.toFixed(1)} ms`,
     );
@@ -255,6 +262,7 @@ async function sendAll(
         progress(false);
       },
       stopReason: () => (lost ? lostError : opts.signal?.aborted ? abortError : undefined),
+      stopped,
     });
     progress(true);
     return { channels: channels.length, rttMs };
@@ -275,6 +283,7 @@ async function sendAll(
     });
   } finally {
     session.client.removeListener("close", onClose);
+    opts.signal?.removeEventListener("abort", onAbort);
     for (const ch of channels) ch.end();
   }
 }

@@ -6,8 +6,18 @@ import type { BundleFile } from "./manifest";
 import type { Piece } from "./ranges";
 import { KiB, MiB } from "./ranges";
 
-/** One SFTP write request; OpenSSH accepts up to ~255 KiB (limits@openssh.com), ssh2 splits anything larger. */
+/** Upper bound of one SFTP write request (OpenSSH announces 255 KiB via limits@openssh.com). */
 export const WRITE_CHUNK = 256 * KiB;
+
+/**
+ * The write size for a channel: never above what the server accepts. ssh2 would split a larger write and send
+ * the tail only after the head is acknowledged, leaving 1 KiB holes everywhere when a connection is cut (so a
+ * resume re-sends whole blocks). `_maxWriteLen` is ssh2's negotiated limit; 32 KiB is its floor for other servers.
+ */
+export function writeChunkFor(sftp: SFTPWrapper): number {
+  const negotiated = (sftp as unknown as { _maxWriteLen?: number })._maxWriteLen;
+  return Math.min(WRITE_CHUNK, typeof negotiated === "number" && negotiated > 0 ? negotiated : 32 * KiB);
+}
 /** Bytes in flight per lane: with several lanes per channel this keeps the channel's 2 MiB window full. */
 export const LANE_INFLIGHT = 1 * MiB;
 /** Lanes per channel: hides open/close round trips of small files behind other lanes' data. */
@@ -89,19 +99,33 @@ export interface UploadHooks {
   onBytes(n: number): void;
   /** Checked before each write: a reason to stop (abort, connection lost, another lane failed). */
   stopReason(): Error | undefined;
+  /** Settles with the reason once the work must stop: a dead connection never answers pending requests. */
+  stopped: Promise<Error>;
+}
+
+/** `p`, unless `stopped` settles first: then that reason is thrown (and `p`'s late outcome ignored). */
+export function unlessStopped<T>(p: Promise<T>, stopped: Promise<Error>): Promise<T> {
+  p.catch(() => undefined);
+  return Promise.race([
+    p,
+    stopped.then((reason) => {
+      throw reason;
+    }),
+  ]);
 }
 
 /** Writes one piece: open, up to LANE_INFLIGHT bytes of pipelined writes, close (even on failure). */
 async function sendPiece(sftp: SFTPWrapper, piece: Piece<UploadTarget>, hooks: UploadHooks): Promise<void> {
   const { file, remotePath } = piece.file;
-  const handle = await openRemote(sftp, remotePath, piece.file.file.mode);
+  const handle = await unlessStopped(openRemote(sftp, remotePath, piece.file.file.mode), hooks.stopped);
   const fh = file.content ? undefined : await openLocal(file.localPath as string, "r");
   const pending = new Set<Promise<void>>();
+  const chunk = writeChunkFor(sftp);
   try {
-    for (let pos = piece.start; pos < piece.end; pos += WRITE_CHUNK) {
+    for (let pos = piece.start; pos < piece.end; pos += chunk) {
       const stop = hooks.stopReason();
       if (stop) throw stop;
-      const len = Math.min(WRITE_CHUNK, piece.end - pos);
+      const len = Math.min(chunk, piece.end - pos);
       const buf = await readChunk(file, fh, pos, len);
       const p: Promise<void> = writeAt(sftp, handle, buf, pos, remotePath).then(() => {
         pending.delete(p);
@@ -109,12 +133,12 @@ async function sendPiece(sftp: SFTPWrapper, piece: Piece<UploadTarget>, hooks: U
       });
       p.catch(() => undefined); // handled by race/all below; avoids an unhandled rejection when another write fails first
       pending.add(p);
-      while (pending.size * WRITE_CHUNK >= LANE_INFLIGHT) await Promise.race(pending);
+      while (pending.size * chunk >= LANE_INFLIGHT) await unlessStopped(Promise.race(pending), hooks.stopped);
     }
-    await Promise.all(pending);
+    await unlessStopped(Promise.all(pending), hooks.stopped);
   } finally {
     await fh?.close();
-    await closeRemote(sftp, handle, remotePath).catch(() => undefined);
+    await unlessStopped(closeRemote(sftp, handle, remotePath), hooks.stopped).catch(() => undefined);
   }
 }
 
@@ -129,7 +153,15 @@ export async function uploadPieces(
 ): Promise<void> {
   let next = 0;
   let failure: Error | undefined;
-  const guarded: UploadHooks = { ...hooks, stopReason: () => failure ?? hooks.stopReason() };
+  let failed: (e: Error) => void = () => undefined;
+  const laneFailed = new Promise<Error>((resolve) => {
+    failed = resolve;
+  });
+  const guarded: UploadHooks = {
+    ...hooks,
+    stopReason: () => failure ?? hooks.stopReason(),
+    stopped: Promise.race([hooks.stopped, laneFailed]),
+  };
   const lane = async (sftp: SFTPWrapper) => {
     while (!failure) {
       const piece = pieces[next++];
@@ -140,6 +172,7 @@ export async function uploadPieces(
         await sendPiece(sftp, piece, guarded);
       } catch (err) {
         failure ??= err as Error;
+        failed(failure);
         return;
       }
     }
