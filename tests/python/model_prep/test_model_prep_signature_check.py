@@ -71,3 +71,26 @@ def test_missing_output_is_named(tmp_path):
 def test_no_serving_default_lists_the_signatures(tmp_path):
     loaded = save(tmp_path, tf.TensorSpec([1, None, None, 3], tf.uint8, name="input_tensor"), signature="detect")
     assert "found signatures: detect" in check_error(loaded)
+
+
+def test_more_rows_than_n_are_cut_and_num_detections_clamped(detector_dir):
+    from mp_detectors import square_image
+
+    loaded = tf.saved_model.load(str(detector_dir))  # 10 rows per image
+    fn, input_name, _ = prepare.check_detector(loaded)
+    serve = prepare.build_serving_fn(tf, fn, input_name, 3)
+    png, want = square_image(40, 40, (4, 8, 20, 30), "PNG")
+    out = serve(tf.constant([png, png]))
+    assert out["detection_boxes"].shape == (2, 3, 4)
+    assert out["detection_classes"].shape == (2, 3)
+    assert out["detection_boxes"][1, 0].numpy() == pytest.approx(want, abs=1e-6)
+    assert out["num_detections"].numpy().tolist() == [1.0, 1.0]
+
+    # A detector that claims all 10 rows: the count is clamped to the 3 rows kept.
+    def claims_ten(**kwargs):
+        res = dict(fn(**kwargs))
+        res["num_detections"] = tf.constant([10.0])
+        return res
+
+    out = prepare.build_serving_fn(tf, claims_ten, input_name, 3)(tf.constant([png]))
+    assert out["num_detections"].numpy().tolist() == [3.0]
