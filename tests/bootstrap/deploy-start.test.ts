@@ -1,0 +1,141 @@
+// The full `odapi deploy` path with start: prepare-host.sh, start.sh, then the wait through the SSH tunnel.
+// No Docker engine can run here, so a recording `docker` on the sshd session's PATH answers like the CLI and
+// writes down each call, and TF Serving is the REST double of tests/helpers/fake-tf-serving.ts (it decodes the
+// image we send). Everything else is real: sshd, the rendered scripts run by bash as root, the tunnel, the CLI.
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ExitCode } from "../../common/errors";
+import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
+import { type Sshd, startSshd } from "../helpers/sshd";
+
+const BIN = path.join(__dirname, "..", "..", "bin", "odapi.cjs");
+
+let tmp: string;
+let sshd: Sshd;
+let serving: FakeServing;
+let callsFile: string;
+let keyFile: string;
+let modelsDir: string;
+
+// Answers the calls prepare-host.sh / start.sh make; `container inspect` says "absent" so start.sh creates it.
+const DOCKER = `#!/usr/bin/env bash
+printf '%s\\n' "$*" >>"$ODAPI_TEST_DOCKER_CALLS"
+case "$1 \${2:-}" in
+  "--version "*) echo "Docker version 26.1.5, build test" ;;
+  "info "*) exit 0 ;;
+  "image inspect") exit 0 ;;
+  "container inspect") exit 1 ;;
+  "network inspect") exit 1 ;;
+  "network create") echo net ;;
+  "run "*) [[ -e $ODAPI_TEST_DOCKER_CALLS.fail-run ]] && { echo "docker: Error response from daemon: port is already allocated." >&2; exit 125; }; echo 0123abcd ;;
+  "inspect "*) echo "running 0" ;;
+  *) echo "unexpected docker call: $*" >&2; exit 2 ;;
+esac
+`;
+
+beforeAll(async () => {
+  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-deploy-start-"));
+  const bin = path.join(tmp, "bin");
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
+  // check_running sleeps 3 s after docker run; a no-op sleep keeps the test fast.
+  writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  callsFile = path.join(tmp, "docker-calls.log");
+  sshd = await startSshd({
+    extraConfig: [`SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin ODAPI_TEST_DOCKER_CALLS=${callsFile}`],
+  });
+  serving = await startFakeTfServing({ models: ["ssd_mobilenet_v2"] });
+  keyFile = path.join(tmp, "key");
+  writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
+  modelsDir = path.join(tmp, "models");
+  mkdirSync(path.join(modelsDir, "ssd_mobilenet_v2", "1", "variables"), { recursive: true });
+  writeFileSync(path.join(modelsDir, "ssd_mobilenet_v2", "1", "saved_model.pb"), "pb");
+  writeFileSync(path.join(modelsDir, "ssd_mobilenet_v2", "1", "variables", "variables.index"), "ix");
+});
+
+afterAll(async () => {
+  await serving?.close();
+  await sshd?.stop();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function deploy(remoteDir: string, extra: string[] = []) {
+  const args = [
+    BIN,
+    "deploy",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(sshd.port),
+    "--user",
+    sshd.user,
+    "--key",
+    keyFile,
+    "--host-key",
+    sshd.hostKey,
+    "--models",
+    modelsDir,
+    "--remote-dir",
+    remoteDir,
+    // TF Serving's REST port on the host = where the double listens; the wait reaches it through the tunnel.
+    "--public-port",
+    String(serving.port),
+    "--wait",
+    "20",
+    "--json",
+    ...extra,
+  ];
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, args, { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+test("deploy prepares the host, starts TF Serving and returns only after a real detection through the tunnel", async () => {
+  const remoteDir = path.join(tmp, "remote");
+  writeFileSync(callsFile, "");
+  const run = await deploy(remoteDir);
+  expect(run.stderr).not.toMatch(/^error/m);
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ models: ["ssd_mobilenet_v2"], uploadedFiles: 8 });
+
+  const calls = readFileSync(callsFile, "utf8").trim().split("\n");
+  // prepare-host.sh checked Docker and the image; start.sh then replaced the container with the rendered flags.
+  expect(calls.slice(0, 3)).toEqual(["--version", "info", "image inspect tensorflow/serving:2.20.0"]);
+  const runCall = calls.find((c) => c.startsWith("run "));
+  expect(runCall).toContain(`--publish 0.0.0.0:${serving.port}:8501`);
+  expect(runCall).toContain(`--mount type=bind,source=${remoteDir}/models,target=/models,readonly`);
+  expect(calls.indexOf(runCall as string)).toBeGreaterThan(2);
+  // The script output and the proof detection are reported on stderr.
+  expect(run.stderr).toContain("prepare-host:   odapi: host ready for TF Serving");
+  expect(run.stderr).toContain("odapi: started TF Serving 2.20.0 (cpu) as container odapi-serving");
+  expect(run.stderr).toMatch(
+    /ssd_mobilenet_v2: AVAILABLE \(version 1\), 3 detections, top score 0\.91, \d+ ms/,
+  );
+  expect(serving.predictCalls.get("ssd_mobilenet_v2")).toBe(1);
+});
+
+test("a failing start.sh surfaces its odapi-error line and remedy, with start.sh's exit", async () => {
+  const remoteDir = path.join(tmp, "remote-fail");
+  const before = serving.predictCalls.get("ssd_mobilenet_v2") ?? 0;
+  // The double fails `docker run` (like a taken port) while this flag file exists.
+  writeFileSync(`${callsFile}.fail-run`, "");
+  const run = await deploy(remoteDir).finally(() => rmSync(`${callsFile}.fail-run`));
+  expect(run.code).toBe(ExitCode.failure);
+  expect(run.stdout).toBe("");
+  expect(run.stderr).toMatch(
+    /^error: could not start container odapi-serving \(docker's message is above\)$/m,
+  );
+  expect(run.stderr).toMatch(new RegExp(`^ {2}fix: free host port ${serving.port} `, "m"));
+  expect(serving.predictCalls.get("ssd_mobilenet_v2") ?? 0).toBe(before);
+});
