@@ -31,6 +31,8 @@ case "$1 \${2:-}" in
   "network create") echo net ;;
   "run "*) [[ -e $ODAPI_TEST_DOCKER_CALLS.fail-run ]] && { echo "docker: Error response from daemon: port is already allocated." >&2; exit 125; }; echo 0123abcd ;;
   "inspect "*) echo "running 0" ;;
+  "ps "*) echo '{"Names":"odapi-serving","Image":"tensorflow/serving:2.20.0","State":"running","Status":"Up 2 minutes"}' ;;
+  "logs "*) printf 'I tensorflow_serving/model_servers/server.cc:120] Running gRPC ModelServer at 0.0.0.0:8500 ...\nI line two\n' ;;
   *) echo "unexpected docker call: $*" >&2; exit 2 ;;
 esac
 `;
@@ -61,9 +63,25 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
+function conn(remoteDir: string): string[] {
+  return [
+    "--host",
+    "127.0.0.1",
+    "--port",
+    String(sshd.port),
+    "--user",
+    sshd.user,
+    "--key",
+    keyFile,
+    "--host-key",
+    sshd.hostKey,
+    "--remote-dir",
+    remoteDir,
+  ];
+}
+
 function deploy(remoteDir: string, extra: string[] = []) {
-  const args = [
-    BIN,
+  return odapi([
     "deploy",
     "--host",
     "127.0.0.1",
@@ -86,9 +104,12 @@ function deploy(remoteDir: string, extra: string[] = []) {
     "20",
     "--json",
     ...extra,
-  ];
+  ]);
+}
+
+function odapi(args: string[]) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, args, { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
@@ -138,4 +159,32 @@ test("a failing start.sh surfaces its odapi-error line and remedy, with start.sh
   );
   expect(run.stderr).toMatch(new RegExp(`^ {2}fix: free host port ${serving.port} `, "m"));
   expect(serving.predictCalls.get("ssd_mobilenet_v2") ?? 0).toBe(before);
+});
+
+test("status lists the containers and asks each deployed model for its state through the tunnel; logs prints the log", async () => {
+  const remoteDir = path.join(tmp, "remote");
+  const json = await odapi(["status", ...conn(remoteDir), "--json"]);
+  expect(json.code).toBe(0);
+  expect(JSON.parse(json.stdout)).toEqual({
+    host: "127.0.0.1",
+    remoteDir,
+    deployed: true,
+    containers: [
+      { name: "odapi-serving", image: "tensorflow/serving:2.20.0", state: "running", status: "Up 2 minutes" },
+    ],
+    models: [{ name: "ssd_mobilenet_v2", state: "AVAILABLE", versions: ["1"] }],
+    publicPort: serving.port,
+  });
+  const human = await odapi(["status", ...conn(remoteDir)]);
+  expect(human.code).toBe(0);
+  expect(human.stdout).toMatch(/odapi-serving .*tensorflow\/serving:2\.20\.0 .*running/);
+  expect(human.stdout).toMatch(/ssd_mobilenet_v2 .*AVAILABLE/);
+
+  writeFileSync(callsFile, "");
+  const logs = await odapi(["logs", ...conn(remoteDir), "-n", "5"]);
+  expect(logs.code).toBe(0);
+  expect(logs.stdout).toBe(
+    "I tensorflow_serving/model_servers/server.cc:120] Running gRPC ModelServer at 0.0.0.0:8500 ...\nI line two\n",
+  );
+  expect(readFileSync(callsFile, "utf8")).toBe("logs --tail 5 odapi-serving\n");
 });
