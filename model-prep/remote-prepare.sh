@@ -29,7 +29,6 @@ owner=$(stat -c '%u:%g' "$remote_dir")
 own() {
   if [[ $(id -u) -eq 0 ]]; then chown "$owner" "$@"; fi
 }
-
 own "$remote_dir/models" "$remote_dir/models/$name" "$remote_dir/.odapi" "$remote_dir/.odapi/cache" "$cache"
 
 command -v curl >/dev/null || die "curl is not installed on the host" "install curl (apt-get install -y curl)" 12

@@ -19,7 +19,11 @@ export interface RemotePrepareOptions {
   mirror?: string;
   /** Run prepare.py with this Python (which has TensorFlow 2.20) on the host instead of the Docker image. */
   python?: string;
+  /** Limit per model: download + image pull + export (default 45 min); a rerun resumes the download. */
+  timeoutMs?: number;
 }
+
+export const DEFAULT_REMOTE_TIMEOUT_MS = 45 * 60_000;
 
 export interface RemotePrepareResult {
   prepared: string[];
