@@ -16,8 +16,13 @@ export function renderStartScript(opts: ServingOptions): string {
   const gatewayArgs = gatewayRunArgs(opts);
   const images = imagesFor(opts);
   const gatewayFile = `${opts.remoteDir}/${FILES.gatewayConfig}`;
+  // The usual reasons docker run fails here: a taken port; on GPU hosts, a missing NVIDIA container toolkit.
+  const gpuHint =
+    opts.host === "gpu"
+      ? "; if docker says 'could not select device driver' the NVIDIA container toolkit is missing (run prepare-host.sh)"
+      : "";
   const portHint = (port: number) =>
-    `free host port ${port} (see: sudo ss -ltnp 'sport = :${port}') or deploy with another --port, then rerun`;
+    `free host port ${port} (see: sudo ss -ltnp 'sport = :${port}') or deploy with another --port, then rerun${gpuHint}`;
 
   const out: string[] = [
     scriptPrologue(SCRIPTS.start, `start TF Serving ${TF_SERVING_VERSION} (${opts.host}) in Docker`),

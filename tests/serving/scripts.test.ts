@@ -275,6 +275,17 @@ describe("start.sh against the recording docker", () => {
     expectOneErrorLine(r.stderr, /could not start container odapi-serving .*fix: free host port 9000/);
   });
 
+  test("on a GPU host the docker run failure also points at the NVIDIA container toolkit", () => {
+    writeFiles(remoteDir, { host: "gpu", remoteDir, models });
+    for (const m of models) addVersion(m.name, "1");
+    const r = run(join(remoteDir, "start.sh"), { ...env, SHIM_RUN_FAILS: "1" });
+    expect(r.status).toBe(1);
+    expectOneErrorLine(
+      r.stderr,
+      /fix: free host port 8501 .*could not select device driver.*NVIDIA container toolkit/,
+    );
+  });
+
   test("stop.sh removes what exists and is idempotent", () => {
     writeFiles(remoteDir, { host: "cpu", remoteDir, models, apiKey: KEY });
     for (const m of models) addVersion(m.name, "1");
