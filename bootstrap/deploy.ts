@@ -46,6 +46,8 @@ export interface DeployOptions extends DeployInput {
   parallel?: number | "auto";
   signal?: AbortSignal;
   log?: (line: string) => void;
+  /** Detail lines (the upload engine's plan and channels), shown with --verbose. */
+  debug?: (line: string) => void;
   onUpload?: (p: { sentBytes: number; totalBytes: number; bytesPerSecond: number }) => void;
   onReady?: (e: ReadyEvent) => void;
 }
@@ -68,6 +70,20 @@ export interface DeployPlan {
   prepareHost: { argv: string[]; sudo: true };
   catalog: string[];
   start?: { argv: string[]; sudo: true; internalRestPort: number };
+}
+
+/** Caps on remote steps that could otherwise wait forever (apt behind a stuck lock, a registry that stalls). */
+export const STEP_TIMEOUT_MS = { prepareHost: 30 * 60_000, start: 20 * 60_000 } as const;
+
+/** Ctrl-C between steps: stop before the next one (the upload engine handles it within the upload). */
+export function throwIfCancelled(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) {
+    throw new OdapiError(
+      "deploy cancelled; finished steps are kept",
+      "rerun the same command to continue: verified files are skipped",
+      "failure",
+    );
+  }
 }
 
 /** Where deploy records what it deployed (read by `odapi status`), relative to remoteDir. */
@@ -265,6 +281,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const sync = synced.value;
     log(`uploaded ${sync.uploadedFiles} files (${sync.uploadedBytes} bytes), ${sync.skippedFiles} unchanged`);
 
+    throwIfCancelled(opts.signal);
     if (plan.catalog.length) {
       const r = await prepareOnRemote(session, {
         catalog: plan.catalog,
@@ -276,9 +293,14 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         `catalog models: prepared ${r.prepared.join(", ") || "none"}; already there ${r.skipped.join(", ") || "none"}`,
       );
     }
+    throwIfCancelled(opts.signal);
     if (plan.start) {
       log(`starting TF Serving: ${plan.start.argv.join(" ")}`);
-      await session.run(plan.start.argv, { sudo: true, onOutput: lineLogger(log) });
+      await session.run(plan.start.argv, {
+        sudo: true,
+        timeoutMs: STEP_TIMEOUT_MS.start,
+        onOutput: lineLogger(log),
+      });
       // Through the SSH connection: works before the firewall admits us, and never exposes the internal port.
       const tunnel = await session.forwardPort(plan.start.internalRestPort);
       try {

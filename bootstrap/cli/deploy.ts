@@ -14,6 +14,7 @@ import {
 export const API_KEY_ENV = "ODAPI_API_KEY";
 
 interface DeployArgs extends ConnectionArgs {
+  verbose?: boolean;
   models?: string;
   catalog?: string[];
   version: number;
@@ -99,7 +100,9 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
     const progress = createProgress("upload", { enabled: !args.json });
     const abort = new AbortController();
     const onSigint = () => {
-      log("interrupted: stopping the upload (finished files are kept; rerun to continue)");
+      log(
+        "interrupted: stopping after the current step (finished files are kept; rerun to continue; Ctrl-C again quits at once)",
+      );
       abort.abort();
     };
     process.once("SIGINT", onSigint);
@@ -121,6 +124,7 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         signal: abort.signal,
         // --json: no bar, but log lines still go to stderr for whoever runs us (e.g. Pulumi's local.Command).
         log: (line) => (args.json ? log(line) : progress.log(line)),
+        ...(args.verbose ? { debug: (line: string) => progress.log(`  ${line}`) } : {}),
         onUpload: (p) => progress.update(p),
         onReady: (e) => {
           if (e.phase === "waiting")

@@ -119,7 +119,7 @@ export function remoteCommandError(
   const cmd = argv.join(" ").slice(0, 100);
   const text = `${result.stderr}\n${result.stdout}`;
   if (
-    /sudo: (a password is required|a terminal is required|.*may not run sudo)|is not in the sudoers file/i.test(
+    /sudo: (a password is required|a terminal is required|sorry, you must have a tty|.*may not run sudo)|is not in the sudoers file/i.test(
       text,
     )
   ) {

@@ -149,7 +149,7 @@ test("Ctrl-C during the upload stops with a clear message, no partial version, a
   expect(sent).toBe(true);
   expect(run.code).not.toBe(0);
   expect(run.stdout).toBe("");
-  expect(run.stderr).toContain("interrupted: stopping the upload");
+  expect(run.stderr).toContain("interrupted: stopping after the current step");
   expect(run.stderr).toMatch(/^error: upload cancelled/m);
   expect(servedVersions(remoteDir)).not.toHaveProperty("1");
 

@@ -11,6 +11,7 @@ import {
   parseDfAvailableKb,
   planDeploy,
   renderedToBundle,
+  throwIfCancelled,
   validateRemoteDir,
 } from "../../bootstrap/deploy";
 import { remoteCommandLine } from "../../bootstrap/ssh/shell";
@@ -103,6 +104,14 @@ describe("planDeploy", () => {
       expect(err(() => validateRemoteDir(dir)).exitCode).toBe(ExitCode.usage);
     }
   });
+});
+
+test("a cancelled deploy stops between steps with a resumable error", () => {
+  const ac = new AbortController();
+  expect(() => throwIfCancelled(ac.signal)).not.toThrow();
+  expect(() => throwIfCancelled(undefined)).not.toThrow();
+  ac.abort();
+  expect(() => throwIfCancelled(ac.signal)).toThrow("deploy cancelled; finished steps are kept");
 });
 
 test("model names come from models/<name>/ paths", () => {
