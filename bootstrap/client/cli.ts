@@ -38,6 +38,7 @@ import {
   type ModelCheck,
   modelLine,
   stamp,
+  uniqueName,
 } from "./report";
 import { predictRequestBody } from "./request";
 import { readStack, type StackTarget } from "./stack";
@@ -243,6 +244,7 @@ async function detect(opts: ClientOptions, t: Target, images: LocalImage[], chec
     minScore: opts.minScore,
     models: [],
   };
+  const used = new Set<string>(); // two photos named a.jpg in different folders must not overwrite each other
   for (const check of checks) {
     const results: ImageResult[] = [];
     for (const img of images) {
@@ -254,7 +256,7 @@ async function detect(opts: ClientOptions, t: Target, images: LocalImage[], chec
       const latencyMs = performance.now() - t0;
       const [raw] = parseDetections(response, 1);
       const detections = labelDetections(raw, img, opts.minScore);
-      const annotated = path.join(opts.out, annotatedName(img.path, check.name));
+      const annotated = path.join(opts.out, uniqueName(annotatedName(img.path, check.name), used));
       await writeAnnotated(img.bytes, detections, annotated);
       const r: ImageResult = {
         path: img.path,

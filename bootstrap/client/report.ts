@@ -115,6 +115,14 @@ export function annotatedName(imagePath: string, model: string): string {
   return `${stem}.${model.replace(/[^A-Za-z0-9._-]/g, "_")}.png`;
 }
 
+/** `name`, or `stem-2.ext`, `stem-3.ext`… when this run already wrote that name (pure apart from `used`). */
+export function uniqueName(name: string, used: Set<string>): string {
+  let candidate = name;
+  for (let n = 2; used.has(candidate); n++) candidate = name.replace(/(\.png)$/, `-${n}$1`);
+  used.add(candidate);
+  return candidate;
+}
+
 /** Timestamp for report files that sorts and is safe in file names (pure). */
 export function stamp(d: Date): string {
   return d.toISOString().replace(/[:.]/g, "-");
