@@ -76,23 +76,36 @@ export const OPS_SCRIPT = [
 
 export const OPS_MARK = "--odapi-ops--";
 export const KEPT_MARK = "--odapi-kept--";
+export const END_MARK = "--odapi-end--";
+/** Exit code of the commit when its input ended early (cancelled or connection lost): nothing was changed. */
+export const COMMIT_INCOMPLETE = 4;
+export const COMMIT_MISMATCH = 3;
 
 /**
- * The commit, in one round trip: hash every staged file (one process per core) and compare with the local
- * sha256; on any mismatch print `MISMATCH <path>` and exit 3 before anything is renamed. Otherwise apply the
- * ops (modes, renames into place) and write the manifest (kept entries + the placed files with their remote
- * size and mtime, which a rename keeps) to a temp name, then rename it.
- * stdin: `sha256<TAB>staged<TAB>final` lines, OPS_MARK, op lines, KEPT_MARK, kept JSON members one per line.
+ * The commit, in one round trip. It may be started before the upload ends (its shell start then costs
+ * nothing) and waits for its stdin: `sha256<TAB>staged<TAB>final` lines, OPS_MARK, op lines, KEPT_MARK, kept
+ * manifest members (JSON, one per line), END_MARK. Input without END_MARK changes nothing (exit 4).
+ * Then it hashes every staged file (one process per core) and compares with the local sha256; on any
+ * mismatch it prints `MISMATCH <path>` and exits 3 before anything is renamed. Otherwise it applies the ops
+ * (modes, renames into place) and writes the manifest (kept members + the placed files with their remote
+ * size and mtime, which a rename keeps) to a temp name, then renames it.
  */
 export const COMMIT_SCRIPT = [
   "set -eu",
   'cd -- "$1"',
   PICK_HASHER,
-  "sums=(); staged=(); finals=()",
-  "while IFS=$'\\t' read -r a b c; do",
-  `  [ "$a" = '${OPS_MARK}' ] && break`,
-  '  sums+=("$a"); staged+=("$b"); finals+=("$c")',
+  "sums=(); staged=(); finals=(); ops=(); kept=(); section=verify; complete=0",
+  "while IFS= read -r line; do",
+  '  case "$section:$line" in',
+  `    *:'${OPS_MARK}') section=ops ;;`,
+  `    *:'${KEPT_MARK}') section=kept ;;`,
+  `    *:'${END_MARK}') complete=1; break ;;`,
+  '    verify:*) IFS=$\'\\t\' read -r a b c <<< "$line"; sums+=("$a"); staged+=("$b"); finals+=("$c") ;;',
+  '    ops:*) ops+=("$line") ;;',
+  '    kept:*) kept+=("$line") ;;',
+  "  esac",
   "done",
+  `[ "$complete" = 1 ] || exit ${COMMIT_INCOMPLETE}`,
   "declare -A have=() size=() mtime=()",
   'if [ "${#staged[@]}" -gt 0 ]; then',
   '  while read -r h p; do have["${p#\\*}"]=$h; done < <(printf \'%s\\0\' "${staged[@]}" | xargs -0 -r -P "$(nproc 2>/dev/null || echo 2)" -n 4 "${H[@]}" 2>/dev/null || true)',
@@ -103,15 +116,15 @@ export const COMMIT_SCRIPT = [
   "  p=${staged[$i]}",
   '  if [ "${have[$p]:-}" != "${sums[$i]}" ]; then echo "MISMATCH $p"; bad=1; fi',
   "done",
-  '[ "$bad" = 0 ] || exit 3',
-  "while IFS=$'\\t' read -r op a b c; do",
-  `  [ "$op" = '${KEPT_MARK}' ] && break`,
+  `[ "$bad" = 0 ] || exit ${COMMIT_MISMATCH}`,
+  'for line in ${ops[@]+"${ops[@]}"}; do',
+  "  IFS=$'\\t' read -r op a b c <<< \"$line\"",
   ...OP_CASES,
   "done",
   "{",
   '  printf \'{"format":1,"files":{\'',
   "  sep=",
-  '  while IFS= read -r member; do printf \'%s\\n%s\' "$sep" "$member"; sep=,; done',
+  '  for member in ${kept[@]+"${kept[@]}"}; do printf \'%s\\n%s\' "$sep" "$member"; sep=,; done',
   '  for i in "${!staged[@]}"; do',
   "    p=${staged[$i]}",
   '    printf \'%s\\n"%s":{"sha256":"%s","size":%s,"mtime":"%s"}\' "$sep" "${finals[$i]}" "${sums[$i]}" "${size[$p]}" "${mtime[$p]}"',
@@ -195,7 +208,7 @@ export function commitText(input: CommitInput): string {
     .sort()
     .map((k) => `${JSON.stringify(k)}:${JSON.stringify(input.kept[k])}\n`)
     .join("");
-  return `${verify}${OPS_MARK}\n${opsText(input.ops)}${KEPT_MARK}\n${kept}`;
+  return `${verify}${OPS_MARK}\n${opsText(input.ops)}${KEPT_MARK}\n${kept}${END_MARK}\n`;
 }
 
 /** Staged paths the commit found different from the local sha256 (the commit then changed nothing). */

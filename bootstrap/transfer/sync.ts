@@ -6,6 +6,7 @@ import type { SshSession } from "../ssh/session";
 import { notEnoughSpaceError, uploadErrorOf, verifyMismatchError } from "./errors";
 import { type BundleFile, hashBlocks, type ManifestEntry, parseManifest } from "./manifest";
 import { stagedPathOf, validateRelPath, validateRemoteDir } from "./paths";
+import { startPending } from "./pending-command";
 import { hashRequestsFor, type Plan, planSync } from "./plan";
 import {
   blockSizeFor,
@@ -151,22 +152,28 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
   if (state.freeBytes !== undefined && plan.sendBytes > state.freeBytes) {
     throw notEnoughSpaceError(host, plan.sendBytes, state.freeBytes);
   }
-  if (plan.prepare.length > 0) await session.run(opsCommand(remoteDir), { stdin: opsText(plan.prepare) });
+  const manifestUnchanged = plan.verify.length === 0 && sameEntries(plan.kept, view.manifest.files);
+  const needCommit = plan.verify.length > 0 || plan.finalize.length > 0 || !manifestUnchanged;
+  const commit = needCommit ? startPending(session, commitCommand(remoteDir)) : undefined;
 
   let sent = 0;
   let channels = 0;
   let rttMs: number | undefined;
-  if (plan.uploads.length > 0) {
-    const r = await sendAll(session, plan, remoteDir, channelsWanted, opts, (n) => {
-      sent = n;
-    });
-    channels = r.channels;
-    rttMs = r.rttMs;
+  try {
+    if (plan.prepare.length > 0) await session.run(opsCommand(remoteDir), { stdin: opsText(plan.prepare) });
+    if (plan.uploads.length > 0) {
+      const r = await sendAll(session, plan, remoteDir, channelsWanted, opts, (n) => {
+        sent = n;
+      });
+      channels = r.channels;
+      rttMs = r.rttMs;
+    }
+  } catch (err) {
+    commit?.cancel();
+    throw err;
   }
 
-  const kept = plan.kept;
-  const manifestUnchanged = plan.verify.length === 0 && sameEntries(kept, view.manifest.files);
-  if (plan.verify.length > 0 || plan.finalize.length > 0 || !manifestUnchanged) {
+  if (commit) {
     const input = {
       verify: plan.verify.map((v) => ({
         sha256: v.file.sha256,
@@ -174,9 +181,9 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
         final: v.file.relPath,
       })),
       ops: plan.finalize,
-      kept,
+      kept: plan.kept,
     };
-    const res = await session.exec(commitCommand(remoteDir), { stdin: commitText(input) });
+    const res = await commit.finish(commitText(input));
     const out = parseCommitOutput(res.stdout);
     if (out.mismatches.length > 0) {
       const byStaged = new Map(plan.verify.map((v) => [v.remotePath, v.file.relPath]));
