@@ -1,8 +1,9 @@
 // `odapi deploy` orchestration: a pure plan (what runs, with which argv, as whom), then one SSH session runs it.
 //
 // Order: local input is read and checked before connecting (bad input never touches the host) → connect →
-// remote dir → lock → upload (models + rendered serving files, incremental and atomic) → prepare-host.sh
-// (Docker, NVIDIA checks) → catalog models prepared on the host → start.sh → wait through an SSH tunnel.
+// remote dir → lock → upload (models + rendered serving files, incremental and atomic) while prepare-host.sh
+// (Docker, NVIDIA checks, image pull) runs beside it → catalog models prepared on the host → start.sh → wait
+// through an SSH tunnel until every model is AVAILABLE and answers one detection.
 import path from "node:path";
 import { OdapiError } from "../common/errors";
 import { prepareOnRemote } from "../model-prep/remote-runner";
