@@ -144,6 +144,13 @@ export function prepareFailure(runner: RunnerKind, code: number, stderr: string)
   const line = parseRemoteErrorLine(stderr);
   if (line) return new OdapiError(line.problem, line.remedy, KIND_BY_EXIT[code] ?? "failure");
   const last = stderr.trim().split("\n").pop() ?? "";
+  if (runner === "docker" && /permission denied.*docker/i.test(last)) {
+    return new OdapiError(
+      `this user may not use the Docker engine: ${last}`,
+      "add yourself to the docker group (sudo usermod -aG docker $USER, then log in again), or use --runner venv",
+      "missingTool",
+    );
+  }
   if (runner === "docker" && (code === 125 || /docker daemon|Cannot connect/i.test(last))) {
     return new OdapiError(
       `Docker could not run the TensorFlow image: ${last}`,

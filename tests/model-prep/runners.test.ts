@@ -107,6 +107,13 @@ describe("prepare failures", () => {
     );
     expect(d.message).toMatch(/^Docker could not run the TensorFlow image/);
     expect(d.exitCode).toBe(12);
+    const p = prepareFailure(
+      "docker",
+      126,
+      "docker: permission denied while trying to connect to the Docker daemon socket at unix:///var/run/docker.sock",
+    );
+    expect(p.message).toMatch(/^this user may not use the Docker engine/);
+    expect(p.remedy).toMatch(/usermod -aG docker/);
     const c = prepareFailure("venv", 139, "Segmentation fault");
     expect(c.message).toBe("prepare.py failed (venv runner, exit 139): Segmentation fault");
   });
