@@ -118,6 +118,7 @@ export async function parseArgs(
       describe: "Print exactly one JSON document instead of tables",
     })
     .option("timeout", { type: "number", default: 30_000, describe: "Per-request deadline in ms" })
+    .option("verbose", { type: "boolean", default: false, describe: "Print stack traces on errors" })
     .option("bench", { type: "boolean", default: false, describe: "Benchmark instead of showing detections" })
     .option("requests", { type: "number", default: 100, describe: "Bench: measured requests per model" })
     .option("concurrency", {
@@ -383,7 +384,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     return worst.exitCode;
   } catch (err) {
     const e = err instanceof UsageError ? new OdapiError(err.message, "see --help", "usage") : err;
-    io.err(`${formatError(e, io.env.ODAPI_VERBOSE === "1")}\n`);
+    io.err(`${formatError(e, argv.includes("--verbose"))}\n`);
     if (json) {
       const error = isOdapiError(e)
         ? { message: e.message, remedy: e.remedy, exitCode: e.exitCode }
