@@ -83,6 +83,6 @@ else
   docker info >/dev/null 2>&1 || die "the Docker engine is not running on the host" "start it (systemctl start docker), or run prepare-host.sh (odapi deploy does)" 12
   # Same path inside and outside the container, so every path above stays valid; writes as remote_dir's owner.
   docker run --rm --network none --user "$owner" -v "$remote_dir:$remote_dir" \
-    -e HOME=/tmp -e TF_CPP_MIN_LOG_LEVEL=2 "$image" python "$here/prepare.py" "${args[@]}"
+    -e HOME=/tmp -e TF_CPP_MIN_LOG_LEVEL=2 "$image" python3 "$here/prepare.py" "${args[@]}"
 fi
 echo "odapi-result: prepared $name $version"

@@ -125,7 +125,7 @@ export function dockerPrepareArgv(
     ...mount(opts.outDir, IN.out, false),
     ...mount(opts.warmupImage ?? DEFAULT_WARMUP_IMAGE, IN.warmup, true),
     TENSORFLOW_IMAGE,
-    "python",
+    "python3",
     `${IN.tool}/prepare.py`,
     ...prepareFlags(job.name, { savedModel: IN.model, out: IN.out, warmup: IN.warmup }, opts),
   ];

@@ -73,7 +73,7 @@ describe("runner argv (exact)", () => {
     ).toBe(
       "docker run --rm --network none --user 1000:100 -e HOME=/tmp -e TF_CPP_MIN_LOG_LEVEL=2 " +
         "-v /repo/model-prep:/odapi/tool:ro -v /cache/ssd/saved_model:/odapi/in:ro -v /work/models:/odapi/out " +
-        "-v '/s/a b.jpg:/odapi/warmup-image:ro' tensorflow/tensorflow:2.20.0 python /odapi/tool/prepare.py " +
+        "-v '/s/a b.jpg:/odapi/warmup-image:ro' tensorflow/tensorflow:2.20.0 python3 /odapi/tool/prepare.py " +
         "--saved-model /odapi/in --out /odapi/out --name ssd_mobilenet_v2 --version 2 " +
         "--warmup-image /odapi/warmup-image --if-exists fail --max-detections 50 --json",
     );
