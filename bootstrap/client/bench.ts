@@ -8,8 +8,10 @@ import { type LatencySummary, summarize } from "./stats";
 export interface BenchOptions {
   baseUrl: string;
   model: string;
-  /** Pre-serialised predict bodies, sent in rotation (one image each). */
+  /** Pre-serialised predict bodies, sent in rotation. */
   bodies: string[];
+  /** Images in each body (for images/s); default 1. */
+  imagesPerRequest?: number;
   requests: number;
   concurrency: number;
   warmup: number;
@@ -35,6 +37,7 @@ export interface BenchResult {
   errorSamples: ErrorCount[];
   seconds: number;
   requestsPerSecond: number;
+  imagesPerRequest: number;
   imagesPerSecond: number;
   latencyMs: LatencySummary;
   /** Successful request latencies in completion order (ms). */
@@ -52,9 +55,23 @@ export function countErrors(errors: OdapiError[]): ErrorCount[] {
   return [...byMessage.values()].sort((a, b) => b.count - a.count);
 }
 
+/** Groups images into request bodies of `batch` each, wrapping around so every body is full (pure). */
+export function batchBodies<T>(images: readonly T[], batch: number): T[][] {
+  const count = Math.max(1, Math.ceil(images.length / batch));
+  return Array.from({ length: count }, (_, b) =>
+    Array.from({ length: batch }, (_, k) => images[(b * batch + k) % images.length]),
+  );
+}
+
 /** Validates the numbers a user typed, naming the bad flag (pure). */
-export function checkBenchNumbers(o: { requests: number; concurrency: number; warmup: number }): void {
+export function checkBenchNumbers(o: {
+  requests: number;
+  concurrency: number;
+  warmup: number;
+  batch?: number;
+}): void {
   for (const [flag, v, min] of [
+    ["--batch", o.batch ?? 1, 1],
     ["--requests", o.requests, 1],
     ["--concurrency", o.concurrency, 1],
     ["--warmup", o.warmup, 0],
@@ -123,7 +140,8 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       errorSamples: countErrors(failures),
       seconds,
       requestsPerSecond: latencies.length / seconds,
-      imagesPerSecond: latencies.length / seconds,
+      imagesPerRequest: o.imagesPerRequest ?? 1,
+      imagesPerSecond: (latencies.length * (o.imagesPerRequest ?? 1)) / seconds,
       latencyMs: summarize(latencies),
       latencies,
     };

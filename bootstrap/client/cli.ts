@@ -21,7 +21,7 @@ import {
   predict,
   requireAvailable,
 } from "./api";
-import { type BenchResult, checkBenchNumbers, runBench } from "./bench";
+import { type BenchResult, batchBodies, checkBenchNumbers, runBench } from "./bench";
 import { labelDetections, parseDetections } from "./detections";
 import { writeFileAtomic } from "./files";
 import { histogramPlan, writeHistogram } from "./histogram";
@@ -60,6 +60,7 @@ export interface ClientOptions {
   requests: number;
   concurrency: number;
   warmup?: number;
+  batch: number;
   timeoutMs: number;
 }
 
@@ -130,6 +131,12 @@ export async function parseArgs(
       type: "number",
       describe: "Bench: unmeasured requests first; default max(5, concurrency)",
     })
+    .option("batch", {
+      type: "number",
+      default: 1,
+      describe:
+        "Bench: images per request (the --image files in rotation); shows what TF Serving batching gains",
+    })
     .example("$0", "stack cpu, every model, the sample photo")
     .example(
       "$0 --url http://203.0.113.7:8501 --image photos/ --min-score 0.3",
@@ -184,6 +191,7 @@ export async function parseArgs(
     requests: a.requests,
     concurrency: a.concurrency,
     warmup: a.warmup,
+    batch: a.batch,
     timeoutMs: a.timeout,
   };
   if (opts.bench) checkBenchNumbers({ ...opts, warmup: opts.warmup ?? 0 });
@@ -281,7 +289,9 @@ async function detect(opts: ClientOptions, t: Target, images: LocalImage[], chec
 }
 
 async function bench(opts: ClientOptions, t: Target, images: LocalImage[], checks: ModelCheck[], io: Io) {
-  const bodies = images.map((img) => JSON.stringify(predictRequestBody([img.bytes])));
+  const bodies = batchBodies(images, opts.batch).map((group) =>
+    JSON.stringify(predictRequestBody(group.map((img) => img.bytes))),
+  );
   const warmup = opts.warmup ?? Math.max(5, opts.concurrency);
   const results: BenchResult[] = [];
   for (const check of checks) {
@@ -299,6 +309,7 @@ async function bench(opts: ClientOptions, t: Target, images: LocalImage[], check
           baseUrl: t.url,
           model: check.name,
           bodies,
+          imagesPerRequest: opts.batch,
           requests: opts.requests,
           concurrency: opts.concurrency,
           warmup,

@@ -6,7 +6,7 @@ import { decodeImage } from "../../bootstrap/client/decode";
 import { seriesColor } from "../../bootstrap/client/histogram";
 import { ExitCode } from "../../common/errors";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { runClient } from "./run-client";
+import { ROOT, runClient } from "./run-client";
 
 const DELAY_MS = 40;
 let fake: FakeServing;
@@ -111,6 +111,37 @@ it("prints a comparison table", async () => {
   expect(r.stdout).toMatch(/│ ssd_mobilenet_v2 │ +8 │ +0 │/);
   expect(r.stdout).toMatch(/│ efficientdet_d0 +│ +8 │ +0 │/);
   expect(r.stdout).toMatch(/report → .*bench-.*\.json\nhistogram → .*bench-.*\.png/);
+});
+
+it("--batch sends several images per request and counts images/s accordingly", async () => {
+  const before = fake.predictImages.get("efficientdet_d0") ?? 0;
+  const calls = fake.predictCalls.get("efficientdet_d0") ?? 0;
+  const r = await runClient([
+    "--url",
+    fake.url,
+    "--model",
+    "efficientdet_d0",
+    "--bench",
+    "--requests",
+    "6",
+    "--concurrency",
+    "2",
+    "--warmup",
+    "1",
+    "--batch",
+    "3",
+    "--image",
+    path.join(ROOT, "samples"),
+    "--out",
+    tmp,
+    "--json",
+  ]);
+  expect(r.code).toBe(0);
+  const b = JSON.parse(r.stdout).models[0].bench;
+  expect(b.imagesPerRequest).toBe(3);
+  expect(b.imagesPerSecond).toBeCloseTo(3 * b.requestsPerSecond, 6);
+  expect((fake.predictCalls.get("efficientdet_d0") ?? 0) - calls).toBe(7);
+  expect((fake.predictImages.get("efficientdet_d0") ?? 0) - before).toBe(21);
 });
 
 it("stops with the server's error when the warm-up fails", async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Jimp } from "jimp";
 import { classColor, drawingPlan, fontNameFor, strokeFor } from "../../bootstrap/client/annotate";
-import { checkBenchNumbers, countErrors } from "../../bootstrap/client/bench";
+import { batchBodies, checkBenchNumbers, countErrors } from "../../bootstrap/client/bench";
 import { type ClientOptions, resolveTarget } from "../../bootstrap/client/cli";
 import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../bootstrap/client/detections";
 import { histogramPlan } from "../../bootstrap/client/histogram";
@@ -266,6 +266,7 @@ describe("target resolution", () => {
     bench: false,
     requests: 1,
     concurrency: 1,
+    batch: 1,
     timeoutMs: 1000,
     ...o,
   });
@@ -301,7 +302,18 @@ describe("bench helpers", () => {
       { message: "a", exitCode: ExitCode.serverError, count: 1 },
     ]);
   });
+  it("fills every batch, wrapping around the images", () => {
+    expect(batchBodies(["a", "b", "c"], 1)).toEqual([["a"], ["b"], ["c"]]);
+    expect(batchBodies(["a", "b", "c"], 2)).toEqual([
+      ["a", "b"],
+      ["c", "a"],
+    ]);
+    expect(batchBodies(["a"], 3)).toEqual([["a", "a", "a"]]);
+  });
   it("names the bad flag", () => {
+    expect(() => checkBenchNumbers({ requests: 5, concurrency: 1, warmup: 0, batch: 0 })).toThrow(
+      "--batch must be a whole number ≥ 1, got 0",
+    );
     expect(() => checkBenchNumbers({ requests: 0, concurrency: 1, warmup: 0 })).toThrow(
       "--requests must be a whole number ≥ 1, got 0",
     );

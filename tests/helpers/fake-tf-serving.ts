@@ -30,6 +30,8 @@ export interface FakeServing {
   requests: { method: string; path: string; apiKey?: string }[];
   /** :predict calls per model. */
   predictCalls: Map<string, number>;
+  /** Images (instances) received in successful :predict calls, per model. */
+  predictImages: Map<string, number>;
   /** Highest number of :predict requests in flight at once. */
   maxInFlight: number;
   /** TCP connections accepted (keep-alive reuse keeps this small). */
@@ -119,6 +121,7 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
     port: 0,
     requests: [],
     predictCalls: new Map(),
+    predictImages: new Map(),
     maxInFlight: 0,
     connections: 0,
     close: async () => {},
@@ -179,6 +182,7 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
       predictions.push(detectionsOutput());
     }
     if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
+    state.predictImages.set(model.name, (state.predictImages.get(model.name) ?? 0) + predictions.length);
     send(res, 200, { predictions });
   };
 
