@@ -337,21 +337,31 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 }
 
 /**
- * Settles with `work`, or rejects as soon as the SSH connection closes: an SFTP request in flight on a dead
- * connection may never call back, and a promise nobody settles lets node exit silently with status 0.
+ * Settles with `work`, or rejects shortly after the SSH connection closes if `work` has not settled by then: an
+ * SFTP request in flight on a dead connection may never call back, and an unsettled promise lets node exit 0.
+ * The grace period lets the upload engine report first (its message says how much was sent).
  */
-export function untilConnectionLost<T>(session: SshSession, work: Promise<T>): Promise<T> {
+export function untilConnectionLost<T>(session: SshSession, work: Promise<T>, graceMs = 2000): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onClose = () =>
-      reject(
-        new OdapiError(
-          `the SSH connection to ${session.target.host} was lost during the upload; the served models are unchanged`,
-          "check the network, then rerun the same command: verified files are kept, only the rest is sent",
-          "unreachable",
-        ),
+    let timer: NodeJS.Timeout | undefined;
+    const onClose = () => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new OdapiError(
+              `the SSH connection to ${session.target.host} was lost during the upload; the served models are unchanged`,
+              "check the network, then rerun the same command: verified files are kept, only the rest is sent",
+              "unreachable",
+            ),
+          ),
+        graceMs,
       );
+    };
     session.client.once("close", onClose);
-    work.then(resolve, reject).finally(() => session.client.removeListener("close", onClose));
+    work.then(resolve, reject).finally(() => {
+      if (timer) clearTimeout(timer);
+      session.client.removeListener("close", onClose);
+    });
   });
 }
 

@@ -1,5 +1,6 @@
 // The pure decisions behind deploy/status/logs/stop: plan, argv (exact strings), sudo, parsing.
 
+import { EventEmitter } from "node:events";
 import { parseParallel } from "../../bootstrap/cli/deploy";
 import { logsArgv } from "../../bootstrap/cli/logs";
 import { dockerPsArgv, formatStatus, parseDeployRecord, parseDockerPs } from "../../bootstrap/cli/status";
@@ -12,6 +13,7 @@ import {
   planDeploy,
   renderedToBundle,
   throwIfCancelled,
+  untilConnectionLost,
   validateRemoteDir,
 } from "../../bootstrap/deploy";
 import { remoteCommandLine } from "../../bootstrap/ssh/shell";
@@ -112,6 +114,36 @@ test("a cancelled deploy stops between steps with a resumable error", () => {
   expect(() => throwIfCancelled(undefined)).not.toThrow();
   ac.abort();
   expect(() => throwIfCancelled(ac.signal)).toThrow("deploy cancelled; finished steps are kept");
+});
+
+describe("untilConnectionLost", () => {
+  const fakeSession = () => {
+    const client = new EventEmitter();
+    return { client, target: { host: "h" } } as unknown as Parameters<typeof untilConnectionLost>[0] & {
+      client: EventEmitter;
+    };
+  };
+
+  test("a promise that never settles is rejected (exit 3) once the connection closed and the grace passed", async () => {
+    const s = fakeSession();
+    const p = untilConnectionLost(s, new Promise(() => undefined), 50);
+    s.client.emit("close");
+    await expect(p).rejects.toMatchObject({ exitCode: ExitCode.unreachable });
+  });
+
+  test("the work's own result or error wins when it settles within the grace", async () => {
+    const s = fakeSession();
+    const failing = untilConnectionLost(
+      s,
+      new Promise((_, reject) => setTimeout(() => reject(new Error("engine says")), 10)),
+      200,
+    );
+    s.client.emit("close");
+    await expect(failing).rejects.toThrow("engine says");
+    const ok = untilConnectionLost(s, Promise.resolve(7), 200);
+    await expect(ok).resolves.toBe(7);
+    expect(s.client.listenerCount("close")).toBe(0);
+  });
 });
 
 test("model names come from models/<name>/ paths", () => {
