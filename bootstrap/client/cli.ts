@@ -33,10 +33,12 @@ import {
   benchTable,
   type DetectReport,
   detectionTable,
+  detectSummary,
   type ImageResult,
   imageHeading,
   type ModelCheck,
   modelLine,
+  progressPrefix,
   stamp,
   uniqueName,
 } from "./report";
@@ -253,6 +255,7 @@ async function detect(opts: ClientOptions, t: Target, images: LocalImage[], chec
     minScore: opts.minScore,
     models: [],
   };
+  let done = 0;
   const used = new Set<string>(); // two photos named a.jpg in different folders must not overwrite each other
   for (const check of checks) {
     const results: ImageResult[] = [];
@@ -279,7 +282,8 @@ async function detect(opts: ClientOptions, t: Target, images: LocalImage[], chec
       };
       results.push(r);
       if (!opts.json) {
-        io.out(`\n${imageHeading(check.name, r, opts.minScore)}\n${detectionTable(detections)}\n`);
+        const prefix = progressPrefix(++done, checks.length * images.length);
+        io.out(`\n${imageHeading(check.name, r, opts.minScore, prefix)}\n${detectionTable(detections)}\n`);
         io.out(`annotated → ${pc.cyan(annotated)}\n`);
       }
     }
@@ -383,7 +387,7 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     }
     if (!opts.bench) {
       const report = await detect(opts, target, images, checks, io);
-      if (json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+      io.out(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${detectSummary(report, opts.out)}\n`);
       return 0;
     }
     const { report, failed } = await bench(opts, target, images, checks, io);

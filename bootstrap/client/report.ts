@@ -62,8 +62,22 @@ export function modelLine(m: ModelCheck): string {
   return `${pc.green("✔")} ${pc.bold(m.name)}  version ${m.versions.join(", ")} AVAILABLE · serving_default takes ${m.input} (DT_STRING)`;
 }
 
-export function imageHeading(model: string, r: ImageResult, minScore: number): string {
-  return `${pc.bold(r.path)}  ${r.width}×${r.height} ${r.format} → ${model}: ${r.detections.length} of ${r.total} detections ≥ ${minScore.toFixed(2)} · ${r.latencyMs.toFixed(0)} ms`;
+/** "[2/5] " when a run has several requests to make, so a long run shows how far it is (pure). */
+export function progressPrefix(done: number, total: number): string {
+  return total > 1 ? `[${done}/${total}] ` : "";
+}
+
+export function imageHeading(model: string, r: ImageResult, minScore: number, prefix = ""): string {
+  return `${prefix}${pc.bold(r.path)}  ${r.width}×${r.height} ${r.format} → ${model}: ${r.detections.length} of ${r.total} detections ≥ ${minScore.toFixed(2)} · ${r.latencyMs.toFixed(0)} ms`;
+}
+
+/** The closing line of a detect run (pure). */
+export function detectSummary(report: DetectReport, out: string): string {
+  const results = report.models.flatMap((m) => m.images);
+  const mean = results.reduce((s, r) => s + r.latencyMs, 0) / Math.max(1, results.length);
+  const found = results.reduce((s, r) => s + r.detections.length, 0);
+  const images = report.models[0]?.images.length ?? 0;
+  return `${pc.green("✔")} ${images} image(s) × ${report.models.length} model(s): ${found} detection(s) shown, mean ${mean.toFixed(0)} ms per request; annotated copies in ${out}`;
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");

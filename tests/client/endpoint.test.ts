@@ -62,6 +62,9 @@ describe("detections", () => {
     );
     expect(r.stdout).not.toContain("car (3)"); // 0.30 is below the default --min-score 0.5
     expect(r.stdout).toContain("annotated → out/astronaut.ssd_mobilenet_v2.png");
+    expect(r.stdout).toMatch(
+      /\n✔ 1 image\(s\) × 1 model\(s\): 2 detection\(s\) shown, mean \d+ ms per request; annotated copies in out\n$/,
+    );
     expect(readdirSync(path.join(tmp, "out"))).toEqual(["astronaut.ssd_mobilenet_v2.png"]);
     // Status and metadata are checked before predicting.
     expect(fake.requests.map((q) => `${q.method} ${q.path}`)).toEqual([

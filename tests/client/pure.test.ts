@@ -7,7 +7,7 @@ import { type ClientOptions, resolveTarget } from "../../bootstrap/client/cli";
 import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../bootstrap/client/detections";
 import { histogramPlan } from "../../bootstrap/client/histogram";
 import { imageEntries, imageInfo, sniffFormat } from "../../bootstrap/client/image";
-import { annotatedName, stamp, uniqueName } from "../../bootstrap/client/report";
+import { annotatedName, progressPrefix, stamp, uniqueName } from "../../bootstrap/client/report";
 import { parseStackOutputs, stackCommandError, stackOutputArgv } from "../../bootstrap/client/stack";
 import { histogramBins, niceStep, percentile, summarize } from "../../bootstrap/client/stats";
 import { ExitCode, OdapiError } from "../../common/errors";
@@ -328,6 +328,8 @@ describe("report names", () => {
     expect(annotatedName("photos/cat.JPG", "ssd_mobilenet_v2")).toBe("cat.ssd_mobilenet_v2.png");
     expect(annotatedName("a/b/noext", "x/../y")).toBe("noext.x_.._y.png");
     expect(stamp(new Date("2026-01-02T03:04:05.678Z"))).toBe("2026-01-02T03-04-05-678Z");
+    expect(progressPrefix(1, 1)).toBe("");
+    expect(progressPrefix(2, 6)).toBe("[2/6] ");
     const used = new Set<string>();
     expect(["a.m.png", "a.m.png", "b.m.png", "a.m.png"].map((n) => uniqueName(n, used))).toEqual([
       "a.m.png",
