@@ -6,6 +6,8 @@ import type { ExecResult, SshSession } from "../ssh/session";
 import { shellJoin } from "../ssh/shell";
 
 export interface PendingCommand {
+  /** Sends part of stdin now (buffered until the command has started). */
+  write(text: string): void;
   /** Sends stdin (then EOF) and resolves with the command's result. */
   finish(stdin: string): Promise<ExecResult>;
   /** Closes stdin with nothing sent: the command must treat that as "change nothing". */
@@ -14,6 +16,7 @@ export interface PendingCommand {
 
 export function startPending(session: SshSession, argv: string[]): PendingCommand {
   let channel: ClientChannel | undefined;
+  let early = "";
   let input: string | undefined;
   const where = `${session.target.user}@${session.target.host}`;
   const result = new Promise<ExecResult>((resolve, reject) => {
@@ -56,11 +59,16 @@ export function startPending(session: SshSession, argv: string[]): PendingComman
         session.client.removeListener("close", onLost);
         resolve({ code, stdout, stderr });
       });
+      if (early) stream.write(early);
       if (input !== undefined) stream.end(input);
     });
   });
   result.catch(() => undefined); // observed through finish(); a cancelled command's outcome does not matter
   return {
+    write(text) {
+      if (channel) channel.write(text);
+      else early += text;
+    },
     finish(stdin) {
       if (channel) channel.end(stdin);
       else input = stdin;

@@ -94,27 +94,33 @@ export const COMMIT_SCRIPT = [
   "set -eu",
   'cd -- "$1"',
   PICK_HASHER,
+  "P=$(nproc 2>/dev/null || echo 2)",
+  "work=$(mktemp -d .odapi/verify.XXXXXX)",
+  "trap 'rm -rf -- \"$work\"' EXIT",
   "sums=(); staged=(); finals=(); ops=(); kept=(); section=verify; complete=0",
   "while IFS= read -r line; do",
   '  case "$section:$line" in',
   `    *:'${OPS_MARK}') section=ops ;;`,
   `    *:'${KEPT_MARK}') section=kept ;;`,
   `    *:'${END_MARK}') complete=1; break ;;`,
-  '    verify:*) IFS=$\'\\t\' read -r a b c <<< "$line"; sums+=("$a"); staged+=("$b"); finals+=("$c") ;;',
+  "    verify:*)",
+  "      IFS=$'\\t' read -r a b c <<< \"$line\"",
+  '      n=${#staged[@]}; sums+=("$a"); staged+=("$b"); finals+=("$c")',
+  // Hash each file as soon as it is announced, while the rest is still uploading; at most one job per core.
+  '      while [ "$(jobs -rp | wc -l)" -ge "$P" ]; do wait -n || true; done',
+  '      { h=$("${H[@]}" < "$b" 2>/dev/null | cut -d" " -f1) || h=; st=$(find "$b" -maxdepth 0 -type f -printf \'%s %T@\' 2>/dev/null) || st=; echo "$h $st" > "$work/$n"; } &',
+  "      ;;",
   '    ops:*) ops+=("$line") ;;',
   '    kept:*) kept+=("$line") ;;',
   "  esac",
   "done",
   `[ "$complete" = 1 ] || exit ${COMMIT_INCOMPLETE}`,
-  "declare -A have=() size=() mtime=()",
-  'if [ "${#staged[@]}" -gt 0 ]; then',
-  '  while read -r h p; do have["${p#\\*}"]=$h; done < <(printf \'%s\\0\' "${staged[@]}" | xargs -0 -r -P "$(nproc 2>/dev/null || echo 2)" -n 4 "${H[@]}" 2>/dev/null || true)',
-  '  while read -r s m p; do size["$p"]=$s; mtime["$p"]=$m; done < <(find "${staged[@]}" -maxdepth 0 -type f -printf \'%s %T@ %p\\n\' 2>/dev/null || true)',
-  "fi",
-  "bad=0",
+  "wait",
+  "size=(); mtime=(); bad=0",
   'for i in "${!staged[@]}"; do',
-  "  p=${staged[$i]}",
-  '  if [ "${have[$p]:-}" != "${sums[$i]}" ]; then echo "MISMATCH $p"; bad=1; fi',
+  '  h=; s=; m=; read -r h s m < "$work/$i" || true',
+  "  size[i]=${s:-0}; mtime[i]=${m:-0}",
+  '  if [ "${h:-}" != "${sums[$i]}" ]; then echo "MISMATCH ${staged[$i]}"; bad=1; fi',
   "done",
   `[ "$bad" = 0 ] || exit ${COMMIT_MISMATCH}`,
   'for line in ${ops[@]+"${ops[@]}"}; do',
@@ -126,8 +132,7 @@ export const COMMIT_SCRIPT = [
   "  sep=",
   '  for member in ${kept[@]+"${kept[@]}"}; do printf \'%s\\n%s\' "$sep" "$member"; sep=,; done',
   '  for i in "${!staged[@]}"; do',
-  "    p=${staged[$i]}",
-  '    printf \'%s\\n"%s":{"sha256":"%s","size":%s,"mtime":"%s"}\' "$sep" "${finals[$i]}" "${sums[$i]}" "${size[$p]}" "${mtime[$p]}"',
+  '    printf \'%s\\n"%s":{"sha256":"%s","size":%s,"mtime":"%s"}\' "$sep" "${finals[$i]}" "${sums[$i]}" "${size[$i]}" "${mtime[$i]}"',
   "    sep=,",
   "  done",
   "  printf '\\n}}\\n'",
@@ -201,14 +206,23 @@ export interface CommitInput {
   kept: Record<string, { sha256: string; size: number; mtime: string }>;
 }
 
-/** The stdin of COMMIT_SCRIPT. */
-export function commitText(input: CommitInput): string {
-  const verify = input.verify.map((v) => `${v.sha256}\t${v.staged}\t${v.final}\n`).join("");
+/** One verify line of COMMIT_SCRIPT's stdin: sent as soon as the file is complete, so hashing overlaps the upload. */
+export function commitVerifyLine(v: CommitInput["verify"][number]): string {
+  return `${v.sha256}\t${v.staged}\t${v.final}\n`;
+}
+
+/** The rest of COMMIT_SCRIPT's stdin after the verify lines: ops, kept manifest members, the end mark. */
+export function commitTail(input: Omit<CommitInput, "verify">): string {
   const kept = Object.keys(input.kept)
     .sort()
     .map((k) => `${JSON.stringify(k)}:${JSON.stringify(input.kept[k])}\n`)
     .join("");
-  return `${verify}${OPS_MARK}\n${opsText(input.ops)}${KEPT_MARK}\n${kept}${END_MARK}\n`;
+  return `${OPS_MARK}\n${opsText(input.ops)}${KEPT_MARK}\n${kept}${END_MARK}\n`;
+}
+
+/** The whole stdin of COMMIT_SCRIPT. */
+export function commitText(input: CommitInput): string {
+  return input.verify.map(commitVerifyLine).join("") + commitTail(input);
 }
 
 /** Staged paths the commit found different from the local sha256 (the commit then changed nothing). */

@@ -19,7 +19,8 @@ import {
 } from "./ranges";
 import {
   commitCommand,
-  commitText,
+  commitTail,
+  commitVerifyLine,
   diskFreeCommand,
   type HashResults,
   hashCommand,
@@ -155,16 +156,32 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
   const manifestUnchanged = plan.verify.length === 0 && sameEntries(plan.kept, view.manifest.files);
   const needCommit = plan.verify.length > 0 || plan.finalize.length > 0 || !manifestUnchanged;
   const commit = needCommit ? startPending(session, commitCommand(remoteDir)) : undefined;
+  const announce = (v: Plan["verify"][number]) =>
+    commit?.write(commitVerifyLine({ sha256: v.file.sha256, staged: v.remotePath, final: v.file.relPath }));
 
   let sent = 0;
   let channels = 0;
   let rttMs: number | undefined;
   try {
     if (plan.prepare.length > 0) await session.run(opsCommand(remoteDir), { stdin: opsText(plan.prepare) });
+    const sending = new Map(plan.uploads.map((u) => [u.remotePath, u]));
+    for (const v of plan.verify) if (!sending.has(v.remotePath)) announce(v);
+    const verifyOf = new Map(plan.verify.map((v) => [v.remotePath, v]));
     if (plan.uploads.length > 0) {
-      const r = await sendAll(session, plan, remoteDir, channelsWanted, opts, (n) => {
-        sent = n;
-      });
+      const r = await sendAll(
+        session,
+        plan,
+        remoteDir,
+        channelsWanted,
+        opts,
+        (n) => {
+          sent = n;
+        },
+        (remotePath) => {
+          const v = verifyOf.get(remotePath);
+          if (v) announce(v);
+        },
+      );
       channels = r.channels;
       rttMs = r.rttMs;
     }
@@ -174,16 +191,7 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
   }
 
   if (commit) {
-    const input = {
-      verify: plan.verify.map((v) => ({
-        sha256: v.file.sha256,
-        staged: v.remotePath,
-        final: v.file.relPath,
-      })),
-      ops: plan.finalize,
-      kept: plan.kept,
-    };
-    const res = await commit.finish(commitText(input));
+    const res = await commit.finish(commitTail({ ops: plan.finalize, kept: plan.kept }));
     const out = parseCommitOutput(res.stdout);
     if (out.mismatches.length > 0) {
       const byStaged = new Map(plan.verify.map((v) => [v.remotePath, v.file.relPath]));
@@ -212,6 +220,8 @@ async function sendAll(
   channelsWanted: number | undefined,
   opts: SyncOptions,
   report: (sent: number) => void,
+  /** A staged file (relative path) is completely written. */
+  done: (remotePath: string) => void,
 ): Promise<{ channels: number; rttMs: number }> {
   const { host, user } = session.target;
   const total = plan.sendBytes;
@@ -268,6 +278,7 @@ async function sendAll(
         report(sent);
         progress(false);
       },
+      onTargetDone: (t) => done(t.remotePath.slice(remoteDir.length + 1)),
       stopReason: () => (lost ? lostError : opts.signal?.aborted ? abortError : undefined),
       stopped,
     });

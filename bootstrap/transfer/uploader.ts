@@ -97,6 +97,8 @@ async function readChunk(
 export interface UploadHooks {
   /** Called as the server acknowledges each write. */
   onBytes(n: number): void;
+  /** Called once every piece of a target is written and closed (its remote hashing can start). */
+  onTargetDone(t: UploadTarget): void;
   /** Checked before each write: a reason to stop (abort, connection lost, another lane failed). */
   stopReason(): Error | undefined;
   /** Settles with the reason once the work must stop: a dead connection never answers pending requests. */
@@ -151,6 +153,8 @@ export async function uploadPieces(
   pieces: Piece<UploadTarget>[],
   hooks: UploadHooks,
 ): Promise<void> {
+  const remaining = new Map<UploadTarget, number>();
+  for (const p of pieces) remaining.set(p.file, (remaining.get(p.file) ?? 0) + 1);
   let next = 0;
   let failure: Error | undefined;
   let failed: (e: Error) => void = () => undefined;
@@ -175,6 +179,9 @@ export async function uploadPieces(
         failed(failure);
         return;
       }
+      const left = (remaining.get(piece.file) ?? 1) - 1;
+      remaining.set(piece.file, left);
+      if (left === 0) hooks.onTargetDone(piece.file);
     }
   };
   const lanes: Promise<void>[] = [];

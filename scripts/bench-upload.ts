@@ -1,0 +1,434 @@
+// Upload benchmark (npm run bench:upload): this tool vs `scp -r` vs `rsync -a` on a ~200 MB model set, first
+// upload and no-op rerun, over loopback, an 80 ms round trip (delay proxy) and a 100 Mbit/s tc-tbf veth link.
+// Prints a table and the issue targets (3 and 7) with PASS/FAIL. Usage:
+//   npm run bench:upload -- [--scenarios loopback,rtt80,tbf] [--repeat 3] [--keep-data]
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import Table from "cli-table3";
+import { connect, type SshTarget } from "../bootstrap/ssh/session";
+import { scanLocalModels, syncBundle } from "../bootstrap/transfer";
+import { startSshd } from "../tests/helpers/sshd";
+import { startTcpProxy } from "../tests/helpers/tcp-proxy";
+
+const DATA_DIR = path.join(os.tmpdir(), "odapi-bench-upload-data");
+/** Five files like a real detection SavedModel, 201.2 MB in total (design.md's measured set). */
+const FILES: Record<string, number> = {
+  "bench/1/variables/variables.data-00000-of-00002": 150_000_000,
+  "bench/1/variables/variables.data-00001-of-00002": 40_000_000,
+  "bench/1/saved_model.pb": 8_000_000,
+  "bench/1/assets.extra/tf_serving_warmup_requests": 3_000_000,
+  "bench/1/variables/variables.index": 200_000,
+};
+const TOTAL = Object.values(FILES).reduce((a, b) => a + b, 0);
+const LINK_MBIT = 100;
+const NS = `odapi-bench-${process.pid}`;
+const VETH_HOST = `odbh${process.pid % 100000}`;
+const VETH_NS = `odbn${process.pid % 100000}`;
+const HOST_IP = "10.213.0.1";
+const NS_IP = "10.213.0.2";
+const NS_PORT = 2222;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
+}
+
+/** Random model files, generated once and reused (random so that no compression can cheat). */
+function ensureData(): string {
+  const models = path.join(DATA_DIR, "models");
+  for (const [rel, size] of Object.entries(FILES)) {
+    const file = path.join(models, rel);
+    if (existsSync(file) && statSync(file).size === size) continue;
+    mkdirSync(path.dirname(file), { recursive: true });
+    const fd = openSync(file, "w");
+    for (let left = size; left > 0; left -= 1 << 20) writeSync(fd, randomBytes(Math.min(left, 1 << 20)));
+    closeSync(fd);
+  }
+  return models;
+}
+
+function seconds(fn: () => void): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function secondsAsync(fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+interface Endpoint {
+  name: string;
+  host: string;
+  port: number;
+  target: SshTarget;
+}
+
+interface Row {
+  tool: string;
+  first: number;
+  noop: number;
+  detail?: string;
+}
+
+/** ssh options for scp/rsync: the throwaway key, host key checked against a known_hosts written here. */
+function sshOptions(keyPath: string, knownHosts: string): string[] {
+  return [
+    "-i",
+    keyPath,
+    "-o",
+    "BatchMode=yes",
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    `UserKnownHostsFile=${knownHosts}`,
+    "-o",
+    "LogLevel=ERROR",
+  ];
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+  if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr?.toString().trim()}`);
+}
+
+async function benchEndpoint(
+  ep: Endpoint,
+  models: string,
+  work: string,
+  keyPath: string,
+  knownHosts: string,
+  repeat: number,
+  withSingleChannel: boolean,
+): Promise<Row[]> {
+  const ssh = sshOptions(keyPath, knownHosts);
+  const dest = (tool: string) => {
+    const d = path.join(work, `${ep.name}-${tool}`);
+    rmSync(d, { recursive: true, force: true });
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const best = async (fn: () => Promise<number>) => {
+    let b = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < repeat; i++) b = Math.min(b, await fn());
+    return b;
+  };
+  const rows: Row[] = [];
+
+  let scpNoop = 0;
+  const scpFirst = await best(async () => {
+    const d = dest("scp");
+    const t = seconds(() =>
+      run("scp", ["-r", "-q", "-P", String(ep.port), ...ssh, models, `${ep.target.user}@${ep.host}:${d}/`]),
+    );
+    scpNoop = seconds(() =>
+      run("scp", ["-r", "-q", "-P", String(ep.port), ...ssh, models, `${ep.target.user}@${ep.host}:${d}/`]),
+    );
+    return t;
+  });
+  rows.push({ tool: "scp -r", first: scpFirst, noop: scpNoop, detail: "rerun copies everything again" });
+
+  let rsyncNoop = 0;
+  const rsyncFirst = await best(async () => {
+    const d = dest("rsync");
+    const e = `ssh -p ${ep.port} ${ssh.join(" ")}`;
+    const t = seconds(() => run("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]));
+    rsyncNoop = seconds(() => run("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]));
+    return t;
+  });
+  rows.push({ tool: "rsync -a", first: rsyncFirst, noop: rsyncNoop });
+
+  const cacheFile = path.join(work, "hash-cache.json");
+  const odapi = async (parallel: number | "auto") => {
+    let noop = 0;
+    let detail = "";
+    const first = await best(async () => {
+      const d = dest(`odapi-${parallel}`);
+      const once = async () => {
+        const session = await connect(ep.target, { readyTimeoutMs: 20_000 });
+        try {
+          const files = await scanLocalModels(models, { cacheFile });
+          const r = await syncBundle(session, { files, remoteDir: d, parallel });
+          if (r.channels) detail = `${r.channels} channel(s), SFTP RTT ${r.rttMs?.toFixed(1)} ms`;
+          return r;
+        } finally {
+          await session.close();
+        }
+      };
+      const t = await secondsAsync(once);
+      noop = await secondsAsync(once);
+      return t;
+    });
+    return { first, noop, detail };
+  };
+  const auto = await odapi("auto");
+  rows.push({ tool: "odapi (auto)", ...auto });
+  if (withSingleChannel) rows.push({ tool: "odapi --parallel 1", ...(await odapi(1)) });
+  return rows;
+}
+
+function waitBanner(host: string, port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const s = net.connect({ host, port });
+      s.once("data", () => {
+        s.destroy();
+        resolve();
+      });
+      s.once("error", () => {
+        s.destroy();
+        if (Date.now() > deadline) reject(new Error(`no sshd on ${host}:${port}`));
+        else setTimeout(attempt, 100);
+      });
+    };
+    attempt();
+  });
+}
+
+async function main(): Promise<void> {
+  const scenarios = arg("scenarios", "loopback,rtt80,tbf").split(",");
+  const repeat = Number(arg("repeat", "3"));
+  console.log(
+    `load average at start: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")} on ${os.cpus().length} cores`,
+  );
+  console.log(`preparing ${(TOTAL / 1e6).toFixed(1)} MB in 5 files under ${DATA_DIR} …`);
+  const models = ensureData();
+  const sshd = await startSshd();
+  const work = path.join(os.tmpdir(), `odapi-bench-upload-${process.pid}`);
+  mkdirSync(work, { recursive: true });
+  const knownHosts = path.join(work, "known_hosts");
+  const stops: (() => Promise<void> | void)[] = [
+    () => sshd.stop(),
+    () => rmSync(work, { recursive: true, force: true }),
+  ];
+  const results: { scenario: string; rows: Row[]; linkMbit?: number }[] = [];
+  try {
+    // What every remote command costs here before it does anything (the login shell's init runs for each).
+    const probe = await connect(sshd.target());
+    const execCost = await secondsAsync(() => probe.exec(["true"]));
+    await probe.close();
+    console.log(
+      `one remote command (ssh exec of \`true\`) costs ${(execCost * 1000).toFixed(0)} ms on this machine`,
+    );
+
+    const kh: string[] = [];
+    const endpoint = (name: string, host: string, port: number): Endpoint => {
+      kh.push(`${port === 22 ? host : `[${host}]:${port}`} ${sshd.hostKey}`);
+      writeFileSync(knownHosts, `${kh.join("\n")}\n`);
+      return { name, host, port, target: sshd.target({ host, port }) };
+    };
+
+    if (scenarios.includes("loopback")) {
+      console.log("loopback …");
+      const ep = endpoint("loopback", "127.0.0.1", sshd.port);
+      results.push({
+        scenario: "loopback",
+        rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, repeat, true),
+      });
+    }
+    if (scenarios.includes("rtt80")) {
+      console.log("80 ms round trip (delay proxy, 40 ms each way) …");
+      const proxy = await startTcpProxy({ port: sshd.port }, { kind: "delay", ms: 40 });
+      stops.push(() => proxy.close());
+      const ep = endpoint("rtt80", "127.0.0.1", proxy.port);
+      results.push({
+        scenario: "80 ms RTT",
+        rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, 1, true),
+      });
+    }
+    if (scenarios.includes("tbf")) {
+      const link = await startNamespaceLink(sshd.dir).catch((err: Error) => {
+        console.log(`skipping the ${LINK_MBIT} Mbit/s scenario: ${err.message}`);
+        return undefined;
+      });
+      if (link) {
+        stops.push(() => link.stop());
+        console.log(`${LINK_MBIT} Mbit/s veth link into a network namespace (tc tbf) …`);
+        const ep = endpoint("tbf", NS_IP, NS_PORT);
+        results.push({
+          scenario: `${LINK_MBIT} Mbit/s`,
+          rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, 1, false),
+          linkMbit: LINK_MBIT,
+        });
+      }
+    }
+  } finally {
+    for (const s of stops.reverse()) await s();
+  }
+  report(results);
+  console.log(
+    `load average at end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(" ")} on ${os.cpus().length} cores`,
+  );
+}
+
+/** Network namespace + veth + tbf, and a second sshd (same keys and config) listening inside it. */
+async function startNamespaceLink(sshdDir: string): Promise<{ stop(): void }> {
+  if (process.getuid?.() !== 0) throw new Error("needs root (ip netns, tc)");
+  const steps: (() => void)[] = [];
+  let child: ChildProcess | undefined;
+  const stop = () => {
+    if (child && child.exitCode === null) child.kill("SIGTERM");
+    for (const s of steps.reverse()) {
+      try {
+        s();
+      } catch {
+        // best effort: part of the setup may not exist
+      }
+    }
+  };
+  const inNs = (cmd: string, ...a: string[]) => run("ip", ["netns", "exec", NS, cmd, ...a]);
+  try {
+    run("ip", ["netns", "add", NS]);
+    steps.push(() => run("ip", ["netns", "del", NS]));
+    run("ip", ["link", "add", VETH_HOST, "type", "veth", "peer", "name", VETH_NS]);
+    steps.push(() => run("ip", ["link", "del", VETH_HOST]));
+    run("ip", ["link", "set", VETH_NS, "netns", NS]);
+    run("ip", ["addr", "add", `${HOST_IP}/24`, "dev", VETH_HOST]);
+    run("ip", ["link", "set", VETH_HOST, "up"]);
+    inNs("ip", "addr", "add", `${NS_IP}/24`, "dev", VETH_NS);
+    inNs("ip", "link", "set", VETH_NS, "up");
+    inNs("ip", "link", "set", "lo", "up");
+    // Shape both directions: uploads go host → namespace (the host side's egress), ACKs come back.
+    const tbf = ["root", "tbf", "rate", `${LINK_MBIT}mbit`, "burst", "128kb", "latency", "50ms"];
+    run("tc", ["qdisc", "add", "dev", VETH_HOST, ...tbf]);
+    inNs("tc", "qdisc", "add", "dev", VETH_NS, ...tbf);
+    const config = readFileSync(path.join(sshdDir, "sshd_config"), "utf8")
+      .replace(/^Port .*$/m, `Port ${NS_PORT}`)
+      .replace(/^ListenAddress .*$/m, `ListenAddress ${NS_IP}`)
+      .replace(/^PidFile .*$/m, `PidFile ${path.join(sshdDir, "sshd-ns.pid")}`);
+    const configPath = path.join(sshdDir, "sshd_config_ns");
+    writeFileSync(configPath, config);
+    child = spawn("ip", ["netns", "exec", NS, "/usr/sbin/sshd", "-D", "-e", "-f", configPath], {
+      stdio: "ignore",
+    });
+    await waitBanner(NS_IP, NS_PORT, 10_000);
+    return { stop };
+  } catch (err) {
+    stop();
+    throw err;
+  }
+}
+
+function fmt(s: number): string {
+  return `${s.toFixed(2)} s`;
+}
+
+function report(results: { scenario: string; rows: Row[]; linkMbit?: number }[]): void {
+  const table = new Table({
+    head: ["scenario", "tool", "first upload", "MB/s", "% of link", "no-op rerun", "notes"],
+  });
+  for (const r of results) {
+    for (const row of r.rows) {
+      const mbit = (TOTAL * 8) / row.first / 1e6;
+      table.push([
+        r.scenario,
+        row.tool,
+        fmt(row.first),
+        (TOTAL / row.first / 1e6).toFixed(1),
+        r.linkMbit ? `${((mbit / r.linkMbit) * 100).toFixed(1)} %` : "",
+        fmt(row.noop),
+        row.detail ?? "",
+      ]);
+    }
+  }
+  console.log(`\n${(TOTAL / 1e6).toFixed(1)} MB in 5 files; best of the runs per cell\n${table.toString()}`);
+
+  const find = (scenario: string, tool: string) =>
+    results.find((r) => r.scenario === scenario)?.rows.find((row) => row.tool === tool);
+  const targets: [string, boolean | undefined, string][] = [];
+  const lo = (t: string) => find("loopback", t);
+  const r80 = (t: string) => find("80 ms RTT", t);
+  const tbf = (t: string) => find(`${LINK_MBIT} Mbit/s`, t);
+  const check = (
+    name: string,
+    a: Row | undefined,
+    b: Row | undefined,
+    ok: (a: Row, b: Row) => boolean,
+    how: (a: Row, b: Row) => string,
+  ) => targets.push([name, a && b ? ok(a, b) : undefined, a && b ? how(a, b) : "not measured"]);
+  check(
+    "#3 loopback first upload ≤ 1.1× scp",
+    lo("odapi (auto)"),
+    lo("scp -r"),
+    (a, b) => a.first <= 1.1 * b.first,
+    (a, b) => `${(a.first / b.first).toFixed(2)}× scp`,
+  );
+  check(
+    "#3 loopback no-op rerun ≤ rsync's no-op",
+    lo("odapi (auto)"),
+    lo("rsync -a"),
+    (a, b) => a.noop <= b.noop,
+    (a, b) => `${fmt(a.noop)} vs ${fmt(b.noop)}`,
+  );
+  check(
+    "#3/#7 100 Mbit/s link: ≥ 90 % of the link",
+    tbf("odapi (auto)"),
+    tbf("odapi (auto)"),
+    (a) => (TOTAL * 8) / a.first / 1e6 / LINK_MBIT >= 0.9,
+    (a) => `${(((TOTAL * 8) / a.first / 1e6 / LINK_MBIT) * 100).toFixed(1)} %`,
+  );
+  check(
+    "#3 100 Mbit/s no-op rerun ≤ rsync's no-op",
+    tbf("odapi (auto)"),
+    tbf("rsync -a"),
+    (a, b) => a.noop <= b.noop,
+    (a, b) => `${fmt(a.noop)} vs ${fmt(b.noop)}`,
+  );
+  check(
+    "#7 80 ms RTT first upload ≤ 0.5× scp",
+    r80("odapi (auto)"),
+    r80("scp -r"),
+    (a, b) => a.first <= 0.5 * b.first,
+    (a, b) => `${(a.first / b.first).toFixed(2)}× scp`,
+  );
+  check(
+    "#7 loopback no slower than one channel",
+    lo("odapi (auto)"),
+    lo("odapi --parallel 1"),
+    (a, b) => a.first <= 1.05 * b.first,
+    (a, b) => `${fmt(a.first)} vs ${fmt(b.first)}`,
+  );
+  const t = new Table({ style: { head: [], border: [] }, head: ["target", "result", "measured"] });
+  for (const [name, ok, how] of targets) t.push([name, ok === undefined ? "n/a" : ok ? "PASS" : "FAIL", how]);
+  console.log(t.toString());
+}
+
+const cleanupOnSignal = () => {
+  // Remove the namespace if we are interrupted; it would otherwise outlive the script.
+  try {
+    execFileSync("ip", ["netns", "del", NS], { stdio: "ignore" });
+  } catch {
+    // not created
+  }
+  process.exit(130);
+};
+process.once("SIGINT", cleanupOnSignal);
+process.once("SIGTERM", cleanupOnSignal);
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});
