@@ -3,7 +3,7 @@ import { stat } from "node:fs/promises";
 import path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { scanLocalModels } from "../bootstrap/transfer/manifest";
+import { scanLocalModels } from "../bootstrap/transfer";
 import type { ProgramDeps } from "./program";
 import { detectPublicIp } from "./public-ip";
 
