@@ -54,7 +54,12 @@ export function detectionTable(detections: LabelledDetection[]): string {
   const rows = tableRows(detections);
   if (rows.length === 0)
     table.push([{ colSpan: TABLE_HEAD.length, content: "no detections at or above --min-score" }]);
-  for (const r of rows) table.push(r);
+  rows.forEach((r, i) => {
+    const score = detections[i].score;
+    // Colour only on a terminal (picocolors checks); the text itself is what tests and pipes see.
+    const paint = score >= 0.8 ? pc.green : score >= 0.5 ? pc.yellow : pc.dim;
+    table.push([r[0], pc.bold(r[1]), paint(r[2]), r[3], r[4]]);
+  });
   return table.toString();
 }
 
