@@ -5,6 +5,10 @@ import path from "node:path";
 import type * as PulumiModule from "@pulumi/pulumi";
 import yaml from "js-yaml";
 
+/** Mocked resource inputs and engine requests are untyped JSON. */
+// biome-ignore lint/suspicious/noExplicitAny: untyped JSON from the mock monitor
+export type Json = any;
+
 export const ROOT = path.resolve(__dirname, "../..");
 
 const SDKS: Record<string, unknown> = {
@@ -54,7 +58,7 @@ export interface RecordedResource {
   type: string;
   name: string;
   /** Inputs with secrets unwrapped to their values… */
-  inputs: Record<string, any>;
+  inputs: Record<string, Json>;
   /** …and the dotted paths of the inputs that arrived as secrets ("environment.ODAPI_SSH_KEY"). */
   secretInputs: string[];
   /** Resource options as registered with the engine. */
@@ -71,7 +75,7 @@ export interface RegisteredOptions {
 
 export interface StackRun {
   resources: RecordedResource[];
-  calls: { token: string; inputs: Record<string, any> }[];
+  calls: { token: string; inputs: Record<string, Json> }[];
   /** The program's exported values, resolved; undefined entries are dropped (as Pulumi does). */
   outputs: Record<string, unknown>;
   /** Which exported outputs are secrets. */
@@ -90,7 +94,7 @@ export interface RunOptions {
   ami?: Record<string, unknown>;
 }
 
-function fakeState(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+function fakeState(type: string, name: string, inputs: Record<string, Json>): Record<string, Json> {
   switch (type) {
     case "tls:index/privateKey:PrivateKey":
       return name.includes("hostkey")
@@ -157,7 +161,7 @@ async function resolve(
 /** Loads index.ts in a fresh module registry with the given stack's config; never throws (see .error). */
 export async function runStack(stack: string, opts: RunOptions = {}): Promise<StackRun> {
   const resources: RecordedResource[] = [];
-  const calls: { token: string; inputs: Record<string, any> }[] = [];
+  const calls: { token: string; inputs: Record<string, Json> }[] = [];
   const outputs: Record<string, unknown> = {};
   const secret: Record<string, boolean> = {};
   const options = new Map<string, RegisteredOptions>();
@@ -184,7 +188,7 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
       {
         newResource(args) {
           const secretInputs: string[] = [];
-          const inputs = unwrapSecrets(args.inputs, "", secretInputs) as Record<string, any>;
+          const inputs = unwrapSecrets(args.inputs, "", secretInputs) as Record<string, Json>;
           resources.push({ type: args.type, name: args.name, inputs, secretInputs, opts: {} });
           return { id: `${args.name}-id`, state: fakeState(args.type, args.name, args.inputs) };
         },
@@ -201,10 +205,10 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
     pulumi.runtime.setAllConfig(engineConfig(stack, opts.overrides), opts.secretKeys ?? []);
     // The mocks' newResource sees no resource options: read them (dependencies, timeouts …) off the request.
     const settings = require("@pulumi/pulumi/runtime/settings");
-    const monitor = settings.getMonitor() as any;
+    const monitor = settings.getMonitor() as Json;
     const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: any, callback: (err: unknown, res: any) => void) =>
-      register(req, (err: unknown, res: any) => {
+    monitor.registerResource = (req: Json, callback: (err: unknown, res: Json) => void) =>
+      register(req, (err: unknown, res: Json) => {
         const timeouts = req.getCustomtimeouts();
         options.set(`${req.getType()}::${req.getName()}`, {
           urn: res?.getUrn(),

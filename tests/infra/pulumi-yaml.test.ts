@@ -4,9 +4,10 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import yaml from "js-yaml";
 import { CONFIG_KEYS, NAMESPACE } from "../../infra/config";
+import type { Json } from "./harness";
 
 const ROOT = path.resolve(__dirname, "../..");
-const load = (f: string) => yaml.load(readFileSync(path.join(ROOT, f), "utf8")) as Record<string, any>;
+const load = (f: string) => yaml.load(readFileSync(path.join(ROOT, f), "utf8")) as Record<string, Json>;
 const project = load("Pulumi.yaml");
 
 test("the project is a TypeScript nodejs program named after the config namespace", () => {

@@ -9,6 +9,7 @@ import {
   EIP,
   FAKE_HOST_KEY,
   FAKE_LOGIN_KEY,
+  type Json,
   LAB_PEM,
   type RecordedResource,
   ROOT,
@@ -36,7 +37,7 @@ function ok(run: StackRun): StackRun {
 }
 
 function ingressOn(run: StackRun, port: number) {
-  return (run.one(SG).inputs.ingress as any[]).filter((r) => r.fromPort <= port && port <= r.toPort);
+  return (run.one(SG).inputs.ingress as Json[]).filter((r) => r.fromPort <= port && port <= r.toPort);
 }
 
 /** Whether the input at a dotted path was sent as a secret (itself or an enclosing object). */
@@ -44,8 +45,8 @@ function secretAt(res: RecordedResource, at: string): boolean {
   return res.secretInputs.some((p) => p === at || at.startsWith(`${p}.`));
 }
 
-function everyIngress(run: StackRun): any[] {
-  return run.byType(SG).flatMap((sg) => sg.inputs.ingress as any[]);
+function everyIngress(run: StackRun): Json[] {
+  return run.byType(SG).flatMap((sg) => sg.inputs.ingress as Json[]);
 }
 
 const AWS_STACKS: [string, () => Promise<StackRun>][] = [
@@ -390,7 +391,7 @@ describe("options", () => {
   });
 });
 
-describe("every validation error stops the program before any resource is registered", () => {
+describe("every validation error stops the program before Json resource is registered", () => {
   const customResources = (r: StackRun) => r.resources.filter((x) => !x.type.startsWith("odapi:"));
 
   test.each<[string, () => Promise<StackRun>, RegExp]>([
