@@ -23,9 +23,16 @@ try {
   asRunError(err);
 }
 
-const out = <K extends keyof StackOutputs>(key: K) => pulumi.output(stack.then((s) => s[key]));
+// A failed preflight surfaces through apiUrl only, so Pulumi reports it once instead of once per output.
+const out = <K extends keyof StackOutputs>(key: K) =>
+  pulumi.output(
+    stack.then(
+      (s) => s[key],
+      () => undefined,
+    ),
+  );
 
-export const apiUrl = out("apiUrl");
+export const apiUrl = pulumi.output(stack.then((s) => s.apiUrl));
 export const predictUrls = out("predictUrls");
 export const models = out("models");
 export const sshCommand = out("sshCommand");
