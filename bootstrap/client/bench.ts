@@ -17,6 +17,8 @@ export interface BenchOptions {
   warmup: number;
   apiKey?: string;
   timeoutMs?: number;
+  /** Aborting stops issuing requests; those in flight finish and the result covers what was measured. */
+  signal?: AbortSignal;
   /** Called after each measured request (for a progress bar). */
   onProgress?: (done: number, total: number) => void;
 }
@@ -29,6 +31,8 @@ export interface ErrorCount {
 
 export interface BenchResult {
   model: string;
+  /** True when the run was stopped (Ctrl-C) before all requests were made. */
+  interrupted: boolean;
   requests: number;
   concurrency: number;
   warmup: number;
@@ -109,7 +113,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const drive = async (total: number, record: boolean) => {
     let next = 0;
     const worker = async () => {
-      while (next < total) {
+      while (next < total && !o.signal?.aborted) {
         const i = next++;
         const t0 = performance.now();
         try {
@@ -132,6 +136,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     const seconds = (performance.now() - start) / 1000;
     return {
       model: o.model,
+      interrupted: latencies.length + failures.length < o.requests,
       requests: o.requests,
       concurrency: o.concurrency,
       warmup: o.warmup,

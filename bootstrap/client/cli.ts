@@ -47,6 +47,8 @@ import { readStack, type StackTarget } from "./stack";
 
 const ROOT = path.resolve(__dirname, "../..");
 export const DEFAULT_MODEL = "ssd_mobilenet_v2";
+/** The shell's convention for a run stopped by SIGINT (128 + 2). */
+const INTERRUPTED = 130;
 export const DEFAULT_IMAGE = path.join(ROOT, "samples", "astronaut.jpg");
 
 export interface ClientOptions {
@@ -298,33 +300,49 @@ async function bench(opts: ClientOptions, t: Target, images: LocalImage[], check
   );
   const warmup = opts.warmup ?? Math.max(5, opts.concurrency);
   const results: BenchResult[] = [];
-  for (const check of checks) {
-    const bar =
-      io.isTty && !opts.json
-        ? new SingleBar({
-            format: `${check.name} [{bar}] {value}/{total} requests · {duration}s`,
-            stream: process.stderr,
-          })
-        : undefined;
-    bar?.start(opts.requests, 0);
-    try {
-      results.push(
-        await runBench({
-          baseUrl: t.url,
-          model: check.name,
-          bodies,
-          imagesPerRequest: opts.batch,
-          requests: opts.requests,
-          concurrency: opts.concurrency,
-          warmup,
-          apiKey: t.apiKey,
-          timeoutMs: opts.timeoutMs,
-          onProgress: bar ? (done) => bar.update(done) : undefined,
-        }),
-      );
-    } finally {
-      bar?.stop();
+  // First Ctrl-C: stop sending, let requests in flight finish, still write the report; second: quit now.
+  const stop = new AbortController();
+  const onSigint = () => {
+    if (stop.signal.aborted) process.exit(INTERRUPTED);
+    stop.abort();
+    io.err(
+      "\ninterrupted: finishing the requests in flight, then writing the report (Ctrl-C again quits now)\n",
+    );
+  };
+  process.on("SIGINT", onSigint);
+  try {
+    for (const check of checks) {
+      if (stop.signal.aborted) break;
+      const bar =
+        io.isTty && !opts.json
+          ? new SingleBar({
+              format: `${check.name} [{bar}] {value}/{total} requests · {duration}s`,
+              stream: process.stderr,
+            })
+          : undefined;
+      bar?.start(opts.requests, 0);
+      try {
+        results.push(
+          await runBench({
+            baseUrl: t.url,
+            model: check.name,
+            bodies,
+            imagesPerRequest: opts.batch,
+            requests: opts.requests,
+            concurrency: opts.concurrency,
+            warmup,
+            apiKey: t.apiKey,
+            timeoutMs: opts.timeoutMs,
+            signal: stop.signal,
+            onProgress: bar ? (done) => bar.update(done) : undefined,
+          }),
+        );
+      } finally {
+        bar?.stop();
+      }
     }
+  } finally {
+    process.off("SIGINT", onSigint);
   }
   const base = path.join(opts.out, `bench-${stamp(new Date())}`);
   const reportFile = `${base}.json`;
@@ -339,12 +357,13 @@ async function bench(opts: ClientOptions, t: Target, images: LocalImage[], check
     histogramFile,
   );
   const report: BenchReport = {
-    ok: results.every((r) => r.errors === 0),
+    ok: !stop.signal.aborted && results.every((r) => r.errors === 0),
     mode: "bench",
     url: t.url,
     source: t.source,
     images: images.map((i) => i.path),
-    models: checks.map((c, i) => ({ ...c, bench: benchSummary(results[i]) })),
+    interrupted: stop.signal.aborted,
+    models: results.map((r, i) => ({ ...checks[i], bench: benchSummary(r) })),
     report: reportFile,
     histogram: histogramFile,
   };
@@ -355,10 +374,12 @@ async function bench(opts: ClientOptions, t: Target, images: LocalImage[], check
   );
   if (!opts.json) {
     io.out(`\n${benchTable(results)}\n`);
+    if (stop.signal.aborted)
+      io.out(`${pc.yellow("interrupted:")} the numbers cover the requests made before Ctrl-C\n`);
     io.out(`report → ${pc.cyan(reportFile)}\nhistogram → ${pc.cyan(histogramFile)}\n`);
   }
   const failed = results.flatMap((r) => r.errorSamples);
-  return { report, failed };
+  return { report, failed, interrupted: stop.signal.aborted };
 }
 
 /** Runs the client; returns the process exit code. */
@@ -390,8 +411,9 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
       io.out(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${detectSummary(report, opts.out)}\n`);
       return 0;
     }
-    const { report, failed } = await bench(opts, target, images, checks, io);
+    const { report, failed, interrupted } = await bench(opts, target, images, checks, io);
     if (json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+    if (interrupted) return INTERRUPTED;
     if (failed.length === 0) return 0;
     const worst = failed.reduce((a, b) => (b.count > a.count ? b : a));
     const total = failed.reduce((s, f) => s + f.count, 0);

@@ -35,6 +35,8 @@ export interface DetectReport {
 export interface BenchReport {
   ok: boolean;
   mode: "bench";
+  /** Stopped by Ctrl-C: the numbers cover the requests made until then. */
+  interrupted: boolean;
   url: string;
   source: string;
   images: string[];

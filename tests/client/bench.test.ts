@@ -144,6 +144,50 @@ it("--batch sends several images per request and counts images/s accordingly", a
   expect((fake.predictImages.get("efficientdet_d0") ?? 0) - before).toBe(21);
 });
 
+it("Ctrl-C stops the run, and the report of what was measured is still written", async () => {
+  const calls = () => fake.predictCalls.get("ssd_mobilenet_v2") ?? 0;
+  const before = calls();
+  const r = await runClient(
+    [
+      "--url",
+      fake.url,
+      "--bench",
+      "--requests",
+      "100000",
+      "--concurrency",
+      "2",
+      "--warmup",
+      "1",
+      "--out",
+      tmp,
+      "--json",
+    ],
+    {
+      onSpawn: (child) => {
+        // Interrupt once measured requests are flowing (the handler is installed by then).
+        const poll = setInterval(() => {
+          if (calls() - before >= 6) {
+            clearInterval(poll);
+            child.kill("SIGINT");
+          }
+        }, 20);
+        child.once("exit", () => clearInterval(poll));
+      },
+    },
+  );
+  expect(r.code).toBe(130);
+  const doc = JSON.parse(r.stdout);
+  expect(doc.interrupted).toBe(true);
+  expect(doc.ok).toBe(false);
+  const b = doc.models[0].bench;
+  expect(b.interrupted).toBe(true);
+  expect(b.ok).toBeGreaterThanOrEqual(5);
+  expect(b.ok).toBeLessThan(100000);
+  expect(b.ok).toBe(calls() - before - 1); // every measured request is accounted for (minus the warm-up)
+  expect(readdirSync(tmp).sort()).toEqual([path.basename(doc.report), path.basename(doc.histogram)]);
+  expect(r.stderr).toContain("interrupted: finishing the requests in flight");
+});
+
 it("stops with the server's error when the warm-up fails", async () => {
   const file = path.join(tmp, "broken.jpg");
   writeFileSync(

@@ -1,5 +1,5 @@
 // Spawns the real entry script (node or zx) and collects its exit code and output.
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
 
 export const ROOT = path.resolve(__dirname, "../..");
@@ -13,7 +13,12 @@ export interface RunResult {
 
 export function runClient(
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; viaZx?: boolean } = {},
+  opts: {
+    cwd?: string;
+    env?: NodeJS.ProcessEnv;
+    viaZx?: boolean;
+    onSpawn?: (child: ChildProcess) => void;
+  } = {},
 ): Promise<RunResult> {
   const env = {
     ...process.env,
@@ -28,6 +33,7 @@ export function runClient(
     : [process.execPath, [SCRIPT, ...args]];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, argv, { cwd: opts.cwd ?? ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+    opts.onSpawn?.(child);
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (c) => {
