@@ -21,7 +21,10 @@ export interface LockOptions {
   idleSeconds?: number;
   /** Heartbeat period; default a third of idleSeconds. */
   heartbeatMs?: number;
-  /** Give up acquiring after this long (the remote side answers at once either way). Default 30 s. */
+  /** Wait this long for a held lock before failing. Default 5 s: a deploy whose connection just died (a rerun
+   * right after a cut or Ctrl-C) lets go within moments; a deploy that is really running fails fast anyway. */
+  waitSeconds?: number;
+  /** Give up if the remote side does not answer at all. Default 30 s + waitSeconds. */
   timeoutMs?: number;
 }
 
@@ -47,11 +50,11 @@ export function lockPaths(remoteDir: string): { dir: string; lockFile: string; o
 
 // bash, not sh: `read -t` (the heartbeat timeout) is not POSIX. flock(1) is util-linux, on every mainstream distro.
 const LOCK_SCRIPT = [
-  "dir=$1; lock=$2; owner=$3; holder=$4; idle=$5",
+  "dir=$1; lock=$2; owner=$3; holder=$4; idle=$5; wait=$6",
   'mkdir -p "$dir" || exit 1',
   'exec 9>>"$lock" || exit 1',
   // -E: "held by someone else" gets its own exit code, apart from real errors (bad fd, no flock).
-  `flock -n -E ${LOCK_BUSY_EXIT} 9 || { rc=$?; [ "$rc" -eq ${LOCK_BUSY_EXIT} ] && printf '${LOCK_HELD} %s\\n' "$(cat "$owner" 2>/dev/null || echo 'an unknown process')" >&2; exit "$rc"; }`,
+  `flock -w "$wait" -E ${LOCK_BUSY_EXIT} 9 || { rc=$?; [ "$rc" -eq ${LOCK_BUSY_EXIT} ] && printf '${LOCK_HELD} %s\\n' "$(cat "$owner" 2>/dev/null || echo 'an unknown process')" >&2; exit "$rc"; }`,
   'printf "%s\\n" "$holder" >"$owner"',
   `echo ${LOCK_ACQUIRED}`,
   // Each heartbeat line restarts the wait; EOF or silence ends bash, which drops the flock.
@@ -60,7 +63,7 @@ const LOCK_SCRIPT = [
 ].join("\n");
 
 /** The remote argv that takes the lock and holds it while stdin keeps delivering heartbeats (pure). */
-export function lockArgv(remoteDir: string, holder: string, idleSeconds: number): string[] {
+export function lockArgv(remoteDir: string, holder: string, idleSeconds: number, waitSeconds = 5): string[] {
   const p = lockPaths(remoteDir);
   return [
     "bash",
@@ -72,6 +75,7 @@ export function lockArgv(remoteDir: string, holder: string, idleSeconds: number)
     p.ownerFile,
     holder,
     String(idleSeconds),
+    String(waitSeconds),
   ];
 }
 
@@ -99,7 +103,8 @@ export function acquireRemoteLock(
     });
   const idleSeconds = opts.idleSeconds ?? 30;
   const heartbeatMs = opts.heartbeatMs ?? Math.max(200, (idleSeconds * 1000) / 3);
-  const argv = lockArgv(remoteDir, holder, idleSeconds);
+  const waitSeconds = opts.waitSeconds ?? 5;
+  const argv = lockArgv(remoteDir, holder, idleSeconds, waitSeconds);
   const command = remoteCommandLine(argv, { sudo: false, user: session.target.user });
 
   return new Promise((resolve, reject) => {
@@ -128,16 +133,19 @@ export function acquireRemoteLock(
         for (const done of onClosed.splice(0)) done();
       };
       session.client.once("close", onConnectionClose);
-      const timer = setTimeout(() => {
-        stream.close();
-        reject(
-          new OdapiError(
-            `the lock on ${session.target.host}:${remoteDir} did not answer in time`,
-            "retry",
-            "timeout",
-          ),
-        );
-      }, opts.timeoutMs ?? 30_000);
+      const timer = setTimeout(
+        () => {
+          stream.close();
+          reject(
+            new OdapiError(
+              `the lock on ${session.target.host}:${remoteDir} did not answer in time`,
+              "retry",
+              "timeout",
+            ),
+          );
+        },
+        opts.timeoutMs ?? 30_000 + waitSeconds * 1000,
+      );
 
       stream.on("data", (d: Buffer) => {
         stdout += d.toString();
