@@ -42,7 +42,8 @@ export function seriesColor(i: number): Rgb {
   return SERIES_COLORS[i % SERIES_COLORS.length];
 }
 
-const fmt = (ms: number) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const fmt = (ms: number) =>
+  !Number.isFinite(ms) ? "-" : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2);
 
 /**
  * Layout (pure): side-by-side bars per bin (one colour per model), p50 and p99 markers as thin vertical

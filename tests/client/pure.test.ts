@@ -219,6 +219,16 @@ describe("histogram plan", () => {
   });
 });
 
+describe("histogram plan without data", () => {
+  it("still lays out axes and a legend when every request failed", () => {
+    const plan = histogramPlan([{ name: "m", latencies: [], summary: summarize([]) }], "t");
+    expect(plan.texts.find((t) => t.text.startsWith("m:"))?.text).toBe(
+      "m: p50 - ms  p95 - ms  p99 - ms  mean - ms  (n=0; lines: p50, p99)",
+    );
+    expect(plan.histograms[0].counts).toEqual([]);
+  });
+});
+
 describe("Pulumi stack outputs", () => {
   it("reads outputs with exactly this command", () => {
     expect(stackOutputArgv("gpu").join(" ")).toBe("pulumi stack output --json --show-secrets -s gpu");
