@@ -72,18 +72,11 @@ export function planSources(args: PrepareArgs): PrepareSource[] {
     }
     seen.add(s.name);
   }
-  if (args.runner === "remote") checkRemoteArgs(args, sources);
+  if (args.runner === "remote") checkRemoteArgs(args);
   return sources;
 }
 
-function checkRemoteArgs(args: PrepareArgs, sources: PrepareSource[]): void {
-  if (sources.some((s) => s.kind === "saved-model")) {
-    throw new OdapiError(
-      "the remote runner prepares catalog models only",
-      "prepare your own SavedModel here (--runner venv or docker); `odapi deploy --models DIR` uploads it",
-      "usage",
-    );
-  }
+function checkRemoteArgs(args: PrepareArgs): void {
   const missing = (["host", "user", "remoteDir"] as const).filter((k) => !args[k]);
   if (missing.length > 0) {
     const flags = missing.map((k) => (k === "remoteDir" ? "--remote-dir" : `--${k}`)).join(", ");

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Prepares one catalog model on the deployed host: download (resumable, sha256 recorded), extract, re-export
-# with prepare.py inside the pinned TensorFlow image. Idempotent: an existing version is left alone.
-# Usage: remote-prepare.sh REMOTE_DIR NAME URL VERSION IMAGE [PYTHON]
+# Prepares one model on the deployed host: download (resumable, sha256 recorded) and extract a catalog model,
+# or take a SavedModel already uploaded, then re-export it with prepare.py inside the pinned TensorFlow image.
+# Idempotent: an existing version is left alone.
+# Usage: remote-prepare.sh REMOTE_DIR NAME SOURCE VERSION IMAGE [PYTHON]
+#   SOURCE: the catalog tar.gz URL, or dir:/abs/path of an uploaded SavedModel.
 #   PYTHON: run prepare.py with this interpreter (which has TensorFlow) instead of the Docker image.
 set -euo pipefail
 
@@ -10,8 +12,8 @@ die() {
   exit "${3:-1}"
 }
 
-[[ $# -ge 5 ]] || die "remote-prepare.sh needs REMOTE_DIR NAME URL VERSION IMAGE [PYTHON]" "call it through odapi prepare --runner remote" 2
-remote_dir=$1 name=$2 url=$3 version=$4 image=$5 python=${6:-}
+[[ $# -ge 5 ]] || die "remote-prepare.sh needs REMOTE_DIR NAME SOURCE VERSION IMAGE [PYTHON]" "call it through odapi prepare --runner remote" 2
+remote_dir=$1 name=$2 source=$3 version=$4 image=$5 python=${6:-}
 [[ $version =~ ^[0-9]+$ ]] || die "version '$version' is not a number" "pass a positive integer version" 2
 
 final="$remote_dir/models/$name/$version"
@@ -21,56 +23,70 @@ if [[ -f $final/saved_model.pb ]]; then
 fi
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache="$remote_dir/.odapi/cache/$name"
-mkdir -p "$cache" "$remote_dir/models/$name"
+mkdir -p "$remote_dir/models/$name"
 # Runs as root (Docker needs it), but what it writes belongs to the owner of remote_dir, so later uploads as
 # the SSH user can still add models next to these.
 owner=$(stat -c '%u:%g' "$remote_dir")
 own() {
   if [[ $(id -u) -eq 0 ]]; then chown "$owner" "$@"; fi
 }
-own "$remote_dir/models" "$remote_dir/models/$name" "$remote_dir/.odapi" "$remote_dir/.odapi/cache" "$cache"
+own "$remote_dir/models" "$remote_dir/models/$name"
 
-command -v curl >/dev/null || die "curl is not installed on the host" "install curl (apt-get install -y curl)" 12
-archive="$cache/model.tar.gz"
-if [[ ! -f $archive ]]; then
-  echo "odapi-step: downloading $name from $url"
-  # -C - resumes a partial download left by an earlier interrupted run; a stall of 60 s counts as a failure.
-  curl -fL --retry 5 --retry-delay 2 --speed-limit 1 --speed-time 60 -sS -C - -o "$archive.part" "$url" &
-  curl_pid=$!
-  # Progress every 5 s: the SSH output is line-based, so no carriage-return progress bar.
-  ticks=0
-  while kill -0 "$curl_pid" 2>/dev/null; do
-    sleep 0.5
-    ticks=$((ticks + 1))
-    if ((ticks % 10 == 0)) && [[ -f $archive.part ]]; then
-      echo "odapi-step: downloading $name: $(($(stat -c %s "$archive.part") / 1048576)) MiB so far"
-    fi
-  done
-  wait "$curl_pid" ||
-    die "download of $name failed from $url" "check the host's internet access, then rerun (the download resumes)" 3
-  mv -f "$archive.part" "$archive"
-  own "$archive"
-fi
-sum=$(sha256sum "$archive" | cut -d' ' -f1)
-if [[ -f $cache/sha256 ]]; then
-  [[ $(cat "$cache/sha256") == "$sum" ]] ||
-    die "cached download of $name does not match its recorded sha256" "delete $cache on the host and rerun" 13
+# Sets saved_model to the extracted catalog model; the archive and its sha256 stay cached on the host.
+fetch_catalog_model() {
+  local url=$1 cache="$remote_dir/.odapi/cache/$name"
+  mkdir -p "$cache"
+  own "$remote_dir/.odapi" "$remote_dir/.odapi/cache" "$cache"
+  command -v curl >/dev/null || die "curl is not installed on the host" "install curl (apt-get install -y curl)" 12
+  local archive="$cache/model.tar.gz"
+  if [[ ! -f $archive ]]; then
+    echo "odapi-step: downloading $name from $url"
+    # -C - resumes a partial download left by an earlier interrupted run; a stall of 60 s counts as a failure.
+    curl -fL --retry 5 --retry-delay 2 --speed-limit 1 --speed-time 60 -sS -C - -o "$archive.part" "$url" &
+    local curl_pid=$! ticks=0
+    # Progress every 5 s: the SSH output is line-based, so no carriage-return progress bar.
+    while kill -0 "$curl_pid" 2>/dev/null; do
+      sleep 0.5
+      ticks=$((ticks + 1))
+      if ((ticks % 10 == 0)) && [[ -f $archive.part ]]; then
+        echo "odapi-step: downloading $name: $(($(stat -c %s "$archive.part") / 1048576)) MiB so far"
+      fi
+    done
+    wait "$curl_pid" ||
+      die "download of $name failed from $url" "check the host's internet access, then rerun (the download resumes)" 3
+    mv -f "$archive.part" "$archive"
+    own "$archive"
+  fi
+  local sum
+  sum=$(sha256sum "$archive" | cut -d' ' -f1)
+  if [[ -f $cache/sha256 ]]; then
+    [[ $(cat "$cache/sha256") == "$sum" ]] ||
+      die "cached download of $name does not match its recorded sha256" "delete $cache on the host and rerun" 13
+  else
+    echo "$sum" >"$cache/sha256"
+    own "$cache/sha256"
+  fi
+  echo "odapi-step: $name archive sha256 $sum"
+
+  work=$(mktemp -d "$cache/extract.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+  tar --no-same-owner -xzf "$archive" -C "$work" ||
+    die "the archive of $name is not a valid tar.gz" "delete $cache on the host and rerun" 13
+  # mktemp made it root-only: the container runs as the owner and must read it.
+  [[ $(id -u) -ne 0 ]] || chown -R "$owner" "$work"
+  local model_pb
+  model_pb=$(find "$work" -name saved_model.pb -print -quit)
+  [[ -n $model_pb ]] || die "the archive of $name holds no saved_model.pb" "check the catalog URL for $name" 13
+  saved_model=$(dirname "$model_pb")
+}
+
+if [[ $source == dir:* ]]; then
+  saved_model=${source#dir:}
+  [[ -f $saved_model/saved_model.pb ]] ||
+    die "no SavedModel at $saved_model on the host" "upload it again (odapi prepare --runner remote --saved-model DIR)" 9
 else
-  echo "$sum" >"$cache/sha256"
-  own "$cache/sha256"
+  fetch_catalog_model "$source"
 fi
-echo "odapi-step: $name archive sha256 $sum"
-
-work=$(mktemp -d "$cache/extract.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-tar --no-same-owner -xzf "$archive" -C "$work" ||
-  die "the archive of $name is not a valid tar.gz" "delete $cache on the host and rerun" 13
-# mktemp made it root-only: the container runs as the owner and must read it.
-[[ $(id -u) -ne 0 ]] || chown -R "$owner" "$work"
-model_pb=$(find "$work" -name saved_model.pb -print -quit)
-[[ -n $model_pb ]] || die "the archive of $name holds no saved_model.pb" "check the catalog URL for $name" 13
-saved_model=$(dirname "$model_pb")
 
 args=(--saved-model "$saved_model" --out "$remote_dir/models" --name "$name" --version "$version"
   --warmup-image "$here/warmup.jpg" --if-exists skip)

@@ -1,16 +1,30 @@
-// The remote runner: prepares catalog models on the deployed host itself, so a laptop without TensorFlow
-// (Apple silicon, Windows) can still deploy. Uploads prepare.py + remote-prepare.sh, then runs the script
-// once per model (download there, re-export in the pinned TensorFlow image, staging dir + rename).
+// The remote runner: prepares models on the deployed host itself, so a laptop without TensorFlow (Apple
+// silicon, Windows) can still deploy. Uploads prepare.py + remote-prepare.sh (and any raw SavedModel given),
+// then runs the script once per model (catalog download there, re-export in the pinned TensorFlow image,
+// staging dir + rename).
 import { readFileSync } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { SshSession } from "../bootstrap/ssh/session";
 import { OdapiError } from "../common/errors";
+import { validateModelName } from "../serving/validate";
 import { catalogEntry } from "./catalog";
 import { TENSORFLOW_IMAGE } from "./pins";
 import { checkVersion } from "./version";
 
+export interface RawSavedModel {
+  /** Served model name. */
+  name: string;
+  /** Local dir holding saved_model.pb (a detector that is not prepared yet). */
+  dir: string;
+}
+
 export interface RemotePrepareOptions {
   catalog: string[];
+  /** Your own detectors: uploaded raw to `<remoteDir>/.odapi/raw/<name>/`, prepared there, then removed. */
+  savedModels?: RawSavedModel[];
+  /** Upload progress of the raw SavedModels. */
+  onUpload?: (p: { sentBytes: number; totalBytes: number; bytesPerSecond: number }) => void;
   /** Absolute dir on the target; models land in `<remoteDir>/models/<name>/<version>/`. */
   remoteDir: string;
   version: number;
@@ -50,17 +64,42 @@ export function catalogUrl(name: string, mirror?: string): string {
   return mirror ? `${mirror.replace(/\/+$/, "")}/${entry.kaggleHandle}/download` : entry.url;
 }
 
+/** Where a raw SavedModel is uploaded on the target before it is prepared. */
+export function remoteRawDir(remoteDir: string, name: string): string {
+  return path.posix.join(remoteDir, ".odapi", "raw", name);
+}
+
+/** One model to prepare on the target: what remote-prepare.sh gets as SOURCE. */
+export interface RemoteJob {
+  name: string;
+  /** A tar.gz URL, or `dir:<abs path>` of an uploaded SavedModel. */
+  source: string;
+}
+
+/** Catalog models first, then the raw SavedModels, as the script's jobs. Pure. */
+export function remoteJobs(
+  opts: Pick<RemotePrepareOptions, "catalog" | "savedModels" | "mirror" | "remoteDir">,
+): RemoteJob[] {
+  return [
+    ...opts.catalog.map((name) => ({ name, source: catalogUrl(name, opts.mirror) })),
+    ...(opts.savedModels ?? []).map((m) => ({
+      name: m.name,
+      source: `dir:${remoteRawDir(opts.remoteDir, m.name)}`,
+    })),
+  ];
+}
+
 /** The argv that prepares one model on the target (run as root: Docker needs it). */
 export function remotePrepareArgv(
-  name: string,
-  opts: Pick<RemotePrepareOptions, "remoteDir" | "version" | "mirror" | "python">,
+  job: RemoteJob,
+  opts: Pick<RemotePrepareOptions, "remoteDir" | "version" | "python">,
 ): string[] {
   const argv = [
     "bash",
     path.posix.join(remoteToolDir(opts.remoteDir), "remote-prepare.sh"),
     opts.remoteDir,
-    name,
-    catalogUrl(name, opts.mirror),
+    job.name,
+    job.source,
     String(opts.version),
     TENSORFLOW_IMAGE,
   ];
@@ -89,10 +128,22 @@ function checkRemoteOptions(opts: RemotePrepareOptions): void {
     );
   }
   checkVersion(opts.version);
-  if (opts.catalog.length === 0) {
-    throw new OdapiError("no catalog model to prepare", "name at least one with --catalog NAME", "usage");
+  const raw = opts.savedModels ?? [];
+  if (opts.catalog.length === 0 && raw.length === 0) {
+    throw new OdapiError(
+      "no model to prepare",
+      "name at least one with --catalog NAME or --saved-model DIR --name NAME",
+      "usage",
+    );
   }
   for (const name of opts.catalog) catalogEntry(name);
+  const names = new Set(opts.catalog);
+  for (const m of raw) {
+    validateModelName(m.name);
+    if (names.has(m.name))
+      throw new OdapiError(`model ${m.name} is named twice`, "list each model once", "usage");
+    names.add(m.name);
+  }
 }
 
 /** Splits streamed output into whole lines for the log callback. */
@@ -109,6 +160,16 @@ function lineSplitter(log: (line: string) => void): { push(chunk: string): void;
       rest = "";
     },
   };
+}
+
+function uploadError(what: string, remoteDir: string, err: unknown): OdapiError {
+  if (err instanceof OdapiError) return err;
+  return new OdapiError(
+    `could not upload ${what}: ${(err as Error).message}`,
+    `make sure the SSH user can write to ${remoteDir} and the disk has room`,
+    "remoteIo",
+    { cause: err },
+  );
 }
 
 /** Uploads the runner's files: each to a temp name, then renamed, so a half-written script never runs. */
@@ -128,19 +189,90 @@ async function uploadTools(session: SshSession, remoteDir: string): Promise<void
       await session.run(["mv", "-f", tmp, target]);
     }
   } catch (err) {
-    if (err instanceof OdapiError) throw err;
-    throw new OdapiError(
-      `could not upload the model-prep tools to ${dir}: ${(err as Error).message}`,
-      `make sure the SSH user can write to ${remoteDir}`,
-      "remoteIo",
-      { cause: err },
-    );
+    throw uploadError(`the model-prep tools to ${dir}`, remoteDir, err);
   } finally {
     sftp.end();
   }
 }
 
-/** Prepares catalog models on the target; versions already there are skipped (idempotent). */
+/** Every regular file under `dir` as a POSIX relative path with its size (a SavedModel is a small tree). */
+export async function listTree(dir: string): Promise<{ rel: string; size: number }[]> {
+  const out: { rel: string; size: number }[] = [];
+  async function walk(abs: string, rel: string): Promise<void> {
+    for (const e of await readdir(abs, { withFileTypes: true })) {
+      const childRel = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) await walk(path.join(abs, e.name), childRel);
+      else if (e.isFile()) out.push({ rel: childRel, size: (await stat(path.join(abs, e.name))).size });
+    }
+  }
+  await walk(dir, "");
+  return out.sort((a, b) => (a.rel < b.rel ? -1 : 1));
+}
+
+/** Uploads a raw SavedModel into `<raw>.uploading`, then swaps it in: the script never sees half a model. */
+async function uploadRaw(
+  session: SshSession,
+  opts: RemotePrepareOptions,
+  model: RawSavedModel,
+): Promise<void> {
+  const files = await listTree(model.dir);
+  if (!files.some((f) => f.rel === "saved_model.pb")) {
+    throw new OdapiError(
+      `no SavedModel at ${model.dir} (saved_model.pb is missing)`,
+      "point --saved-model at the directory that holds saved_model.pb and variables/",
+      "notFound",
+    );
+  }
+  const raw = remoteRawDir(opts.remoteDir, model.name);
+  const staging = `${raw}.uploading`;
+  const dirs = [...new Set(files.map((f) => path.posix.dirname(f.rel)).filter((d) => d !== "."))];
+  await session.run(["rm", "-rf", staging]);
+  await session.run(["mkdir", "-p", staging, ...dirs.map((d) => path.posix.join(staging, d))]);
+  const totalBytes = files.reduce((n, f) => n + f.size, 0);
+  const started = Date.now();
+  let done = 0;
+  const sftp = await session.sftp();
+  try {
+    for (const f of files) {
+      await new Promise<void>((resolve, reject) =>
+        sftp.fastPut(
+          path.join(model.dir, ...f.rel.split("/")),
+          path.posix.join(staging, f.rel),
+          {
+            step: (sent) => {
+              const sentBytes = done + sent;
+              opts.onUpload?.({
+                sentBytes,
+                totalBytes,
+                bytesPerSecond: sentBytes / Math.max(0.001, (Date.now() - started) / 1000),
+              });
+            },
+          },
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      );
+      done += f.size;
+    }
+  } catch (err) {
+    throw uploadError(`${model.dir} to ${staging}`, opts.remoteDir, err);
+  } finally {
+    sftp.end();
+  }
+  await session.run(["rm", "-rf", raw]);
+  await session.run(["mv", staging, raw]);
+}
+
+/** True when the version is already prepared on the target (so nothing needs uploading). */
+async function alreadyPrepared(
+  session: SshSession,
+  opts: RemotePrepareOptions,
+  name: string,
+): Promise<boolean> {
+  const pb = path.posix.join(opts.remoteDir, "models", name, String(opts.version), "saved_model.pb");
+  return (await session.exec(["test", "-f", pb])).code === 0;
+}
+
+/** Prepares models on the target; versions already there are skipped (idempotent). */
 export async function prepareOnRemote(
   session: SshSession,
   opts: RemotePrepareOptions,
@@ -149,15 +281,29 @@ export async function prepareOnRemote(
   const log = opts.log ?? (() => {});
   await uploadTools(session, opts.remoteDir);
   const result: RemotePrepareResult = { prepared: [], skipped: [] };
-  for (const name of opts.catalog) {
-    log(`${name}: preparing on ${session.target.host} (version ${opts.version})`);
-    const lines = lineSplitter((line) => log(`${name}: ${line}`));
-    const res = await session.run(remotePrepareArgv(name, opts), {
+  const raw = new Map((opts.savedModels ?? []).map((m) => [m.name, m]));
+  for (const job of remoteJobs(opts)) {
+    const upload = raw.get(job.name);
+    if (upload) {
+      if (await alreadyPrepared(session, opts, job.name)) {
+        log(`${job.name}: version ${opts.version} is already on ${session.target.host}`);
+        result.skipped.push(job.name);
+        continue;
+      }
+      log(`${job.name}: uploading ${upload.dir}`);
+      await uploadRaw(session, opts, upload);
+    }
+    log(`${job.name}: preparing on ${session.target.host} (version ${opts.version})`);
+    const lines = lineSplitter((line) => log(`${job.name}: ${line}`));
+    const res = await session.run(remotePrepareArgv(job, opts), {
       sudo: true,
       onOutput: (c) => lines.push(c),
+      timeoutMs: opts.timeoutMs ?? DEFAULT_REMOTE_TIMEOUT_MS,
     });
     lines.flush();
-    result[parseRemoteResult(res.stdout, name)].push(name);
+    result[parseRemoteResult(res.stdout, job.name)].push(job.name);
+    // The raw upload has served its purpose; the prepared version holds its weights.
+    if (upload) await session.run(["rm", "-rf", remoteRawDir(opts.remoteDir, job.name)]);
   }
   return result;
 }

@@ -123,14 +123,19 @@ async function prepareRemote(
     { deadlineMs: 60_000, log: say },
   );
   try {
+    const upload = createProgress("upload");
     const res = await prepareOnRemote(session, {
-      catalog: sources.map((s) => s.name),
+      catalog: sources.filter((s) => s.kind === "catalog").map((s) => s.name),
+      savedModels: sources.flatMap((s) =>
+        s.kind === "saved-model" ? [{ name: s.name, dir: s.savedModelDir }] : [],
+      ),
+      onUpload: (p) => upload.update(p),
       remoteDir,
       version: a.version,
       mirror: a.mirror,
       python: a.python,
-      log: say,
-    });
+      log: (line) => upload.log(line),
+    }).finally(() => upload.stop());
     const where = (name: string) => path.posix.join(remoteDir, "models", name, String(a.version));
     return [
       ...res.prepared.map((name) => ({ name, status: "prepared" as const, path: where(name) })),
@@ -162,7 +167,8 @@ export const prepareCommand: CommandModule<object, CliArgs> = {
       })
       .option("saved-model", {
         type: "string",
-        describe: "Your own TF2 detection SavedModel dir (input_tensor uint8 [1,H,W,3])",
+        describe:
+          "Your own TF2 detection SavedModel dir (input_tensor uint8 [1,H,W,3]); remote: uploaded raw, prepared there",
       })
       .option("name", { type: "string", describe: "Served name for --saved-model" })
       .option("out", {

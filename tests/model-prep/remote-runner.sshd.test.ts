@@ -1,7 +1,7 @@
 // prepareOnRemote for real: a real OpenSSH server, the real remote-prepare.sh and prepare.py, a real SavedModel
 // served as a tar.gz by a local "mirror". The host Python (the project venv) stands in for the Docker image,
 // which this machine cannot run; the Docker branch is checked for its clear error when Docker is absent.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import {
   chownSync,
@@ -163,6 +163,112 @@ test("what the root-run script writes belongs to the owner of the remote dir", a
   ]) {
     expect([rel, owners(rel)]).toEqual([rel, "4242:4243"]);
   }
+});
+
+test("a local SavedModel is uploaded raw, prepared on the host, and not uploaded again", async () => {
+  const remoteDir = path.join(work, "remote-custom");
+  const model = path.join(work, "src");
+  const log: string[] = [];
+  const progress: { sentBytes: number; totalBytes: number }[] = [];
+  const first = await prepareOnRemote(session, {
+    catalog: [],
+    savedModels: [{ name: "custom", dir: model }],
+    remoteDir,
+    version: 1,
+    python: PYTHON,
+    log: (l) => log.push(l),
+    onUpload: (p) => progress.push(p),
+  });
+  expect(first).toEqual({ prepared: ["custom"], skipped: [] });
+  expect(existsSync(path.join(remoteDir, "models", "custom", "1", "saved_model.pb"))).toBe(true);
+  expect(readdirSync(path.join(remoteDir, "models", "custom"))).toEqual(["1"]);
+  // The raw upload is gone once prepared; the version holds the weights.
+  expect(readdirSync(path.join(remoteDir, ".odapi", "raw"))).toEqual([]);
+  const total = progress.at(-1)?.totalBytes ?? 0;
+  expect(total).toBeGreaterThan(0);
+  expect(progress.at(-1)?.sentBytes).toBe(total);
+  expect(log).toContain(`custom: uploading ${model}`);
+
+  const again: string[] = [];
+  const second = await prepareOnRemote(session, {
+    catalog: [],
+    savedModels: [{ name: "custom", dir: model }],
+    remoteDir,
+    version: 1,
+    python: PYTHON,
+    log: (l) => again.push(l),
+  });
+  expect(second).toEqual({ prepared: [], skipped: ["custom"] });
+  expect(again.some((l) => l.includes("uploading"))).toBe(false);
+});
+
+test("odapi prepare --runner remote does the same from the command line", async () => {
+  const remoteDir = path.join(work, "remote-cli");
+  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(REPO_ROOT, "bin", "odapi.cjs"),
+        "prepare",
+        "--runner",
+        "remote",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(sshd.port),
+        "--user",
+        sshd.user,
+        "--key",
+        sshd.userKeyPath,
+        "--host-key",
+        sshd.hostKey,
+        "--remote-dir",
+        remoteDir,
+        "--python",
+        PYTHON,
+        "--mirror",
+        mirror,
+        "--catalog",
+        NAME,
+        "--saved-model",
+        path.join(work, "src"),
+        "--name",
+        "mine",
+        "--json",
+      ],
+      { cwd: work },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
+  expect(r.code).toBe(0);
+  expect(r.stderr).toContain("runner: remote (--runner remote)");
+  const out = JSON.parse(r.stdout);
+  expect(out.runner).toBe("remote");
+  expect(out.models).toEqual([
+    { name: NAME, status: "prepared", path: path.join(remoteDir, "models", NAME, "1") },
+    { name: "mine", status: "prepared", path: path.join(remoteDir, "models", "mine", "1") },
+  ]);
+});
+
+test("a local dir without saved_model.pb is refused before anything is prepared", async () => {
+  const remoteDir = path.join(work, "remote-custom-bad");
+  await expect(
+    prepareOnRemote(session, {
+      catalog: [],
+      savedModels: [{ name: "bad", dir: work }],
+      remoteDir,
+      version: 1,
+    }),
+  ).rejects.toThrow(`no SavedModel at ${work} (saved_model.pb is missing)`);
+  expect(existsSync(path.join(remoteDir, "models", "bad"))).toBe(false);
 });
 
 test("a bad download URL fails with the script's clear error and leaves no version dir", async () => {

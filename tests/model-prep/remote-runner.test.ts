@@ -3,7 +3,9 @@ import { shellJoin } from "../../bootstrap/ssh/shell";
 import {
   catalogUrl,
   parseRemoteResult,
+  remoteJobs,
   remotePrepareArgv,
+  remoteRawDir,
   remoteToolDir,
   remoteToolFiles,
 } from "../../model-prep/remote-runner";
@@ -16,19 +18,24 @@ describe("remote runner plan (pure)", () => {
   });
 
   it("builds the exact command per model (docker by default, a host Python when asked)", () => {
-    expect(shellJoin(remotePrepareArgv("ssd_mobilenet_v2", { remoteDir: "/opt/odapi", version: 1 }))).toBe(
+    expect(
+      shellJoin(
+        remotePrepareArgv(remoteJobs({ catalog: ["ssd_mobilenet_v2"], remoteDir: "/opt/odapi" })[0], {
+          remoteDir: "/opt/odapi",
+          version: 1,
+        }),
+      ),
+    ).toBe(
       "bash /opt/odapi/.odapi/model-prep/remote-prepare.sh /opt/odapi ssd_mobilenet_v2 " +
         "https://www.kaggle.com/api/v1/models/tensorflow/ssd-mobilenet-v2/tensorFlow2/ssd-mobilenet-v2/1/download " +
         "1 tensorflow/tensorflow:2.20.0",
     );
     expect(
       shellJoin(
-        remotePrepareArgv("efficientdet_d0", {
-          remoteDir: "/srv/my models",
-          version: 3,
-          mirror: "http://10.0.0.5:8080",
-          python: "/usr/bin/python3",
-        }),
+        remotePrepareArgv(
+          { name: "efficientdet_d0", source: catalogUrl("efficientdet_d0", "http://10.0.0.5:8080") },
+          { remoteDir: "/srv/my models", version: 3, python: "/usr/bin/python3" },
+        ),
       ),
     ).toBe(
       "bash '/srv/my models/.odapi/model-prep/remote-prepare.sh' '/srv/my models' efficientdet_d0 " +
@@ -37,6 +44,23 @@ describe("remote runner plan (pure)", () => {
     expect(catalogUrl("efficientdet_d0", "http://m/")).toBe(
       "http://m/tensorflow/efficientdet/tensorFlow2/d0/1/download",
     );
+  });
+
+  it("lists catalog jobs, then uploaded SavedModels as dir: sources", () => {
+    expect(
+      remoteJobs({
+        catalog: ["efficientdet_d0"],
+        savedModels: [{ name: "mine", dir: "./local/mine" }],
+        remoteDir: "/opt/odapi",
+      }),
+    ).toEqual([
+      {
+        name: "efficientdet_d0",
+        source: "https://www.kaggle.com/api/v1/models/tensorflow/efficientdet/tensorFlow2/d0/1/download",
+      },
+      { name: "mine", source: "dir:/opt/odapi/.odapi/raw/mine" },
+    ]);
+    expect(remoteRawDir("/opt/odapi", "mine")).toBe("/opt/odapi/.odapi/raw/mine");
   });
 
   it("reads the script's result line", () => {

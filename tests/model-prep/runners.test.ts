@@ -148,6 +148,20 @@ describe("planSources", () => {
     ]);
   });
 
+  it("accepts a SavedModel for the remote runner (uploaded raw, prepared there)", () => {
+    expect(
+      planSources({
+        ...base,
+        savedModel: "./x",
+        name: "x",
+        runner: "remote",
+        host: "h",
+        user: "u",
+        remoteDir: "/r",
+      }),
+    ).toEqual([{ kind: "saved-model", name: "x", savedModelDir: "./x" }]);
+  });
+
   it.each([
     [{}, /nothing to prepare/],
     [{ savedModel: "./x" }, /--saved-model needs --name/],
@@ -160,10 +174,6 @@ describe("planSources", () => {
     [
       { catalog: ["efficientdet_d0"], runner: "remote" },
       /--runner remote needs --host, --user, --remote-dir/,
-    ],
-    [
-      { savedModel: "./x", name: "x", runner: "remote", host: "h", user: "u", remoteDir: "/r" },
-      /remote runner prepares catalog models only/,
     ],
   ])("rejects %j", (extra, message) => {
     expect(() => planSources({ ...base, ...(extra as object) })).toThrow(message);
