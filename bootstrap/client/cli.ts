@@ -31,6 +31,7 @@ import {
   type BenchReport,
   benchSummary,
   benchTable,
+  comparisonTable,
   type DetectReport,
   detectionTable,
   detectSummary,
@@ -47,9 +48,9 @@ import { readStack, type StackTarget } from "./stack";
 
 const ROOT = path.resolve(__dirname, "../..");
 export const DEFAULT_MODEL = "ssd_mobilenet_v2";
+export const DEFAULT_IMAGE = path.join(ROOT, "samples", "astronaut.jpg");
 /** The shell's convention for a run stopped by SIGINT (128 + 2). */
 const INTERRUPTED = 130;
-export const DEFAULT_IMAGE = path.join(ROOT, "samples", "astronaut.jpg");
 
 export interface ClientOptions {
   stack: string;
@@ -408,7 +409,12 @@ export async function main(argv: string[], io: Io = defaultIo()): Promise<number
     }
     if (!opts.bench) {
       const report = await detect(opts, target, images, checks, io);
-      io.out(json ? `${JSON.stringify(report, null, 2)}\n` : `\n${detectSummary(report, opts.out)}\n`);
+      if (json) io.out(`${JSON.stringify(report, null, 2)}\n`);
+      else {
+        if (report.models.length > 1)
+          io.out(`\n${pc.bold("models side by side")}\n${comparisonTable(report)}\n`);
+        io.out(`\n${detectSummary(report, opts.out)}\n`);
+      }
       return 0;
     }
     const { report, failed, interrupted } = await bench(opts, target, images, checks, io);

@@ -78,6 +78,29 @@ export function imageHeading(model: string, r: ImageResult, minScore: number, pr
   return `${prefix}${pc.bold(r.path)}  ${r.width}×${r.height} ${r.format} → ${model}: ${r.detections.length} of ${r.total} detections ≥ ${minScore.toFixed(2)} · ${r.latencyMs.toFixed(0)} ms`;
 }
 
+/** One cell per image and model: how many detections, the best one, and the request time (pure). */
+export function comparisonRows(report: DetectReport): string[][] {
+  const first = report.models[0]?.images ?? [];
+  return first.map((img, i) => [
+    img.path,
+    ...report.models.map((m) => {
+      const r = m.images[i];
+      const best = r.detections[0];
+      const top = best ? `${best.label} ${best.score.toFixed(2)}` : "none";
+      return `${r.detections.length} · ${top} · ${r.latencyMs.toFixed(0)} ms`;
+    }),
+  ]);
+}
+
+export function comparisonTable(report: DetectReport): string {
+  const table = new Table({
+    head: ["image", ...report.models.map((m) => m.name)].map((h) => pc.bold(h)),
+    style: plain,
+  });
+  for (const row of comparisonRows(report)) table.push(row);
+  return table.toString();
+}
+
 /** The closing line of a detect run (pure). */
 export function detectSummary(report: DetectReport, out: string): string {
   const results = report.models.flatMap((m) => m.images);

@@ -155,6 +155,25 @@ describe("detections", () => {
     expect(fake.predictCalls.get("efficientdet_d0")).toBeGreaterThanOrEqual(2);
   });
 
+  it("compares several models side by side", async () => {
+    const r = await runClient([
+      "--url",
+      fake.url,
+      "--model",
+      "ssd_mobilenet_v2",
+      "efficientdet_d0",
+      "--out",
+      tmp,
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("[1/2] ");
+    expect(r.stdout).toContain("[2/2] ");
+    expect(r.stdout).toMatch(/models side by side\n.*\n│ image +│ ssd_mobilenet_v2 +│ efficientdet_d0 +│/);
+    expect(r.stdout).toMatch(
+      /│ samples\/astronaut\.jpg │ 2 · person 0\.91 · \d+ ms +│ 2 · person 0\.91 · \d+ ms +│/,
+    );
+  });
+
   it("prints complete --help", async () => {
     const r = await runClient(["--help"]);
     expect(r.code).toBe(0);

@@ -7,7 +7,14 @@ import { type ClientOptions, resolveTarget } from "../../bootstrap/client/cli";
 import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../bootstrap/client/detections";
 import { histogramPlan } from "../../bootstrap/client/histogram";
 import { imageEntries, imageInfo, sniffFormat } from "../../bootstrap/client/image";
-import { annotatedName, progressPrefix, stamp, uniqueName } from "../../bootstrap/client/report";
+import {
+  annotatedName,
+  comparisonRows,
+  type DetectReport,
+  progressPrefix,
+  stamp,
+  uniqueName,
+} from "../../bootstrap/client/report";
 import { parseStackOutputs, stackCommandError, stackOutputArgv } from "../../bootstrap/client/stack";
 import { histogramBins, niceStep, percentile, summarize } from "../../bootstrap/client/stats";
 import { ExitCode, OdapiError } from "../../common/errors";
@@ -330,6 +337,55 @@ describe("bench helpers", () => {
     expect(() => checkBenchNumbers({ requests: 5, concurrency: 1.5, warmup: 0 })).toThrow(/--concurrency/);
     expect(() => checkBenchNumbers({ requests: 5, concurrency: 2, warmup: -1 })).toThrow(/--warmup/);
     expect(() => checkBenchNumbers({ requests: 5, concurrency: 2, warmup: 0 })).not.toThrow();
+  });
+});
+
+describe("models side by side", () => {
+  it("shows per image and model the count, the best detection and the time", () => {
+    const img = (latencyMs: number, detections: { label: string; score: number }[]) => ({
+      path: "a.jpg",
+      format: "jpeg" as const,
+      width: 10,
+      height: 10,
+      latencyMs,
+      total: 5,
+      annotated: "x.png",
+      detections: detections.map((d) => ({
+        ...d,
+        classId: 1,
+        box: { left: 0, top: 0, right: 1, bottom: 1 },
+      })),
+    });
+    const report: DetectReport = {
+      ok: true,
+      mode: "detect",
+      url: "u",
+      source: "--url",
+      minScore: 0.5,
+      models: [
+        {
+          name: "fast",
+          versions: ["1"],
+          input: "images",
+          images: [img(12.4, [{ label: "cat", score: 0.61 }])],
+        },
+        {
+          name: "accurate",
+          versions: ["1"],
+          input: "images",
+          images: [
+            img(230.6, [
+              { label: "cat", score: 0.97 },
+              { label: "dog", score: 0.55 },
+            ]),
+          ],
+        },
+        { name: "none", versions: ["1"], input: "images", images: [img(8, [])] },
+      ],
+    };
+    expect(comparisonRows(report)).toEqual([
+      ["a.jpg", "1 · cat 0.61 · 12 ms", "2 · cat 0.97 · 231 ms", "0 · none · 8 ms"],
+    ]);
   });
 });
 
