@@ -107,29 +107,31 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;
 
-  const port = opts.port ?? (await freePort());
-  const config = [
-    `Port ${port}`,
-    "ListenAddress 127.0.0.1",
-    `HostKey ${hostKeyPath}`,
-    `PidFile ${path.join(dir, "sshd.pid")}`,
-    `AuthorizedKeysFile ${authorizedKeys}`,
-    "PermitRootLogin yes",
-    "StrictModes no",
-    "PubkeyAuthentication yes",
-    "PasswordAuthentication no",
-    "KbdInteractiveAuthentication no",
-    "UsePAM no",
-    "AllowTcpForwarding yes",
-    "MaxSessions 64",
-    "MaxStartups 64:30:128",
-    `LogLevel ${opts.logLevel ?? "ERROR"}`,
-    "Subsystem sftp internal-sftp",
-    // sshd keeps the first value of a keyword, so extra lines cannot override the ones above.
-    ...(opts.extraConfig ?? []),
-  ];
+  let port = opts.port ?? (await freePort());
   const configPath = path.join(dir, "sshd_config");
-  writeFileSync(configPath, `${config.join("\n")}\n`);
+  const writeConfig = () => {
+    const config = [
+      `Port ${port}`,
+      "ListenAddress 127.0.0.1",
+      `HostKey ${hostKeyPath}`,
+      `PidFile ${path.join(dir, "sshd.pid")}`,
+      `AuthorizedKeysFile ${authorizedKeys}`,
+      "PermitRootLogin yes",
+      "StrictModes no",
+      "PubkeyAuthentication yes",
+      "PasswordAuthentication no",
+      "KbdInteractiveAuthentication no",
+      "UsePAM no",
+      "AllowTcpForwarding yes",
+      "MaxSessions 64",
+      "MaxStartups 64:30:128",
+      `LogLevel ${opts.logLevel ?? "ERROR"}`,
+      "Subsystem sftp internal-sftp",
+      // sshd keeps the first value of a keyword, so extra lines cannot override the ones above.
+      ...(opts.extraConfig ?? []),
+    ];
+    writeFileSync(configPath, `${config.join("\n")}\n`);
+  };
 
   const launch = () => {
     if (stopped) return;
@@ -150,12 +152,33 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     throw new Error(`sshd did not accept on port ${port} within 15 s: ${stderr}`);
   };
 
-  if (opts.delayMs) timer = setTimeout(launch, opts.delayMs);
-  else launch();
-  const ready = waitAccepting();
-  // A delayed start returns at once; callers await `ready` when they need it.
-  ready.catch(() => undefined);
-  if (!opts.delayMs) await ready;
+  writeConfig();
+  let ready: Promise<void>;
+  if (opts.delayMs) {
+    timer = setTimeout(launch, opts.delayMs);
+    ready = waitAccepting();
+    // A delayed start returns at once; callers await `ready` when they need it.
+    ready.catch(() => undefined);
+  } else {
+    // The free port may be taken by another test process before sshd binds it: retry on a fresh one.
+    for (let attempt = 1; ; attempt++) {
+      launch();
+      ready = waitAccepting();
+      try {
+        await ready;
+        break;
+      } catch (err) {
+        const busy = /Address already in use|Cannot bind/i.test(stderr);
+        if (!busy || opts.port || attempt >= 3) {
+          rmSync(dir, { recursive: true, force: true });
+          throw err;
+        }
+        stderr = "";
+        port = await freePort();
+        writeConfig();
+      }
+    }
+  }
 
   return {
     host: "127.0.0.1",
