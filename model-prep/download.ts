@@ -35,6 +35,8 @@ export interface CachePaths {
   dir: string;
   archive: string;
   part: string;
+  /** ETag / Last-Modified of the response the part file came from. */
+  partValidator: string;
   sha256File: string;
   /** The extracted SavedModel (the dir holding saved_model.pb). */
   savedModel: string;
@@ -76,15 +78,32 @@ export function cachePaths(cacheDir: string, name: string): CachePaths {
     dir,
     archive: path.join(dir, "model.tar.gz"),
     part: path.join(dir, "model.tar.gz.part"),
+    partValidator: path.join(dir, "model.tar.gz.part.validator"),
     sha256File: path.join(dir, "model.tar.gz.sha256"),
     savedModel: path.join(dir, "saved_model"),
     extractedFrom: path.join(dir, "saved_model.from-sha256"),
   };
 }
 
-/** Request headers: ask only for the missing tail when a partial file exists. */
-export function rangeHeaders(partBytes: number): Record<string, string> {
-  return partBytes > 0 ? { Range: `bytes=${partBytes}-` } : {};
+/**
+ * Request headers: ask only for the missing tail when a partial file exists. With the validator (ETag or
+ * Last-Modified) of the response that started the part, `If-Range` makes a changed file come back whole
+ * instead of being spliced onto the old bytes.
+ */
+export function rangeHeaders(partBytes: number, validator?: string): Record<string, string> {
+  if (partBytes <= 0) return {};
+  return validator
+    ? { Range: `bytes=${partBytes}-`, "If-Range": validator }
+    : { Range: `bytes=${partBytes}-` };
+}
+
+/** The strong validator of a response, if any: an ETag that is not weak, else Last-Modified. */
+export function validatorOf(headers: {
+  etag?: string | null;
+  lastModified?: string | null;
+}): string | undefined {
+  if (headers.etag && !headers.etag.startsWith("W/")) return headers.etag;
+  return headers.lastModified ?? undefined;
 }
 
 export type ResumeDecision =
@@ -197,21 +216,42 @@ export async function downloadToCache(
   try {
     let res: Response;
     try {
-      res = await fetch(url, { headers: rangeHeaders(partBytes), redirect: "follow", signal: abort.signal });
+      const validator =
+        partBytes > 0 ? (await readFile(paths.partValidator, "utf8").catch(() => "")).trim() : "";
+      res = await fetch(url, {
+        headers: rangeHeaders(partBytes, validator || undefined),
+        redirect: "follow",
+        signal: abort.signal,
+      });
     } catch (err) {
       throw networkError(url, err, abort.signal);
     }
-    const decision = resumeDecision(partBytes, res.status, {
-      contentRange: res.headers.get("content-range"),
-      contentLength: res.headers.get("content-length"),
-    });
+    let decision: ResumeDecision;
+    try {
+      decision = resumeDecision(partBytes, res.status, {
+        contentRange: res.headers.get("content-range"),
+        contentLength: res.headers.get("content-length"),
+      });
+    } catch (err) {
+      await res.body?.cancel();
+      throw err;
+    }
     if (decision.action === "complete") {
       await res.body?.cancel();
       await rename(paths.part, paths.archive);
+      await rm(paths.partValidator, { force: true });
       return { resumed: true, downloadedBytes: 0 };
     }
     if (!res.body) throw httpError(res.status, url);
     const append = decision.action === "append";
+    if (!append) {
+      const validator = validatorOf({
+        etag: res.headers.get("etag"),
+        lastModified: res.headers.get("last-modified"),
+      });
+      if (validator) await writeFile(paths.partValidator, `${validator}\n`);
+      else await rm(paths.partValidator, { force: true });
+    }
     const start = append ? partBytes : 0;
     if (append) opts.log?.(`resuming the download at ${start} bytes`);
     const meter = new RateMeter();
@@ -239,6 +279,7 @@ export async function downloadToCache(
       );
     }
     await rename(paths.part, paths.archive);
+    await rm(paths.partValidator, { force: true });
     return { resumed: append, downloadedBytes: received - start };
   } finally {
     clearTimeout(idle);

@@ -16,6 +16,7 @@ import {
   rangeHeaders,
   resumeDecision,
   tarExtractArgv,
+  validatorOf,
 } from "../../model-prep/download";
 
 describe("download decisions (pure)", () => {
@@ -31,6 +32,13 @@ describe("download decisions (pure)", () => {
   it("asks for the missing tail only when a part file exists", () => {
     expect(rangeHeaders(0)).toEqual({});
     expect(rangeHeaders(1234)).toEqual({ Range: "bytes=1234-" });
+    expect(rangeHeaders(1234, '"abc"')).toEqual({ Range: "bytes=1234-", "If-Range": '"abc"' });
+    expect(rangeHeaders(0, '"abc"')).toEqual({});
+    expect(validatorOf({ etag: '"abc"', lastModified: "Tue, 24 Nov 2026 08:00:00 GMT" })).toBe('"abc"');
+    expect(validatorOf({ etag: 'W/"abc"', lastModified: "Tue, 24 Nov 2026 08:00:00 GMT" })).toBe(
+      "Tue, 24 Nov 2026 08:00:00 GMT",
+    );
+    expect(validatorOf({})).toBeUndefined();
   });
 
   it("appends on a matching 206, restarts on 200, completes on 416 with the same size", () => {
@@ -85,7 +93,7 @@ function buildArchive(dir: string, nested: boolean): Buffer {
 
 interface TestServer {
   url: string;
-  requests: { path: string; range?: string }[];
+  requests: { path: string; range?: string; ifRange?: string }[];
   /** Next response on /model: cut the connection after this many bytes. */
   cutAfter?: number;
   ignoreRange?: boolean;
@@ -94,9 +102,13 @@ interface TestServer {
 }
 
 async function startServer(body: Buffer): Promise<TestServer> {
-  const state = { requests: [] as { path: string; range?: string }[], body } as TestServer;
+  const state = { requests: [] as TestServer["requests"], body } as TestServer;
   const server = http.createServer((req, res) => {
-    state.requests.push({ path: req.url ?? "", range: req.headers.range });
+    state.requests.push({
+      path: req.url ?? "",
+      range: req.headers.range,
+      ifRange: req.headers["if-range"] as string | undefined,
+    });
     if (req.url === "/api/v1/models/o/m/tensorFlow2/v/1/download") {
       // Kaggle answers with a redirect to storage.
       res.writeHead(302, { Location: "/storage/model.tar.gz" }).end();
@@ -108,8 +120,12 @@ async function startServer(body: Buffer): Promise<TestServer> {
     }
     const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
     const full = state.body;
+    const etag = `"${createHash("sha1").update(full).digest("hex")}"`;
+    // RFC 9110 If-Range: a validator that no longer matches means "send the whole new file".
+    const ifRange = req.headers["if-range"];
+    const rangeValid = ifRange === undefined || ifRange === etag;
     let start = 0;
-    if (m && !state.ignoreRange) {
+    if (m && !state.ignoreRange && rangeValid) {
       start = Number(m[1]);
       if (start >= full.length) {
         res.writeHead(416, { "Content-Range": `bytes */${full.length}` }).end();
@@ -118,9 +134,10 @@ async function startServer(body: Buffer): Promise<TestServer> {
       res.writeHead(206, {
         "Content-Range": `bytes ${start}-${full.length - 1}/${full.length}`,
         "Content-Length": full.length - start,
+        ETag: etag,
       });
     } else {
-      res.writeHead(200, { "Content-Length": full.length });
+      res.writeHead(200, { "Content-Length": full.length, ETag: etag });
     }
     const slice = full.subarray(start);
     if (state.cutAfter !== undefined) {
@@ -195,9 +212,25 @@ describe("fetchModel against a local HTTP server", () => {
     const res = await fetchModel("m", kaggleStyle(), { cacheDir });
     expect(res.resumed).toBe(true);
     expect(res.downloadedBytes).toBe(archive.length - partBytes);
-    expect(server.requests.at(-1)).toEqual({ path: "/storage/model.tar.gz", range: `bytes=${partBytes}-` });
+    expect(server.requests.at(-1)).toEqual({
+      path: "/storage/model.tar.gz",
+      range: `bytes=${partBytes}-`,
+      ifRange: `"${createHash("sha1").update(archive).digest("hex")}"`,
+    });
     expect(res.sha256).toBe(createHash("sha256").update(archive).digest("hex"));
     expect(existsSync(part)).toBe(false);
+  });
+
+  it("a file that changed between attempts comes back whole, not spliced", async () => {
+    const cacheDir = path.join(dir, "cache");
+    server.cutAfter = 40_000;
+    await expect(fetchModel("m", kaggleStyle(), { cacheDir })).rejects.toBeInstanceOf(OdapiError);
+    const changed = buildArchive(path.join(dir, "v2"), false);
+    server.body = changed;
+    const res = await fetchModel("m", kaggleStyle(), { cacheDir });
+    expect(res.resumed).toBe(false);
+    expect(res.sha256).toBe(createHash("sha256").update(changed).digest("hex"));
+    expect(existsSync(path.join(cacheDir, "m", "model.tar.gz.part.validator"))).toBe(false);
   });
 
   it("starts over when the server ignores Range", async () => {
