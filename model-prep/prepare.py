@@ -275,7 +275,9 @@ def clean_stale(parent: Path) -> None:
         return
     for entry in parent.iterdir():
         m = STALE.match(entry.name)
-        if not m or pid_alive(int(m.group(3))):
+        pid = int(m.group(3)) if m else 0
+        # Our own pid on a leftover means an earlier container run (each one is pid 1 in its namespace).
+        if not m or (pid != os.getpid() and pid_alive(pid)):
             continue
         kind, version = m.group(1), m.group(2)
         if kind == "old" and not (parent / version).exists():

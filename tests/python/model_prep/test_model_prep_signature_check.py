@@ -94,3 +94,14 @@ def test_more_rows_than_n_are_cut_and_num_detections_clamped(detector_dir):
 
     out = prepare.build_serving_fn(tf, claims_ten, input_name, 3)(tf.constant([png]))
     assert out["num_detections"].numpy().tolist() == [3.0]
+
+
+def test_leftovers_with_our_own_pid_are_stale(tmp_path):
+    # In a container every run is pid 1: a leftover with our pid cannot be a live run.
+    import os
+
+    (tmp_path / f".staging-1-{os.getpid()}").mkdir()
+    (tmp_path / f".old-2-{os.getpid()}").mkdir()
+    (tmp_path / ".staging-3-1").mkdir()  # pid 1 is alive here (init): another run's, left alone
+    prepare.clean_stale(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".staging-3-1", "2"]
