@@ -120,6 +120,9 @@ export function modelNamesOf(files: Pick<BundleFile, "relPath">[]): string[] {
   return [...names].sort();
 }
 
+const ENSURE_DIR_SCRIPT =
+  'for d in "$@"; do mkdir -p -- "$d" || exit 1; test -w "$d" || { echo "$d is not writable (owner or read-only filesystem)" >&2; exit 1; }; done';
+
 /**
  * Create the dir and its models/ and config/ as the SSH user, checking they are writable, in one round trip;
  * when refused, `install -d -o <user>` as root (also fixes dirs left owned by root), then the same check again.
@@ -128,7 +131,7 @@ export function modelNamesOf(files: Pick<BundleFile, "relPath">[]): string[] {
 export function ensureDirArgv(dir: string, user: string): { argv: string[]; privilegedArgv: string[] } {
   const sub = [dir, `${dir}/models`, `${dir}/config`];
   return {
-    argv: ["sh", "-c", 'for d in "$@"; do mkdir -p -- "$d" && test -w "$d" || exit 1; done', "sh", ...sub],
+    argv: ["sh", "-c", ENSURE_DIR_SCRIPT, "sh", ...sub],
     privilegedArgv: ["install", "-d", "-o", user, "-m", "0755", ...sub],
   };
 }
@@ -222,10 +225,23 @@ export function parseDfAvailableKb(stdout: string): number | undefined {
   return avail && /^\d+$/.test(avail) ? Number(avail) : undefined;
 }
 
+/** The error when --remote-dir cannot be made writable for the SSH user (pure). */
+export function remoteDirError(host: string, user: string, remoteDir: string, stderr: string): OdapiError {
+  const why = stderr.trim().split("\n").pop() || "not writable";
+  return new OdapiError(
+    `cannot create or write --remote-dir ${remoteDir} on ${host} as ${user}: ${why}`,
+    `choose a dir ${user} can write (e.g. under ~${user}) on a writable filesystem; as a non-root user, passwordless sudo lets deploy create it`,
+    "remoteIo",
+  );
+}
+
 async function ensureRemoteDir(session: SshSession, plan: DeployPlan): Promise<void> {
   if ((await session.exec(plan.ensureDir.argv)).code === 0) return;
-  if (session.target.user !== "root") await session.run(plan.ensureDir.privilegedArgv, { sudo: true });
-  await session.run(plan.ensureDir.argv);
+  const { host, user } = session.target;
+  // Only root can hand the dir to the user; a sudo failure (no sudo, password needed) explains itself.
+  if (user !== "root") await session.run(plan.ensureDir.privilegedArgv, { sudo: true });
+  const again = await session.exec(plan.ensureDir.argv);
+  if (again.code !== 0) throw remoteDirError(host, user, plan.remoteDir, again.stderr);
 }
 
 async function diskFullDetail(session: SshSession, remoteDir: string): Promise<string> {

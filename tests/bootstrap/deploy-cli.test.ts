@@ -289,6 +289,28 @@ const asRoot = process.getuid?.() === 0;
   },
 );
 
+(asRoot ? test : test.skip)(
+  "a remote dir on a read-only filesystem is one clear exit-7 error naming the dir",
+  async () => {
+    const remoteDir = path.join(tmp, "remote-readonly");
+    mkdirSync(remoteDir);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", remoteDir]);
+    try {
+      const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
+      expect(run.code).toBe(ExitCode.remoteIo);
+      expect(run.stdout).toBe("");
+      expect(run.stderr).toMatch(
+        new RegExp(
+          `^error: cannot create or write --remote-dir ${remoteDir} on 127\\.0\\.0\\.1 as ${sshd.user}: ${remoteDir} is not writable \\(owner or read-only filesystem\\)$`,
+          "m",
+        ),
+      );
+    } finally {
+      execFileSync("umount", ["-l", remoteDir]);
+    }
+  },
+);
+
 test("status and stop explain a host without a running Docker engine", async () => {
   const remoteDir = path.join(tmp, "remote one");
   const hasDockerCli = (() => {

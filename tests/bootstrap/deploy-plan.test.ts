@@ -27,7 +27,7 @@ describe("planDeploy", () => {
     expect(plan.remoteDir).toBe("/opt/odapi");
     expect(plan.models).toEqual(["ssd_mobilenet_v2"]);
     expect(remoteCommandLine(plan.ensureDir.argv, { sudo: false, user: "ubuntu" })).toBe(
-      `sh -c 'for d in "$@"; do mkdir -p -- "$d" && test -w "$d" || exit 1; done' sh /opt/odapi /opt/odapi/models /opt/odapi/config`,
+      `sh -c 'for d in "$@"; do mkdir -p -- "$d" || exit 1; test -w "$d" || { echo "$d is not writable (owner or read-only filesystem)" >&2; exit 1; }; done' sh /opt/odapi /opt/odapi/models /opt/odapi/config`,
     );
     expect(remoteCommandLine(plan.ensureDir.privilegedArgv, { sudo: true, user: "ubuntu" })).toBe(
       "sudo -n -- install -d -o ubuntu -m 0755 /opt/odapi /opt/odapi/models /opt/odapi/config",
