@@ -226,7 +226,14 @@ export async function deployObjectDetectionApi(
   if (cfg.target === "host") {
     const host = cfg.sshHost as string;
     const privateKey = secrets.sshPrivateKey;
-    if (!privateKey) throw new OdapiError("odapi:sshPrivateKey is missing", "set it with --secret", "config");
+    // validateStackConfig already demands it for target 'host'; this only narrows the type.
+    if (!privateKey) {
+      throw new OdapiError(
+        "odapi:sshPrivateKey is required for target 'host'",
+        "pulumi config set --secret odapi:sshPrivateKey < ~/.ssh/id_ed25519",
+        "config",
+      );
+    }
     new ModelDeployment(NAME, {
       host,
       port: cfg.sshPort,
