@@ -222,12 +222,17 @@ export function exitCodeHelp(): string {
   return `Exit codes: 0 ok, ${parts.join(", ")}, 1 anything else.`;
 }
 
+/** `203.0.113.7:8501` → `http://203.0.113.7:8501`: a bare host:port is what people paste (pure). */
+export function withScheme(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+}
+
 /** Where to send requests and with which key: flags first, then env, then the stack's outputs (pure). */
 export function resolveTarget(opts: ClientOptions, env: NodeJS.ProcessEnv, stack?: StackTarget): Target {
   const url = opts.url ?? stack?.apiUrl;
   if (!url) throw new OdapiError("no API URL", "pass --url or deploy a stack", "usage");
   return {
-    url,
+    url: withScheme(url),
     models: opts.models.length ? opts.models : (stack?.models ?? [DEFAULT_MODEL]),
     apiKey: opts.apiKey || env.ODAPI_API_KEY || stack?.apiKey || undefined,
     source: opts.url ? "--url" : `stack ${opts.stack}`,

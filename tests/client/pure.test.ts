@@ -3,7 +3,7 @@ import path from "node:path";
 import { Jimp } from "jimp";
 import { classColor, drawingPlan, fontNameFor, strokeFor } from "../../bootstrap/client/annotate";
 import { batchBodies, checkBenchNumbers, countErrors } from "../../bootstrap/client/bench";
-import { type ClientOptions, resolveTarget } from "../../bootstrap/client/cli";
+import { type ClientOptions, resolveTarget, withScheme } from "../../bootstrap/client/cli";
 import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../bootstrap/client/detections";
 import { histogramPlan } from "../../bootstrap/client/histogram";
 import { imageEntries, imageInfo, sniffFormat } from "../../bootstrap/client/image";
@@ -300,6 +300,12 @@ describe("target resolution", () => {
         .apiKey,
     ).toBe("flag");
     expect(resolveTarget(opts({}), { ODAPI_API_KEY: "env" }, stack).apiKey).toBe("env");
+  });
+  it("adds http:// to a bare host:port", () => {
+    expect(withScheme("203.0.113.7:8501")).toBe("http://203.0.113.7:8501");
+    expect(withScheme("localhost:8501/api")).toBe("http://localhost:8501/api");
+    expect(withScheme("https://h")).toBe("https://h");
+    expect(resolveTarget(opts({ url: "h:8501" }), {}).url).toBe("http://h:8501");
   });
   it("defaults to ssd_mobilenet_v2 with --url", () => {
     expect(resolveTarget(opts({ url: "http://u" }), {})).toEqual({
