@@ -99,7 +99,7 @@ async function prepareHere(
       kind,
       { name: source.name, savedModelDir },
       { outDir: a.out, version: a.version, ifExists: a["if-exists"], maxDetections: a["max-detections"] },
-      (line) => say(`${source.name}: ${line}`),
+      (line) => say(`${source.name}: ${line.replace(/^prepare: /, "")}`),
     );
     outcomes.push({ name: done.name, status: done.status, path: done.path, sha256 });
   }
