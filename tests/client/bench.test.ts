@@ -6,7 +6,7 @@ import { decodeImage } from "../../bootstrap/client/decode";
 import { seriesColor } from "../../bootstrap/client/histogram";
 import { ExitCode } from "../../common/errors";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { ROOT, runClient } from "./run-client";
+import { BROKEN_JPEG, ROOT, runClient } from "./run-client";
 
 const DELAY_MS = 40;
 let fake: FakeServing;
@@ -190,13 +190,7 @@ it("Ctrl-C stops the run, and the report of what was measured is still written",
 
 it("stops with the server's error when the warm-up fails", async () => {
   const file = path.join(tmp, "broken.jpg");
-  writeFileSync(
-    file,
-    Buffer.concat([
-      Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03]),
-      Buffer.alloc(32),
-    ]),
-  );
+  writeFileSync(file, BROKEN_JPEG);
   const r = await runClient(["--url", fake.url, "--bench", "--requests", "5", "--image", file, "--out", tmp]);
   expect(r.code).toBe(ExitCode.badRequest);
   expect(r.stderr.split("\n")[0]).toContain("(400): Unknown image file format");

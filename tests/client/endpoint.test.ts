@@ -8,7 +8,7 @@ import { Jimp } from "jimp";
 import { decodeImage } from "../../bootstrap/client/decode";
 import { ExitCode } from "../../common/errors";
 import { FAKE_DETECTIONS, type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { ROOT, runClient } from "./run-client";
+import { BROKEN_JPEG, ROOT, runClient } from "./run-client";
 
 const ASTRONAUT = path.join(ROOT, "samples/astronaut.jpg");
 const KEY = "test-key-0123456789abcdef";
@@ -239,13 +239,8 @@ describe("errors: one line, own exit code", () => {
   });
 
   it("an image the server cannot decode (400) shows the server's message", async () => {
-    // JPEG magic and a valid frame header, then garbage: passes the local check, fails TensorFlow's decoder.
-    const broken = Buffer.concat([
-      Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03]),
-      Buffer.alloc(64, 0x42),
-    ]);
     const file = path.join(tmp, "broken.jpg");
-    writeFileSync(file, broken);
+    writeFileSync(file, BROKEN_JPEG);
     const r = await runClient(["--url", fake.url, "--image", file, "--out", tmp]);
     expect(r.code).toBe(ExitCode.badRequest);
     expect(firstLine(r.stderr)).toMatch(

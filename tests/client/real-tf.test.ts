@@ -8,7 +8,7 @@ import path from "node:path";
 import { Jimp } from "jimp";
 import { decodeImage } from "../../bootstrap/client/decode";
 import { ExitCode } from "../../common/errors";
-import { ROOT, runClient } from "./run-client";
+import { BROKEN_JPEG, ROOT, runClient } from "./run-client";
 
 const PYTHON = path.join(ROOT, ".venv/bin/python");
 const SERVER = path.join(__dirname, "tf_rest_server.py");
@@ -103,13 +103,7 @@ it("prints and draws the box the real model found, for PNG and JPEG", async () =
 
 it("shows TensorFlow's own message for a corrupt JPEG", async () => {
   const broken = path.join(work, "broken.jpg");
-  writeFileSync(
-    broken,
-    Buffer.concat([
-      Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03]),
-      Buffer.alloc(40, 0x42),
-    ]),
-  );
+  writeFileSync(broken, BROKEN_JPEG);
   const r = await runClient([
     "--url",
     url,

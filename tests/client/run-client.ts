@@ -46,3 +46,12 @@ export function runClient(
     child.on("close", (code) => resolve({ code, stdout, stderr }));
   });
 }
+
+/**
+ * JPEG magic and a valid 16×16 frame header, then garbage: it passes the client's local check (so it is
+ * sent) and fails the server's decoder (so the server's 400 message is what the user sees).
+ */
+export const BROKEN_JPEG = Buffer.concat([
+  Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x11, 0x08, 0x00, 0x10, 0x00, 0x10, 0x03]),
+  Buffer.alloc(64, 0x42),
+]);
