@@ -68,7 +68,9 @@ it("measures latency percentiles over keep-alive connections and compares models
   // Never more than C in flight, and connections are reused (one per worker plus one for status/metadata).
   expect(fake.maxInFlight).toBeLessThanOrEqual(concurrency);
   expect(fake.maxInFlight).toBeGreaterThan(1);
-  expect(fake.connections).toBeLessThanOrEqual(1 + 2 * concurrency);
+  // Without keep-alive this would be one per request (2 × 27 predicts + 4 checks); 2 leaves room for the
+  // server closing the idle check connection on a very slow machine.
+  expect(fake.connections).toBeLessThanOrEqual(2 + 2 * concurrency);
 
   const files = readdirSync(tmp).sort();
   expect(files).toHaveLength(2);
