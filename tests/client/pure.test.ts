@@ -3,7 +3,7 @@ import path from "node:path";
 import { Jimp } from "jimp";
 import { classColor, drawingPlan, fontNameFor, strokeFor } from "../../bootstrap/client/annotate";
 import { batchBodies, checkBenchNumbers, countErrors } from "../../bootstrap/client/bench";
-import { type ClientOptions, resolveTarget, withScheme } from "../../bootstrap/client/cli";
+import { type ClientOptions, parseArgs, resolveTarget, withScheme } from "../../bootstrap/client/cli";
 import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../bootstrap/client/detections";
 import { histogramPlan } from "../../bootstrap/client/histogram";
 import { imageEntries, imageInfo, sniffFormat } from "../../bootstrap/client/image";
@@ -269,6 +269,26 @@ describe("Pulumi stack outputs", () => {
     const missing = stackCommandError("gpu", { code: 255, stderr: "error: no stack named 'gpu' found\n" });
     expect(missing.exitCode).toBe(ExitCode.config);
     expect(missing.message).toBe("Pulumi stack \"gpu\" does not exist: error: no stack named 'gpu' found");
+  });
+});
+
+describe("flags", () => {
+  it("takes --model and --image repeated or space-separated, with the documented defaults", async () => {
+    const o = await parseArgs(["--model", "a", "--model", "b", "c", "--image", "p", "q", "--json"], () => {});
+    expect(o).toMatchObject({
+      models: ["a", "b", "c"],
+      images: ["p", "q"],
+      json: true,
+      stack: "cpu",
+      minScore: 0.5,
+      out: "out",
+      bench: false,
+      requests: 100,
+      concurrency: 4,
+      batch: 1,
+      timeoutMs: 30000,
+    });
+    expect(o?.warmup).toBeUndefined();
   });
 });
 
