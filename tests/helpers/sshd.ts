@@ -17,6 +17,8 @@ export interface SshdOptions {
   hostKeyType?: "ed25519" | "ecdsa" | "rsa";
   /** Listen on this port instead of a free one (e.g. to replace a stopped server with a new host key). */
   port?: number;
+  /** Also accept each user's own ~/.ssh/authorized_keys (for tests that log in as a non-root user). */
+  userAuthorizedKeys?: boolean;
   /** sshd LogLevel, default ERROR; VERBOSE logs "Accepted publickey" and "[preauth]" disconnects to `log()`. */
   logLevel?: "ERROR" | "INFO" | "VERBOSE" | "DEBUG";
 }
@@ -115,7 +117,8 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
       "ListenAddress 127.0.0.1",
       `HostKey ${hostKeyPath}`,
       `PidFile ${path.join(dir, "sshd.pid")}`,
-      `AuthorizedKeysFile ${authorizedKeys}`,
+      // sshd reads these as the login user: a non-root user cannot read the temp file, only its own.
+      `AuthorizedKeysFile ${authorizedKeys}${opts.userAuthorizedKeys ? " .ssh/authorized_keys" : ""}`,
       "PermitRootLogin yes",
       "StrictModes no",
       "PubkeyAuthentication yes",

@@ -1,0 +1,189 @@
+// The production path: a non-root SSH user (like `ubuntu` on EC2) and real sudo. Two throwaway users are created
+// for the test (one with passwordless sudo, one without) and removed afterwards; needs root, useradd and sudo
+// (Debian package `sudo`), otherwise the tests are skipped with the reason.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { ExitCode } from "../../common/errors";
+import { type Sshd, startSshd } from "../helpers/sshd";
+
+const BIN = path.join(__dirname, "..", "..", "bin", "odapi.cjs");
+
+function have(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const missing = [
+  process.getuid?.() === 0 ? "" : "root",
+  have("useradd") ? "" : "useradd",
+  have("sudo") ? "" : "sudo (apt-get install sudo)",
+].filter(Boolean);
+if (missing.length) {
+  // Visible in the run output, so a skipped suite is never mistaken for a passing one.
+  console.warn(`tests/bootstrap/nonroot.test.ts skipped: needs ${missing.join(", ")}`);
+}
+const suite = missing.length ? describe.skip : describe;
+
+suite("a non-root SSH user", () => {
+  const tag = `${process.pid % 100000}`;
+  const withSudo = `odapi-s${tag}`;
+  const withoutSudo = `odapi-n${tag}`;
+  const sudoersFile = `/etc/sudoers.d/odapi-test-${tag}`;
+  let tmp: string;
+  let sshd: Sshd;
+  let modelsDir: string;
+  let keyFile: string;
+
+  function addUser(name: string): string {
+    const home = path.join(tmp, name);
+    execFileSync("useradd", ["--no-create-home", "--home-dir", home, "--shell", "/bin/bash", name]);
+    // A locked password ("!") makes sshd refuse the account even for key logins; "*" = no password, not locked.
+    execFileSync("usermod", ["--password", "*", name]);
+    mkdirSync(path.join(home, ".ssh"), { recursive: true });
+    writeFileSync(path.join(home, ".ssh", "authorized_keys"), readPub(), { mode: 0o600 });
+    execFileSync("chown", ["-R", `${name}:${name}`, home]);
+    return home;
+  }
+
+  function readPub(): string {
+    return execFileSync("ssh-keygen", ["-y", "-f", sshd.userKeyPath], { encoding: "utf8" });
+  }
+
+  beforeAll(async () => {
+    tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-nonroot-"));
+    chmodSync(tmp, 0o755); // the users' homes live below it
+    sshd = await startSshd({ userAuthorizedKeys: true });
+    addUser(withSudo);
+    addUser(withoutSudo);
+    writeFileSync(sudoersFile, `${withSudo} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
+    execFileSync("visudo", ["-cf", sudoersFile]);
+    modelsDir = path.join(tmp, "models");
+    mkdirSync(path.join(modelsDir, "m", "1"), { recursive: true });
+    writeFileSync(path.join(modelsDir, "m", "1", "saved_model.pb"), "pb");
+    chmodSync(modelsDir, 0o755);
+    keyFile = path.join(tmp, "key");
+    writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
+  });
+
+  afterAll(async () => {
+    rmSync(sudoersFile, { force: true });
+    for (const u of [withSudo, withoutSudo]) {
+      try {
+        execFileSync("userdel", [u], { stdio: "ignore" });
+      } catch {
+        // already gone
+      }
+    }
+    await sshd?.stop();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  function odapi(user: string, args: string[]) {
+    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const full = [
+        BIN,
+        ...args,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(sshd.port),
+        "--user",
+        user,
+        "--key",
+        keyFile,
+        "--host-key",
+        sshd.hostKey,
+      ];
+      const child: ChildProcess = spawn(process.execPath, full, {
+        cwd: tmp,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stdout = "";
+      let stderr = "";
+      child.stdout?.on("data", (d) => {
+        stdout += d;
+      });
+      child.stderr?.on("data", (d) => {
+        stderr += d;
+      });
+      child.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  test("with passwordless sudo, deploy creates its dir under a root-owned parent for the user (sudo -n install -d -o)", async () => {
+    const parent = path.join(tmp, "srv"); // root-owned 0755: the user cannot create entries here
+    mkdirSync(parent, { mode: 0o755 });
+    const remoteDir = path.join(parent, "odapi");
+    const run = await odapi(withSudo, [
+      "deploy",
+      "--models",
+      modelsDir,
+      "--remote-dir",
+      remoteDir,
+      "--no-start",
+      "--json",
+    ]);
+    expect(run.stderr).not.toMatch(/^error/m);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ models: ["m"], skippedFiles: 0 });
+    const uid = Number(execFileSync("id", ["-u", withSudo], { encoding: "utf8" }));
+    for (const d of [remoteDir, `${remoteDir}/models`, `${remoteDir}/config`])
+      expect(statSync(d).uid).toBe(uid);
+    expect(statSync(path.join(remoteDir, "models", "m", "1", "saved_model.pb")).uid).toBe(uid);
+  });
+
+  test("stop runs stop.sh as root through sudo; its odapi-error line comes back as the error", async () => {
+    const remoteDir = path.join(tmp, "srv", "odapi");
+    const run = await odapi(withSudo, ["stop", "--remote-dir", remoteDir]);
+    if (have("docker")) {
+      // This machine has the docker client but no engine: stop.sh ran as root (it got past its own root-only
+      // parts) and reported the engine.
+      expect(run.code).toBe(ExitCode.failure);
+      expect(run.stderr).toMatch(/^error: the Docker engine is not running or this user may not use it$/m);
+    } else {
+      expect(run.code).toBe(0);
+      expect(run.stderr).toMatch(/docker is not installed: nothing to stop/);
+    }
+  });
+
+  test("without passwordless sudo, a dir it cannot create is an auth error saying how to allow sudo", async () => {
+    const remoteDir = path.join(tmp, "srv", "other");
+    const run = await odapi(withoutSudo, [
+      "deploy",
+      "--models",
+      modelsDir,
+      "--remote-dir",
+      remoteDir,
+      "--no-start",
+    ]);
+    expect(run.code).toBe(ExitCode.auth);
+    expect(run.stderr).toMatch(
+      new RegExp(`^error: ${withoutSudo} cannot run sudo without a password on 127\\.0\\.0\\.1`, "m"),
+    );
+    expect(run.stderr).toContain(
+      `fix: connect as root, or allow passwordless sudo: echo '${withoutSudo} ALL=(ALL) NOPASSWD:ALL'`,
+    );
+    expect(existsSync(remoteDir)).toBe(false);
+  });
+
+  test("without sudo, a dir under its home needs none: --no-start deploys as the user", async () => {
+    const remoteDir = path.join(tmp, withoutSudo, "odapi");
+    const run = await odapi(withoutSudo, [
+      "deploy",
+      "--models",
+      modelsDir,
+      "--remote-dir",
+      remoteDir,
+      "--no-start",
+      "--json",
+    ]);
+    expect(run.code).toBe(0);
+    expect(existsSync(path.join(remoteDir, "models", "m", "1", "saved_model.pb"))).toBe(true);
+  });
+});
