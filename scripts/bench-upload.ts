@@ -61,12 +61,6 @@ function ensureData(): string {
   return models;
 }
 
-function seconds(fn: () => void): number {
-  const t0 = process.hrtime.bigint();
-  fn();
-  return Number(process.hrtime.bigint() - t0) / 1e9;
-}
-
 async function secondsAsync(fn: () => Promise<unknown>): Promise<number> {
   const t0 = process.hrtime.bigint();
   await fn();
@@ -103,6 +97,21 @@ function sshOptions(keyPath: string, knownHosts: string): string[] {
   ];
 }
 
+/** Runs a tool without blocking the event loop: the delay proxy lives in this process. */
+function runAsync(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    child.stderr?.on("data", (d) => {
+      err += d.toString();
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} failed (${code}): ${err.trim()}`)),
+    );
+  });
+}
+
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr?.toString().trim()}`);
@@ -134,11 +143,27 @@ async function benchEndpoint(
   let scpNoop = 0;
   const scpFirst = await best(async () => {
     const d = dest("scp");
-    const t = seconds(() =>
-      run("scp", ["-r", "-q", "-P", String(ep.port), ...ssh, models, `${ep.target.user}@${ep.host}:${d}/`]),
+    const t = await secondsAsync(() =>
+      runAsync("scp", [
+        "-r",
+        "-q",
+        "-P",
+        String(ep.port),
+        ...ssh,
+        models,
+        `${ep.target.user}@${ep.host}:${d}/`,
+      ]),
     );
-    scpNoop = seconds(() =>
-      run("scp", ["-r", "-q", "-P", String(ep.port), ...ssh, models, `${ep.target.user}@${ep.host}:${d}/`]),
+    scpNoop = await secondsAsync(() =>
+      runAsync("scp", [
+        "-r",
+        "-q",
+        "-P",
+        String(ep.port),
+        ...ssh,
+        models,
+        `${ep.target.user}@${ep.host}:${d}/`,
+      ]),
     );
     return t;
   });
@@ -148,8 +173,12 @@ async function benchEndpoint(
   const rsyncFirst = await best(async () => {
     const d = dest("rsync");
     const e = `ssh -p ${ep.port} ${ssh.join(" ")}`;
-    const t = seconds(() => run("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]));
-    rsyncNoop = seconds(() => run("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]));
+    const t = await secondsAsync(() =>
+      runAsync("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]),
+    );
+    rsyncNoop = await secondsAsync(() =>
+      runAsync("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]),
+    );
     return t;
   });
   rows.push({ tool: "rsync -a", first: rsyncFirst, noop: rsyncNoop });
