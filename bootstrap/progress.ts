@@ -72,7 +72,7 @@ export function createProgress(
   if (opts.tty ?? stream.isTTY) {
     const bar = new SingleBar({
       stream,
-      format: `${label} [{bar}] {percentage}% | {sent} / {total} | {rate} | ETA {etaText}`,
+      format: `${label} [{bar}] {percentage}% | {sentText} / {totalText} | {rateText} | ETA {etaText}`,
       barsize: 30,
       hideCursor: true,
       clearOnComplete: false,
@@ -81,10 +81,11 @@ export function createProgress(
     let started = false;
     return {
       update: (p) => {
+        // Not `total`/`value`/`eta`: cli-progress fills those tokens itself (raw numbers).
         const payload = {
-          sent: formatBytes(p.sentBytes),
-          total: formatBytes(p.totalBytes),
-          rate: formatRate(p.bytesPerSecond),
+          sentText: formatBytes(p.sentBytes),
+          totalText: formatBytes(p.totalBytes),
+          rateText: formatRate(p.bytesPerSecond),
           etaText: formatEta(p),
         };
         if (!started) {

@@ -75,3 +75,27 @@ test("the non-TTY reporter writes those lines to its stream; a disabled one writ
   quiet.log("x");
   expect(text).toBe("");
 });
+
+test("the TTY reporter draws a bar with bytes, rate and ETA, and logs lines without tearing it", () => {
+  const out = new PassThrough() as unknown as NodeJS.WriteStream & PassThrough;
+  Object.assign(out, {
+    isTTY: true,
+    columns: 120,
+    cursorTo: () => true,
+    clearLine: () => true,
+    moveCursor: () => true,
+  });
+  let text = "";
+  out.on("data", (d) => {
+    text += d;
+  });
+  const r = createProgress("upload", { stream: out, tty: true });
+  r.update({ sentBytes: 50 * 1024 ** 2, totalBytes: 200 * 1024 ** 2, bytesPerSecond: 10 * 1024 ** 2 });
+  r.log("a log line");
+  r.update({ sentBytes: 200 * 1024 ** 2, totalBytes: 200 * 1024 ** 2, bytesPerSecond: 10 * 1024 ** 2 });
+  r.stop();
+  expect(text).toContain("upload [");
+  expect(text).toContain("25% | 50.0 MiB / 200 MiB | 10.0 MiB/s | ETA 15s");
+  expect(text).toContain("a log line\n");
+  expect(text).toContain("100% | 200 MiB / 200 MiB");
+});
