@@ -17,6 +17,7 @@ import {
   servingPorts,
   validateModelName,
 } from "../serving";
+import { formatBytes } from "./progress";
 import { acquireRemoteLock, type RemoteLock } from "./remote-lock";
 import { diskFullError } from "./ssh/errors";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "./ssh/session";
@@ -296,7 +297,9 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     if (synced.status === "rejected") throw synced.reason;
     if (prepared.status === "rejected") throw prepared.reason;
     const sync = synced.value;
-    log(`uploaded ${sync.uploadedFiles} files (${sync.uploadedBytes} bytes), ${sync.skippedFiles} unchanged`);
+    log(
+      `uploaded ${sync.uploadedFiles} files (${formatBytes(sync.uploadedBytes)}), ${sync.skippedFiles} unchanged`,
+    );
 
     throwIfCancelled(opts.signal);
     if (plan.catalog.length) {
