@@ -71,7 +71,9 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
       try {
         const res = await session.exec(argv, {
           sudo: true,
-          onOutput: (chunk) => process.stdout.write(chunk),
+          // A terminal makes `docker logs --follow` end (SIGHUP) when we disconnect, instead of lingering.
+          pty: args.follow,
+          onOutput: (chunk) => process.stdout.write(args.follow ? chunk.replace(/\r\n/g, "\n") : chunk),
         });
         if (res.code === 127) {
           throw new OdapiError(

@@ -46,6 +46,9 @@ export interface ExecOptions {
   stdin?: string | Buffer;
   timeoutMs?: number;
   onOutput?: (chunk: string) => void;
+  /** Allocate a pseudo-terminal: the remote command then gets SIGHUP when the channel closes (for endless
+   * commands like `docker logs --follow`); stderr arrives merged into stdout, lines end in CRLF. */
+  pty?: boolean;
 }
 
 export interface ConnectOptions {
@@ -228,7 +231,7 @@ class Session implements SshSession {
         else resolve(result as ExecResult);
       };
       this.onLost.add(finish);
-      this.client.exec(command, (err, stream: ClientChannel) => {
+      this.client.exec(command, { pty: opts.pty ?? false }, (err, stream: ClientChannel) => {
         if (err) {
           finish(
             new OdapiError(

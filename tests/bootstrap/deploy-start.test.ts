@@ -2,7 +2,7 @@
 // No Docker engine can run here, so a recording `docker` on the sshd session's PATH answers like the CLI and
 // writes down each call, and TF Serving is the REST double of tests/helpers/fake-tf-serving.ts (it decodes the
 // image we send). Everything else is real: sshd, the rendered scripts run by bash as root, the tunnel, the CLI.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -22,6 +22,8 @@ let modelsDir: string;
 // Answers the calls prepare-host.sh / start.sh make; `container inspect` says "absent" so start.sh creates it.
 const DOCKER = `#!/usr/bin/env bash
 printf '%s\\n' "$*" >>"$ODAPI_TEST_DOCKER_CALLS"
+# --follow keeps running like the real one (until the SSH channel goes away).
+[[ "$*" == "logs --tail 1 --follow odapi-serving" ]] && { echo "I following"; exec /bin/sleep 600; }
 case "$1 \${2:-}" in
   "--version "*) echo "Docker version 26.1.5, build test" ;;
   "info "*) exit 0 ;;
@@ -107,13 +109,14 @@ function deploy(remoteDir: string, extra: string[] = []) {
   ]);
 }
 
-function odapi(args: string[]) {
+function odapi(args: string[], onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void) {
   return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (d) => {
       stdout += d;
+      onStdout?.(stdout, (sig) => child.kill(sig));
     });
     child.stderr.on("data", (d) => {
       stderr += d;
@@ -187,4 +190,24 @@ test("status lists the containers and asks each deployed model for its state thr
     "I tensorflow_serving/model_servers/server.cc:120] Running gRPC ModelServer at 0.0.0.0:8500 ...\nI line two\n",
   );
   expect(readFileSync(callsFile, "utf8")).toBe("logs --tail 5 odapi-serving\n");
+});
+
+test("logs --follow streams until Ctrl-C, then exits 0 and the remote docker logs ends with the connection", async () => {
+  const remoteDir = path.join(tmp, "remote");
+  let interruptedAt = 0;
+  const run = await odapi(["logs", ...conn(remoteDir), "--follow", "-n", "1"], (text, kill) => {
+    if (!interruptedAt && text.includes("I following\n")) {
+      interruptedAt = Date.now();
+      kill("SIGINT");
+    }
+  });
+  expect(interruptedAt).toBeGreaterThan(0);
+  expect(run.code).toBe(0);
+  expect(run.stdout).toBe("I following\n");
+  expect(Date.now() - interruptedAt).toBeLessThan(5000);
+  // The remote `docker logs --follow` (here: its sleep) got SIGHUP with the terminal and is gone.
+  const alive = () => spawnSync("pgrep", ["-f", "^/bin/sleep 600$"]).status === 0;
+  const t0 = Date.now();
+  while (alive() && Date.now() - t0 < 3000) await new Promise((r) => setTimeout(r, 100));
+  expect(alive()).toBe(false);
 });
