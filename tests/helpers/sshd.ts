@@ -136,12 +136,15 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     writeFileSync(configPath, `${config.join("\n")}\n`);
   };
 
+  // A test process that exits without stop() (process.exit, a crash) must not leave a listener behind.
+  const killOnExit = () => child?.kill("SIGKILL");
   const launch = () => {
     if (stopped) return;
     child = spawn(SSHD_BINARY, ["-D", "-e", "-f", configPath], { stdio: ["ignore", "ignore", "pipe"] });
     child.stderr?.on("data", (d) => {
       stderr += d.toString();
     });
+    if (!process.listeners("exit").includes(killOnExit)) process.once("exit", killOnExit);
   };
 
   const waitAccepting = async (): Promise<void> => {
@@ -206,6 +209,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     stop: async () => {
       if (stopped) return;
       stopped = true;
+      process.removeListener("exit", killOnExit);
       if (timer) clearTimeout(timer);
       const c = child;
       if (c && c.exitCode === null && c.signalCode === null) {
