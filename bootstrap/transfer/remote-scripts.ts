@@ -11,13 +11,14 @@ export const DF_MARK = "--odapi-df--";
 /** One round trip: the manifest, then size/mtime/links/mode of every file, then free space. */
 export const STATE_SCRIPT = [
   "set -eu",
-  'mkdir -p -- "$1/.odapi"',
+  // Builtins where possible: every extra process costs milliseconds, and this runs on every deploy.
+  '[ -d "$1/.odapi" ] || mkdir -p -- "$1/.odapi"',
   'cd -- "$1"',
-  "cat .odapi/manifest.json 2>/dev/null || true",
+  "[ ! -f .odapi/manifest.json ] || printf '%s' \"$(< .odapi/manifest.json)\"",
   `printf '\\n%s\\n' '${LISTING_MARK}'`,
   "find . -path ./.odapi -prune -o -type f -printf '%s %T@ %n %m %P\\n'",
   `printf '%s\\n' '${DF_MARK}'`,
-  "df -Pk . | tail -n 1",
+  "df -Pk .",
 ].join("\n");
 
 /**
@@ -271,14 +272,7 @@ export function parseState(stdout: string): RemoteState {
     }
   }
   let freeBytes: number | undefined;
-  if (dfAt >= 0) {
-    const cols = rest
-      .slice(dfAt + DF_MARK.length + 1)
-      .trim()
-      .split(/\s+/);
-    const avail = Number(cols[3]);
-    if (Number.isFinite(avail)) freeBytes = avail * 1024;
-  }
+  if (dfAt >= 0) freeBytes = parseDiskFree(rest.slice(dfAt + DF_MARK.length + 1));
   return { manifestText, files, freeBytes };
 }
 
