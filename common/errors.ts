@@ -24,7 +24,12 @@ export class OdapiError extends Error {
   readonly remedy: string;
   readonly exitCode: number;
 
-  constructor(message: string, remedy: string, kind: ExitCodeName = "failure", options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    remedy: string,
+    kind: ExitCodeName = "failure",
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.name = "OdapiError";
     this.remedy = remedy;

@@ -2,8 +2,14 @@ import { ExitCode, exitCodeOf, formatError, OdapiError } from "../common/errors"
 
 describe("OdapiError", () => {
   it("prints the problem and the fix, with the exit code of its kind", () => {
-    const err = new OdapiError("host 10.0.0.1:22 refused the connection", "start sshd on the host", "unreachable");
-    expect(formatError(err)).toBe("error: host 10.0.0.1:22 refused the connection\n  fix: start sshd on the host");
+    const err = new OdapiError(
+      "host 10.0.0.1:22 refused the connection",
+      "start sshd on the host",
+      "unreachable",
+    );
+    expect(formatError(err)).toBe(
+      "error: host 10.0.0.1:22 refused the connection\n  fix: start sshd on the host",
+    );
     expect(exitCodeOf(err)).toBe(ExitCode.unreachable);
   });
 

@@ -9,6 +9,7 @@ import { statusCommand } from "./status";
 import { stopCommand } from "./stop";
 
 // Each command lives in its own module beside this file; add new ones here.
+// biome-ignore lint/suspicious/noExplicitAny: each command has its own argument type; yargs checks them per command.
 const commands: CommandModule<object, any>[] = [
   localCommand,
   prepareCommand,
