@@ -208,6 +208,18 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
       throw err;
     }
 
+    if (commit && opts.signal?.aborted) {
+      // Ctrl-C after the last byte but before the commit: still nothing changes on the server.
+      commit.cancel();
+      throw uploadErrorOf(new Error("aborted"), {
+        host,
+        user: session.target.user,
+        sentBytes: sent,
+        totalBytes: plan.sendBytes,
+        connectionLost: false,
+        aborted: true,
+      });
+    }
     if (commit) {
       const res = await commit.finish(commitTail({ ops: plan.finalize, kept: plan.kept }));
       const out = parseCommitOutput(res.stdout);

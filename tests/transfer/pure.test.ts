@@ -161,8 +161,9 @@ describe("ranges", () => {
   });
 
   test("parallelism follows the round trip; tiny uploads use one channel; the flag overrides", () => {
-    expect(chooseParallelism(0.3, 200 * MiB, 5)).toBe(2);
-    expect(chooseParallelism(20, 200 * MiB, 5)).toBe(4);
+    expect(chooseParallelism(0.3, 200 * MiB, 5)).toBe(1);
+    expect(chooseParallelism(6, 200 * MiB, 5)).toBe(2);
+    expect(chooseParallelism(20, 200 * MiB, 5)).toBe(3);
     expect(chooseParallelism(80, 200 * MiB, 5)).toBe(10);
     expect(chooseParallelism(300, 200 * MiB, 5)).toBe(16);
     expect(chooseParallelism(80, 1000, 2)).toBe(1);
