@@ -54,9 +54,13 @@ export function servableModels(listing: ModelListing): string[] {
     .sort();
 }
 
-/** The argv that runs the test client against the local API (pure); the key, if any, travels in the env. */
-export function testClientArgv(url: string): string[] {
-  return ["npx", "zx", "bootstrap/test-endpoint.mjs", "--url", url];
+/**
+ * The argv that runs the test client against the local API (pure); the key, if any, travels in the env.
+ * Every served model is named: with --url alone the client would test only its default model, which local
+ * mode may not serve at all (e.g. ./models holds only efficientdet_d0).
+ */
+export function testClientArgv(url: string, models: string[]): string[] {
+  return ["npx", "zx", "bootstrap/test-endpoint.mjs", "--url", url, ...models.flatMap((m) => ["--model", m])];
 }
 
 /** Everything local mode will do, decided without I/O. */
@@ -101,7 +105,7 @@ export function planLocal(input: {
     serving,
     startArgv: ["bash", path.join(stateDir, SCRIPTS.start)],
     url,
-    testArgv: args.test ? testClientArgv(url) : undefined,
+    testArgv: args.test ? testClientArgv(url, models) : undefined,
   };
 }
 

@@ -13,6 +13,7 @@ import {
   servableModels,
   testClientArgv,
 } from "../../bootstrap/cli/local";
+import { type ClientOptions, parseArgs as parseClientArgs, resolveTarget } from "../../bootstrap/client/cli";
 import { ExitCode } from "../../common/errors";
 import { servingRunArgs } from "../../serving";
 import { describeWithDockerCli } from "./docker-cli";
@@ -51,7 +52,17 @@ describe("planLocal", () => {
       },
       startArgv: ["bash", "/w/proj/.odapi/local/start.sh"],
       url: "http://127.0.0.1:8501",
-      testArgv: ["npx", "zx", "bootstrap/test-endpoint.mjs", "--url", "http://127.0.0.1:8501"],
+      testArgv: [
+        "npx",
+        "zx",
+        "bootstrap/test-endpoint.mjs",
+        "--url",
+        "http://127.0.0.1:8501",
+        "--model",
+        "a",
+        "--model",
+        "b",
+      ],
     });
     // Same renderer as a deployed host: the local engine gets the same container, mounts from the local dirs.
     expect(servingRunArgs(plan.serving)).toContain("type=bind,source=/w/proj/models,target=/models,readonly");
@@ -92,13 +103,25 @@ describe("planLocal", () => {
 
   test("servableModels ignores dot dirs and dirs without a version", () => {
     expect(servableModels({ z: [3], ".cache": [1], x: [], a: [1] })).toEqual(["a", "z"]);
-    expect(testClientArgv("http://h:1")).toEqual([
+    expect(testClientArgv("http://h:1", ["m"])).toEqual([
       "npx",
       "zx",
       "bootstrap/test-endpoint.mjs",
       "--url",
       "http://h:1",
+      "--model",
+      "m",
     ]);
+  });
+
+  test("the test client checks exactly the models local mode serves (not its own default model)", async () => {
+    const plan = planLocal({ cwd: "/w", args, listing: { efficientdet_d0: [1], my_detector: [2] } });
+    const argv = plan.testArgv ?? [];
+    // What test-endpoint.mjs hands to the client's parser: everything after the script path.
+    const opts = await parseClientArgs(argv.slice(argv.indexOf("bootstrap/test-endpoint.mjs") + 1), () => {});
+    const target = resolveTarget(opts as ClientOptions, {});
+    expect(target.url).toBe(plan.url);
+    expect(target.models).toEqual(["efficientdet_d0", "my_detector"]);
   });
 });
 
