@@ -374,6 +374,7 @@ function fmt(s: number): string {
 
 function report(results: { scenario: string; rows: Row[]; linkMbit?: number }[]): void {
   const table = new Table({
+    style: { head: [], border: [] },
     head: ["scenario", "tool", "first upload", "MB/s", "% of link", "no-op rerun", "notes"],
   });
   for (const r of results) {

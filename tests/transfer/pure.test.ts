@@ -139,7 +139,7 @@ describe("ranges", () => {
     ]);
   });
 
-  test("pieces: ranges cut to the piece size, largest first, whole-file flag, empty files kept", () => {
+  test("pieces: ranges cut to the piece size, largest file first in offset order, whole-file flag, empty files kept", () => {
     const pieces = splitPieces(
       [
         { file: "big", size: 10, ranges: [{ start: 0, end: 10 }] },
@@ -151,13 +151,14 @@ describe("ranges", () => {
     expect(pieces.map((p) => [p.file, p.start, p.end, p.whole])).toEqual([
       ["big", 0, 4, false],
       ["big", 4, 8, false],
-      ["small", 0, 3, true],
       ["big", 8, 10, false],
+      ["small", 0, 3, true],
       ["empty", 0, 0, true],
     ]);
-    expect(pieceSizeFor(200 * MiB, 2)).toBe(25 * MiB);
+    expect(pieceSizeFor(200 * MiB, 1)).toBe(12.5 * MiB);
+    expect(pieceSizeFor(200 * MiB, 10)).toBe(4 * MiB);
     expect(pieceSizeFor(1 * MiB, 8)).toBe(4 * MiB);
-    expect(pieceSizeFor(10_000 * MiB, 2)).toBe(64 * MiB);
+    expect(pieceSizeFor(100_000 * MiB, 2)).toBe(64 * MiB);
   });
 
   test("parallelism follows the round trip; tiny uploads use one channel; the flag overrides", () => {
