@@ -6,7 +6,9 @@
 // through an SSH tunnel until every model is AVAILABLE and answers one detection.
 import path from "node:path";
 import { OdapiError } from "../common/errors";
+import { catalogEntry } from "../model-prep/catalog";
 import { prepareOnRemote } from "../model-prep/remote-runner";
+import { checkVersion } from "../model-prep/version";
 import {
   type HostKind,
   type RenderedFile,
@@ -168,6 +170,9 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
       "usage",
     );
   }
+  // Checked here, not first on the host: a typo must not install Docker and upload before it is noticed.
+  for (const name of catalog) catalogEntry(name);
+  if (catalog.length) checkVersion(input.version ?? 1);
   const serving: ServingOptions = {
     host: input.gpu ? "gpu" : "cpu",
     remoteDir,

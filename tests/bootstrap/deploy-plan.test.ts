@@ -102,6 +102,17 @@ describe("planDeploy", () => {
       /both in --models and --catalog/,
     );
     expect(err(() => planDeploy(input, ["bad name"], "u")).exitCode).toBe(ExitCode.config);
+    // Catalog names and the version are checked before connecting, not after Docker is installed on the host.
+    expect(err(() => planDeploy({ ...input, catalog: ["ssd_mobilenet"] }, [], "u"))).toMatchObject({
+      exitCode: ExitCode.usage,
+      message: 'unknown catalog model "ssd_mobilenet"',
+    });
+    expect(
+      err(() => planDeploy({ ...input, catalog: ["efficientdet_d0"], version: 0 }, [], "u")),
+    ).toMatchObject({
+      exitCode: ExitCode.usage,
+      message: expect.stringMatching(/model version 0 is not a positive integer/),
+    });
     for (const dir of ["relative", "/", "/opt/../etc", ""]) {
       expect(err(() => validateRemoteDir(dir)).exitCode).toBe(ExitCode.usage);
     }
