@@ -90,7 +90,7 @@ export const CONFIG_KEYS = {
     type: "string",
     default: "",
     description:
-      "'host' target only: the server's SSH host key ('ssh-ed25519 AAAA…'); empty = your ~/.ssh/known_hosts decides.",
+      "'host' target only: the server's SSH host key ('ssh-ed25519 AAAA…'); empty = trusted on first use and recorded in .odapi/known_hosts.",
   },
   allowedCidrs: {
     type: "array",
