@@ -1,113 +1,57 @@
 // End to end through the real `odapi` CLI (bin/odapi.cjs) against a real sshd: deploy --no-start --json,
 // rerun, host-key mismatch, concurrent deploy, refused auth, unsafe key file, status/stop without a Docker engine.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import {
   chmodSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { DEPLOY_RECORD } from "../../bootstrap/deploy";
 import { acquireRemoteLock } from "../../bootstrap/remote-lock";
 import { connect } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
+import { runOdapi } from "../helpers/run";
 import { type Sshd, startSshd } from "../helpers/sshd";
+import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
+import { hashTree as tree, writeModelVersion } from "../helpers/tmp";
+import { hasCommand } from "../helpers/tools";
 
-const ROOT = path.join(__dirname, "..", "..");
-const BIN = path.join(ROOT, "bin", "odapi.cjs");
-
+let fx: SshdCliFixture;
 let sshd: Sshd;
 let tmp: string;
 let modelsDir: string;
-let keyFile: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
+function odapi(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return runOdapi(args, { cwd: tmp, env: { ODAPI_SSH_KEY: "", ODAPI_API_KEY: "", ...env } });
 }
 
-function odapi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child: ChildProcess = spawn(process.execPath, [BIN, ...args], {
-      cwd: tmp,
-      env: { ...process.env, ODAPI_SSH_KEY: "", ODAPI_API_KEY: "", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout?.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr?.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-function conn(remoteDir: string, extra: string[] = []): string[] {
-  return [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(sshd.port),
-    "--user",
-    sshd.user,
-    "--key",
-    keyFile,
-    "--host-key",
-    sshd.hostKey,
-    "--remote-dir",
-    remoteDir,
-    ...extra,
-  ];
-}
-
-/** sha256 of every regular file under dir, by relative path. */
-function tree(dir: string, prefix = ""): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const e of readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, tree(dir, rel));
-    else if (e.isFile())
-      out[rel] = createHash("sha256")
-        .update(readFileSync(path.join(dir, rel)))
-        .digest("hex");
-  }
-  return out;
+function conn(remoteDir: string): string[] {
+  return fx.conn(remoteDir);
 }
 
 function writeModel(name: string, version: number, bytes: number): void {
-  const dir = path.join(modelsDir, name, String(version));
-  mkdirSync(path.join(dir, "variables"), { recursive: true });
-  writeFileSync(path.join(dir, "saved_model.pb"), randomBytes(4096));
-  writeFileSync(path.join(dir, "variables", "variables.index"), randomBytes(512));
-  writeFileSync(path.join(dir, "variables", "variables.data-00000-of-00001"), randomBytes(bytes));
+  writeModelVersion(modelsDir, name, version, {
+    pb: randomBytes(4096),
+    index: randomBytes(512),
+    data: randomBytes(bytes),
+  });
 }
 
 beforeAll(async () => {
-  sshd = await startSshd();
-  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-deploy-cli-"));
-  modelsDir = path.join(tmp, "models");
+  fx = await startSshdCliFixture({ tmpPrefix: "odapi-deploy-cli-", keyName: "id_ed25519" });
+  ({ sshd, tmp, modelsDir } = fx);
   writeModel("ssd_mobilenet_v2", 1, 3 * 1024 * 1024);
   writeModel("efficientdet_d0", 1, 1024 * 1024);
-  keyFile = path.join(tmp, "id_ed25519");
-  writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
 });
 
-afterAll(async () => {
-  await sshd.stop();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => fx.stop());
 
 test("deploy --no-start --json uploads the models and serving files, and a rerun sends nothing", async () => {
   const remoteDir = path.join(tmp, "remote one");
@@ -313,14 +257,7 @@ const asRoot = process.getuid?.() === 0;
 
 test("status and stop explain a host without a running Docker engine", async () => {
   const remoteDir = path.join(tmp, "remote one");
-  const hasDockerCli = (() => {
-    try {
-      execFileSync("sh", ["-c", "command -v docker"], { stdio: "ignore" });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
+  const hasDockerCli = hasCommand("docker");
   const status = await odapi(["status", ...conn(remoteDir)]);
   expect(status.code).toBe(ExitCode.missingTool);
   expect(status.stderr).toMatch(

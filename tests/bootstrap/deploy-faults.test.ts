@@ -1,68 +1,45 @@
 // `odapi deploy` when things go wrong mid-way, through the real CLI and a real sshd: the connection cut at
 // ~50 % of the upload, and Ctrl-C. Each must end with a clear error, leave no partial version where TF Serving
 // would load it, hold no lock afterwards, and let an immediate rerun finish with the exact tree.
-import { spawn } from "node:child_process";
-import { createHash, randomBytes } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
-import os from "node:os";
+import { randomBytes } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
-import { type Sshd, startSshd } from "../helpers/sshd";
+import { type OnOutput, runOdapi } from "../helpers/run";
+import type { Sshd } from "../helpers/sshd";
+import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
+import { hashTree as tree, writeModelVersion } from "../helpers/tmp";
 
-const BIN = path.join(__dirname, "..", "..", "bin", "odapi.cjs");
 const BIG = 24 * 1024 * 1024;
 
+let fx: SshdCliFixture;
 let sshd: Sshd;
 let tmp: string;
 let modelsDir: string;
-let keyFile: string;
 const proxies: TcpProxy[] = [];
 
 beforeAll(async () => {
-  sshd = await startSshd();
-  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-deploy-faults-"));
-  modelsDir = path.join(tmp, "models");
-  const dir = path.join(modelsDir, "big_model", "1");
-  mkdirSync(path.join(dir, "variables"), { recursive: true });
-  writeFileSync(path.join(dir, "saved_model.pb"), randomBytes(64 * 1024));
-  writeFileSync(path.join(dir, "variables", "variables.index"), randomBytes(1024));
-  writeFileSync(path.join(dir, "variables", "variables.data-00000-of-00001"), randomBytes(BIG));
-  keyFile = path.join(tmp, "key");
-  writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
+  fx = await startSshdCliFixture({ tmpPrefix: "odapi-deploy-faults-" });
+  ({ sshd, tmp, modelsDir } = fx);
+  writeModelVersion(modelsDir, "big_model", 1, {
+    pb: randomBytes(64 * 1024),
+    index: randomBytes(1024),
+    data: randomBytes(BIG),
+  });
 });
 
 afterAll(async () => {
   for (const p of proxies) await p.close();
-  await sshd.stop();
-  rmSync(tmp, { recursive: true, force: true });
+  await fx.stop();
 });
 
 function deployArgs(port: number, remoteDir: string): string[] {
   return [
     "deploy",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(port),
-    "--user",
-    sshd.user,
-    "--key",
-    keyFile,
-    "--host-key",
-    sshd.hostKey,
+    ...fx.conn(remoteDir, { port }),
     "--models",
     modelsDir,
-    "--remote-dir",
-    remoteDir,
     "--no-start",
     "--json",
     "--connect-timeout",
@@ -70,36 +47,8 @@ function deployArgs(port: number, remoteDir: string): string[] {
   ];
 }
 
-function odapi(args: string[], onStderr?: (text: string, kill: (sig: NodeJS.Signals) => void) => void) {
-  return new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
-    (resolve) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (d) => {
-        stdout += d;
-      });
-      child.stderr.on("data", (d) => {
-        stderr += d;
-        onStderr?.(stderr, (sig) => child.kill(sig));
-      });
-      child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-    },
-  );
-}
-
-function tree(dir: string, prefix = ""): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(path.join(dir, prefix))) return out;
-  for (const e of readdirSync(path.join(dir, prefix), { withFileTypes: true })) {
-    const rel = prefix ? `${prefix}/${e.name}` : e.name;
-    if (e.isDirectory()) Object.assign(out, tree(dir, rel));
-    else if (e.isFile())
-      out[rel] = createHash("sha256")
-        .update(readFileSync(path.join(dir, rel)))
-        .digest("hex");
-  }
-  return out;
+function odapi(args: string[], onStderr?: OnOutput) {
+  return runOdapi(args, { cwd: tmp, onStderr });
 }
 
 /** Numeric version dirs TF Serving would load, and whether each is complete (identical to the local version). */

@@ -2,21 +2,19 @@
 // No Docker engine can run here, so a recording `docker` on the sshd session's PATH answers like the CLI and
 // writes down each call, and TF Serving is the REST double of tests/helpers/fake-tf-serving.ts (it decodes the
 // image we send). Everything else is real: sshd, the rendered scripts run by bash as root, the tunnel, the CLI.
-import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { type Sshd, startSshd } from "../helpers/sshd";
+import { type OnOutput, runOdapi } from "../helpers/run";
+import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
+import { writeModelVersion } from "../helpers/tmp";
 
-const BIN = path.join(__dirname, "..", "..", "bin", "odapi.cjs");
-
+let fx: SshdCliFixture;
 let tmp: string;
-let sshd: Sshd;
 let serving: FakeServing;
 let callsFile: string;
-let keyFile: string;
 let modelsDir: string;
 
 // Answers the calls prepare-host.sh / start.sh make; `container inspect` says "absent" so start.sh creates it.
@@ -40,65 +38,40 @@ esac
 `;
 
 beforeAll(async () => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-deploy-start-"));
-  const bin = path.join(tmp, "bin");
-  mkdirSync(bin);
-  writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
-  // check_running sleeps 3 s after docker run; a no-op sleep keeps the test fast.
-  writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-  callsFile = path.join(tmp, "docker-calls.log");
-  sshd = await startSshd({
-    extraConfig: [`SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin ODAPI_TEST_DOCKER_CALLS=${callsFile}`],
+  fx = await startSshdCliFixture({
+    tmpPrefix: "odapi-deploy-start-",
+    sshd: (dir) => {
+      const bin = path.join(dir, "bin");
+      mkdirSync(bin);
+      writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
+      // check_running sleeps 3 s after docker run; a no-op sleep keeps the test fast.
+      writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+      callsFile = path.join(dir, "docker-calls.log");
+      return {
+        extraConfig: [`SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin ODAPI_TEST_DOCKER_CALLS=${callsFile}`],
+      };
+    },
   });
+  ({ tmp, modelsDir } = fx);
   serving = await startFakeTfServing({ models: ["ssd_mobilenet_v2"] });
-  keyFile = path.join(tmp, "key");
-  writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
-  modelsDir = path.join(tmp, "models");
-  mkdirSync(path.join(modelsDir, "ssd_mobilenet_v2", "1", "variables"), { recursive: true });
-  writeFileSync(path.join(modelsDir, "ssd_mobilenet_v2", "1", "saved_model.pb"), "pb");
-  writeFileSync(path.join(modelsDir, "ssd_mobilenet_v2", "1", "variables", "variables.index"), "ix");
+  writeModelVersion(modelsDir, "ssd_mobilenet_v2", 1, { pb: "pb", index: "ix" });
 });
 
 afterAll(async () => {
   await serving?.close();
-  await sshd?.stop();
-  rmSync(tmp, { recursive: true, force: true });
+  await fx?.stop();
 });
 
 function conn(remoteDir: string): string[] {
-  return [
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(sshd.port),
-    "--user",
-    sshd.user,
-    "--key",
-    keyFile,
-    "--host-key",
-    sshd.hostKey,
-    "--remote-dir",
-    remoteDir,
-  ];
+  return fx.conn(remoteDir);
 }
 
 function deploy(remoteDir: string, extra: string[] = []) {
   return odapi([
     "deploy",
-    "--host",
-    "127.0.0.1",
-    "--port",
-    String(sshd.port),
-    "--user",
-    sshd.user,
-    "--key",
-    keyFile,
-    "--host-key",
-    sshd.hostKey,
+    ...conn(remoteDir),
     "--models",
     modelsDir,
-    "--remote-dir",
-    remoteDir,
     // TF Serving's REST port on the host = where the double listens; the wait reaches it through the tunnel.
     "--public-port",
     String(serving.port),
@@ -109,20 +82,8 @@ function deploy(remoteDir: string, extra: string[] = []) {
   ]);
 }
 
-function odapi(args: string[], onStdout?: (text: string, kill: (s: NodeJS.Signals) => void) => void) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-      onStdout?.(stdout, (sig) => child.kill(sig));
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function odapi(args: string[], onStdout?: OnOutput) {
+  return runOdapi(args, { cwd: tmp, onStdout });
 }
 
 test("deploy prepares the host, starts TF Serving and returns only after a real detection through the tunnel", async () => {

@@ -1,23 +1,15 @@
 // The production path: a non-root SSH user (like `ubuntu` on EC2) and real sudo. Two throwaway users are created
 // for the test (one with passwordless sudo, one without) and removed afterwards; needs root, useradd and sudo
 // (Debian package `sudo`), otherwise the tests are skipped with the reason.
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { execFileSync } from "node:child_process";
+import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
-import { type Sshd, startSshd } from "../helpers/sshd";
-
-const BIN = path.join(__dirname, "..", "..", "bin", "odapi.cjs");
-
-function have(cmd: string): boolean {
-  try {
-    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { runOdapi } from "../helpers/run";
+import type { Sshd } from "../helpers/sshd";
+import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
+import { writeModelVersion } from "../helpers/tmp";
+import { hasCommand as have } from "../helpers/tools";
 
 const missing = [
   process.getuid?.() === 0 ? "" : "root",
@@ -35,10 +27,10 @@ suite("a non-root SSH user", () => {
   const withSudo = `odapi-s${tag}`;
   const withoutSudo = `odapi-n${tag}`;
   const sudoersFile = `/etc/sudoers.d/odapi-test-${tag}`;
+  let fx: SshdCliFixture;
   let tmp: string;
   let sshd: Sshd;
   let modelsDir: string;
-  let keyFile: string;
 
   function addUser(name: string): string {
     const home = path.join(tmp, name);
@@ -56,19 +48,18 @@ suite("a non-root SSH user", () => {
   }
 
   beforeAll(async () => {
-    tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-nonroot-"));
-    chmodSync(tmp, 0o755); // the users' homes live below it
-    sshd = await startSshd({ userAuthorizedKeys: true });
+    fx = await startSshdCliFixture({
+      tmpPrefix: "odapi-nonroot-",
+      prepare: (dir) => chmodSync(dir, 0o755), // the users' homes live below it
+      sshd: { userAuthorizedKeys: true },
+    });
+    ({ tmp, sshd, modelsDir } = fx);
     addUser(withSudo);
     addUser(withoutSudo);
     writeFileSync(sudoersFile, `${withSudo} ALL=(ALL) NOPASSWD:ALL\n`, { mode: 0o440 });
     execFileSync("visudo", ["-cf", sudoersFile]);
-    modelsDir = path.join(tmp, "models");
-    mkdirSync(path.join(modelsDir, "m", "1"), { recursive: true });
-    writeFileSync(path.join(modelsDir, "m", "1", "saved_model.pb"), "pb");
+    writeModelVersion(modelsDir, "m", 1, { pb: "pb" });
     chmodSync(modelsDir, 0o755);
-    keyFile = path.join(tmp, "key");
-    writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
   });
 
   afterAll(async () => {
@@ -80,40 +71,11 @@ suite("a non-root SSH user", () => {
         // already gone
       }
     }
-    await sshd?.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    await fx?.stop();
   });
 
   function odapi(user: string, args: string[]) {
-    return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const full = [
-        BIN,
-        ...args,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(sshd.port),
-        "--user",
-        user,
-        "--key",
-        keyFile,
-        "--host-key",
-        sshd.hostKey,
-      ];
-      const child: ChildProcess = spawn(process.execPath, full, {
-        cwd: tmp,
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let stdout = "";
-      let stderr = "";
-      child.stdout?.on("data", (d) => {
-        stdout += d;
-      });
-      child.stderr?.on("data", (d) => {
-        stderr += d;
-      });
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
+    return runOdapi([...args, ...fx.conn(undefined, { user })], { cwd: tmp });
   }
 
   test("with passwordless sudo, deploy creates its dir under a root-owned parent for the user (sudo -n install -d -o)", async () => {
