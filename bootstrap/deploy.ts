@@ -241,7 +241,12 @@ export function remoteDirError(host: string, user: string, remoteDir: string, st
   );
 }
 
-async function ensureRemoteDir(session: SshSession, plan: DeployPlan): Promise<void> {
+/** Creates the remote dir (and models/, config/) for the SSH user, through sudo when needed; deploy and
+ * `odapi prepare --runner remote` both start here, so either can be the first command on a fresh host. */
+export async function ensureRemoteDir(
+  session: SshSession,
+  plan: Pick<DeployPlan, "remoteDir" | "ensureDir">,
+): Promise<void> {
   if ((await session.exec(plan.ensureDir.argv)).code === 0) return;
   const { host, user } = session.target;
   // Only root can hand the dir to the user; a sudo failure (no sudo, password needed) explains itself.

@@ -95,7 +95,7 @@ if [[ -n $python ]]; then
   "$python" "$here/prepare.py" "${args[@]}"
   [[ $(id -u) -ne 0 ]] || chown -R "$owner" "$final"
 else
-  command -v docker >/dev/null || die "Docker is not installed on the host" "run prepare-host.sh first (odapi deploy does)" 12
+  command -v docker >/dev/null || die "Docker is not installed on the host" "install it (sudo apt-get install -y docker.io), or prepare with odapi deploy --catalog NAME, which installs Docker first" 12
   docker info >/dev/null 2>&1 || die "the Docker engine is not running on the host" "start it (systemctl start docker), or run prepare-host.sh (odapi deploy does)" 12
   # Same path inside and outside the container, so every path above stays valid; writes as remote_dir's owner.
   docker run --rm --network none --user "$owner" -v "$remote_dir:$remote_dir" \

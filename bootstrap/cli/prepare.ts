@@ -15,6 +15,7 @@ import {
   type RunnerKind,
   runLocalPrepare,
 } from "../../model-prep/runners";
+import { ensureDirArgv, ensureRemoteDir, validateRemoteDir } from "../deploy";
 import { createProgress } from "../progress";
 import { loadPrivateKey } from "../ssh/keys";
 import { connect } from "../ssh/session";
@@ -111,7 +112,7 @@ async function prepareRemote(
   a: CliArgs,
   say: (line: string) => void,
 ): Promise<ModelOutcome[]> {
-  const remoteDir = a["remote-dir"] as string;
+  const remoteDir = validateRemoteDir(a["remote-dir"] as string);
   const session = await connect(
     {
       host: a.host as string,
@@ -123,6 +124,8 @@ async function prepareRemote(
     { deadlineMs: 60_000, log: say },
   );
   try {
+    // As in deploy: on a fresh host the dir may need sudo to create (e.g. /opt/odapi as ubuntu).
+    await ensureRemoteDir(session, { remoteDir, ensureDir: ensureDirArgv(remoteDir, session.target.user) });
     const upload = createProgress("upload");
     const res = await prepareOnRemote(session, {
       catalog: sources.filter((s) => s.kind === "catalog").map((s) => s.name),

@@ -100,6 +100,27 @@ suite("a non-root SSH user", () => {
     expect(statSync(path.join(remoteDir, "models", "m", "1", "saved_model.pb")).uid).toBe(uid);
   });
 
+  test("prepare --runner remote as the first command on a host also creates its dir for the user through sudo", async () => {
+    const remoteDir = path.join(tmp, "srv", "prep"); // under the root-owned parent, like /opt/odapi
+    const run = await odapi(withSudo, [
+      "prepare",
+      "--catalog",
+      "ssd_mobilenet_v2",
+      "--runner",
+      "remote",
+      // Nothing listens here: the run gets as far as the download on the host, then fails on it.
+      "--mirror",
+      "http://127.0.0.1:9",
+      "--remote-dir",
+      remoteDir,
+    ]);
+    expect(run.stderr).not.toMatch(/Permission denied|could not upload the model-prep tools/);
+    expect(run.stderr).toMatch(/^error: download of ssd_mobilenet_v2 failed/m);
+    const uid = Number(execFileSync("id", ["-u", withSudo], { encoding: "utf8" }));
+    for (const d of [remoteDir, `${remoteDir}/models`, `${remoteDir}/.odapi/model-prep`])
+      expect(statSync(d).uid).toBe(uid);
+  });
+
   test("stop runs stop.sh as root through sudo; its odapi-error line comes back as the error", async () => {
     const remoteDir = path.join(tmp, "srv", "odapi");
     const run = await odapi(withSudo, ["stop", "--remote-dir", remoteDir]);
