@@ -282,6 +282,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     const hostReady = needsDocker
       ? session.run(plan.prepareHost.argv, {
           sudo: true,
+          timeoutMs: STEP_TIMEOUT_MS.prepareHost,
           onOutput: lineLogger((l) => log(`prepare-host: ${l}`)),
         })
       : Promise.resolve(undefined);
