@@ -1,22 +1,15 @@
 // `odapi prepare` as a user runs it (bin/odapi.cjs): help, usage errors and exit codes. The TensorFlow part
 // runs in tests/python/model_prep/test_model_prep_odapi_cli.py.
-import { spawnSync } from "node:child_process";
-import path from "node:path";
 import { CATALOG_NAMES } from "../../model-prep/catalog";
-
-const REPO = path.resolve(__dirname, "../..");
+import { REPO_ROOT, runOdapi } from "../helpers/run";
 
 function odapi(...args: string[]) {
-  return spawnSync(process.execPath, [path.join(REPO, "bin", "odapi.cjs"), "prepare", ...args], {
-    cwd: REPO,
-    encoding: "utf8",
-    env: { ...process.env, ODAPI_SSH_KEY: "" },
-  });
+  return runOdapi(["prepare", ...args], { cwd: REPO_ROOT, env: { ODAPI_SSH_KEY: "" } });
 }
 
-test("--help documents every flag and the catalog", () => {
-  const r = odapi("--help");
-  expect(r.status).toBe(0);
+test("--help documents every flag and the catalog", async () => {
+  const r = await odapi("--help");
+  expect(r.code).toBe(0);
   for (const flag of [
     "--catalog",
     "--saved-model",
@@ -44,23 +37,23 @@ test("--help documents every flag and the catalog", () => {
   expect(r.stdout).toContain("Version dir number");
 });
 
-test("usage errors exit 2 with the problem and the fix", () => {
-  const none = odapi();
-  expect(none.status).toBe(2);
+test("usage errors exit 2 with the problem and the fix", async () => {
+  const none = await odapi();
+  expect(none.code).toBe(2);
   expect(none.stderr).toContain("error: nothing to prepare");
   expect(none.stderr).toContain("fix: pass --catalog NAME");
 
-  const remote = odapi("--catalog", "ssd_mobilenet_v2", "--runner", "remote", "--host", "h");
-  expect(remote.status).toBe(2);
+  const remote = await odapi("--catalog", "ssd_mobilenet_v2", "--runner", "remote", "--host", "h");
+  expect(remote.code).toBe(2);
   expect(remote.stderr).toContain("error: --runner remote needs --user, --remote-dir");
 
-  const unknown = odapi("--catalog", "yolo");
-  expect(unknown.status).toBe(2);
+  const unknown = await odapi("--catalog", "yolo");
+  expect(unknown.code).toBe(2);
   expect(unknown.stderr).toMatch(/Invalid values|unknown catalog model/);
 });
 
-test("a missing SavedModel is exit 9 from prepare.py, nothing written", () => {
-  const r = odapi(
+test("a missing SavedModel is exit 9 from prepare.py, nothing written", async () => {
+  const r = await odapi(
     "--saved-model",
     "/nonexistent/model",
     "--name",
@@ -70,7 +63,7 @@ test("a missing SavedModel is exit 9 from prepare.py, nothing written", () => {
     "--runner",
     "venv",
   );
-  expect(r.status).toBe(9);
+  expect(r.code).toBe(9);
   expect(r.stderr).toContain("runner: venv (--runner venv)");
   expect(r.stderr).toContain("error: no SavedModel at /nonexistent/model (saved_model.pb is missing)");
 });

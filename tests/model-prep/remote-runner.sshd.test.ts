@@ -1,27 +1,21 @@
 // prepareOnRemote for real: a real OpenSSH server, the real remote-prepare.sh and prepare.py, a real SavedModel
 // served as a tar.gz by a local "mirror". The host Python (the project venv) stands in for the Docker image,
 // which this machine cannot run; the Docker branch is checked for its clear error when Docker is absent.
-import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  chownSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-} from "node:fs";
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { connect, type SshSession } from "../../bootstrap/ssh/session";
 import { catalogEntry } from "../../model-prep/catalog";
 import { prepareOnRemote } from "../../model-prep/remote-runner";
 import { REPO_ROOT } from "../../model-prep/runners";
+import { runOdapi } from "../helpers/run";
 import { type Sshd, startSshd } from "../helpers/sshd";
+import { sshCliArgs } from "../helpers/sshd-cli";
+import { makeTempDir, removeDir } from "../helpers/tmp";
+import { dockerEngineWorks } from "../helpers/tools";
 
 jest.setTimeout(180_000);
 
@@ -37,7 +31,7 @@ let mirror: string;
 const requests: string[] = [];
 
 beforeAll(async () => {
-  work = mkdtempSync(path.join(os.tmpdir(), "odapi-remote-prep-"));
+  work = makeTempDir("odapi-remote-prep-");
   // A real detector SavedModel (the pytest helper's red-square detector), packed like a Kaggle archive.
   const model = path.join(work, "src");
   execFileSync(
@@ -69,7 +63,7 @@ afterAll(async () => {
   await session?.close();
   await sshd?.stop();
   await new Promise<void>((r) => (server ? server.close(() => r()) : r()));
-  rmSync(work, { recursive: true, force: true });
+  removeDir(work);
 });
 
 test("prepares a catalog model on the host, then skips it on rerun", async () => {
@@ -204,50 +198,26 @@ test("a local SavedModel is uploaded raw, prepared on the host, and not uploaded
 
 test("odapi prepare --runner remote does the same from the command line", async () => {
   const remoteDir = path.join(work, "remote-cli");
-  const r = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(REPO_ROOT, "bin", "odapi.cjs"),
-        "prepare",
-        "--runner",
-        "remote",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        String(sshd.port),
-        "--user",
-        sshd.user,
-        "--key",
-        sshd.userKeyPath,
-        "--host-key",
-        sshd.hostKey,
-        "--remote-dir",
-        remoteDir,
-        "--python",
-        PYTHON,
-        "--mirror",
-        mirror,
-        "--catalog",
-        NAME,
-        "--saved-model",
-        path.join(work, "src"),
-        "--name",
-        "mine",
-        "--json",
-      ],
-      { cwd: work },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  const r = await runOdapi(
+    [
+      "prepare",
+      "--runner",
+      "remote",
+      ...sshCliArgs(sshd, { key: sshd.userKeyPath, remoteDir }),
+      "--python",
+      PYTHON,
+      "--mirror",
+      mirror,
+      "--catalog",
+      NAME,
+      "--saved-model",
+      path.join(work, "src"),
+      "--name",
+      "mine",
+      "--json",
+    ],
+    { cwd: work },
+  );
   expect(r.code).toBe(0);
   expect(r.stderr).toContain("runner: remote (--runner remote)");
   const out = JSON.parse(r.stdout);
@@ -286,7 +256,7 @@ test("a bad download URL fails with the script's clear error and leaves no versi
 });
 
 // Runs wherever Docker cannot start containers (no CLI, or no engine): the case this machine has.
-const dockerWorks = spawnSync("docker", ["info"], { stdio: "ignore" }).status === 0;
+const dockerWorks = dockerEngineWorks();
 (dockerWorks ? test.skip : test)(
   "without a working Docker on the host the Docker branch says so",
   async () => {

@@ -1,6 +1,4 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { shellJoin } from "../../bootstrap/ssh/shell";
 import { OdapiError } from "../../common/errors";
@@ -22,6 +20,8 @@ import {
   venvPrepareArgv,
 } from "../../model-prep/runners";
 import { TF_SERVING_VERSION } from "../../serving";
+import { makeTempDir, removeDir } from "../helpers/tmp";
+import { dockerEngineWorks } from "../helpers/tools";
 
 const job = { name: "ssd_mobilenet_v2", savedModelDir: "/cache/ssd/saved_model" };
 const opts = { outDir: "/work/models", version: 2, ifExists: "fail" as const };
@@ -181,9 +181,9 @@ describe("planSources", () => {
 });
 
 describe("docker runner without a Docker engine (this machine)", () => {
-  const dockerWorks = spawnSync("docker", ["info"], { stdio: "ignore" }).status === 0;
+  const dockerWorks = dockerEngineWorks();
   (dockerWorks ? it.skip : it)("fails with a clear missingTool error and writes nothing", async () => {
-    const out = mkdtempSync(path.join(os.tmpdir(), "odapi-docker-"));
+    const out = makeTempDir("odapi-docker-");
     try {
       const err = await runLocalPrepare("docker", job, { ...opts, outDir: out }).catch((e) => e);
       expect(err).toBeInstanceOf(OdapiError);
@@ -191,7 +191,7 @@ describe("docker runner without a Docker engine (this machine)", () => {
       expect(err.message).toMatch(/Docker could not run the TensorFlow image|`docker` is not installed/);
       expect(readdirSync(out)).toEqual([]);
     } finally {
-      rmSync(out, { recursive: true, force: true });
+      removeDir(out);
     }
   });
 });
