@@ -117,6 +117,17 @@ function run(cmd: string, args: string[]): void {
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr?.toString().trim()}`);
 }
 
+/** One tool: a first upload into an empty dir, then the same command again (the no-op rerun). */
+interface Tool {
+  name: string;
+  run(dest: string): Promise<string | undefined>;
+  detail?: string;
+}
+
+/**
+ * Rounds of every tool in turn (so a burst of load from other processes hits all tools alike), best time per
+ * tool and column: this machine is shared, medians would mostly measure the neighbours.
+ */
 async function benchEndpoint(
   ep: Endpoint,
   models: string,
@@ -127,95 +138,66 @@ async function benchEndpoint(
   withSingleChannel: boolean,
 ): Promise<Row[]> {
   const ssh = sshOptions(keyPath, knownHosts);
-  const dest = (tool: string) => {
-    const d = path.join(work, `${ep.name}-${tool}`);
-    rmSync(d, { recursive: true, force: true });
-    mkdirSync(d, { recursive: true });
-    return d;
-  };
-  const best = async (fn: () => Promise<number>) => {
-    let b = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < repeat; i++) b = Math.min(b, await fn());
-    return b;
-  };
-  const rows: Row[] = [];
-
-  let scpNoop = Number.POSITIVE_INFINITY;
-  const scpFirst = await best(async () => {
-    const d = dest("scp");
-    const t = await secondsAsync(() =>
-      runAsync("scp", [
-        "-r",
-        "-q",
-        "-P",
-        String(ep.port),
-        ...ssh,
-        models,
-        `${ep.target.user}@${ep.host}:${d}/`,
-      ]),
-    );
-    const again = await secondsAsync(() =>
-      runAsync("scp", [
-        "-r",
-        "-q",
-        "-P",
-        String(ep.port),
-        ...ssh,
-        models,
-        `${ep.target.user}@${ep.host}:${d}/`,
-      ]),
-    );
-    scpNoop = Math.min(scpNoop, again);
-    return t;
-  });
-  rows.push({ tool: "scp -r", first: scpFirst, noop: scpNoop, detail: "rerun copies everything again" });
-
-  let rsyncNoop = Number.POSITIVE_INFINITY;
-  const rsyncFirst = await best(async () => {
-    const d = dest("rsync");
-    const e = `ssh -p ${ep.port} ${ssh.join(" ")}`;
-    const t = await secondsAsync(() =>
-      runAsync("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]),
-    );
-    rsyncNoop = Math.min(
-      rsyncNoop,
-      await secondsAsync(() =>
-        runAsync("rsync", ["-a", "-e", e, models, `${ep.target.user}@${ep.host}:${d}/`]),
-      ),
-    );
-    return t;
-  });
-  rows.push({ tool: "rsync -a", first: rsyncFirst, noop: rsyncNoop });
-
+  const remote = (d: string) => `${ep.target.user}@${ep.host}:${d}/`;
   const cacheFile = path.join(work, "hash-cache.json");
-  const odapi = async (parallel: number | "auto") => {
-    let noop = Number.POSITIVE_INFINITY;
-    let detail = "";
-    const first = await best(async () => {
-      const d = dest(`odapi-${parallel}`);
-      const once = async () => {
-        const session = await connect(ep.target, { readyTimeoutMs: 20_000 });
-        try {
-          const files = await scanLocalModels(models, { cacheFile });
-          const r = await syncBundle(session, { files, remoteDir: d, parallel });
-          if (r.channels) detail = `${r.channels} channel(s), SFTP RTT ${r.rttMs?.toFixed(1)} ms`;
-          return r;
-        } finally {
-          await session.close();
-        }
-      };
-      const t = await secondsAsync(once);
-      noop = Math.min(noop, await secondsAsync(once));
-      return t;
-    });
-    return { first, noop, detail };
-  };
-  const auto = await odapi("auto");
-  for (const r of rows)
+  const odapi = (parallel: number | "auto"): Tool => ({
+    name: parallel === "auto" ? "odapi (auto)" : `odapi --parallel ${parallel}`,
+    run: async (d) => {
+      const session = await connect(ep.target, { readyTimeoutMs: 20_000 });
+      try {
+        const files = await scanLocalModels(models, { cacheFile });
+        const r = await syncBundle(session, { files, remoteDir: d, parallel });
+        return r.channels ? `${r.channels} channel(s), SFTP RTT ${r.rttMs?.toFixed(1)} ms` : undefined;
+      } finally {
+        await session.close();
+      }
+    },
+  });
+  const tools: Tool[] = [
+    {
+      name: "scp -r",
+      detail: "rerun copies everything again",
+      run: async (d) => {
+        await runAsync("scp", ["-r", "-q", "-P", String(ep.port), ...ssh, models, remote(d)]);
+        return undefined;
+      },
+    },
+    {
+      name: "rsync -a",
+      run: async (d) => {
+        await runAsync("rsync", ["-a", "-e", `ssh -p ${ep.port} ${ssh.join(" ")}`, models, remote(d)]);
+        return undefined;
+      },
+    },
+    odapi("auto"),
+    ...(withSingleChannel ? [odapi(1)] : []),
+  ];
+  const rows: Row[] = tools.map((t) => ({
+    tool: t.name,
+    first: Number.POSITIVE_INFINITY,
+    noop: Number.POSITIVE_INFINITY,
+    detail: t.detail,
+  }));
+  for (let round = 0; round < repeat; round++) {
+    for (const [i, tool] of tools.entries()) {
+      const d = path.join(work, `${ep.name}-${i}`);
+      rmSync(d, { recursive: true, force: true });
+      mkdirSync(d, { recursive: true });
+      const row = rows[i] as Row;
+      let detail: string | undefined;
+      const first = await secondsAsync(async () => {
+        detail = await tool.run(d);
+      });
+      const noop = await secondsAsync(() => tool.run(d));
+      row.first = Math.min(row.first, first);
+      row.noop = Math.min(row.noop, noop);
+      if (detail) row.detail = detail;
+      rmSync(d, { recursive: true, force: true });
+    }
+  }
+  for (const r of rows) {
     console.log(`  ${ep.name}: ${r.tool} first ${r.first.toFixed(2)} s, no-op ${r.noop.toFixed(2)} s`);
-  console.log(`  ${ep.name}: odapi (auto) first ${auto.first.toFixed(2)} s, no-op ${auto.noop.toFixed(2)} s`);
-  rows.push({ tool: "odapi (auto)", ...auto });
-  if (withSingleChannel) rows.push({ tool: "odapi --parallel 1", ...(await odapi(1)) });
+  }
   return rows;
 }
 
@@ -240,7 +222,7 @@ function waitBanner(host: string, port: number, timeoutMs: number): Promise<void
 
 async function main(): Promise<void> {
   const scenarios = arg("scenarios", "loopback,rtt80,tbf").split(",");
-  const repeat = Number(arg("repeat", "3"));
+  const repeat = Number(arg("repeat", "5"));
   console.log(
     `load average at start: ${os
       .loadavg()
