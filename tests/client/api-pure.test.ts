@@ -11,16 +11,7 @@ import {
 import { COCO_LABELS, cocoLabel } from "../../bootstrap/client/coco-labels";
 import { predictRequestBody } from "../../bootstrap/client/request";
 import { ExitCode, OdapiError } from "../../common/errors";
-
-function thrown(fn: () => unknown): OdapiError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof OdapiError) return e;
-    throw e;
-  }
-  throw new Error("expected an OdapiError, nothing was thrown");
-}
+import { thrown } from "../helpers/errors";
 
 describe("modelUrl", () => {
   it("builds the three TF Serving REST paths", () => {

@@ -1,25 +1,21 @@
 // Bench mode of the real script against a server with a known per-request delay.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { decodeImage } from "../../bootstrap/client/decode";
 import { seriesColor } from "../../bootstrap/client/histogram";
 import { ExitCode } from "../../common/errors";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
+import { tempDirPerTest } from "../helpers/tmp";
 import { BROKEN_JPEG, ROOT, runClient } from "./run-client";
 
 const DELAY_MS = 40;
 let fake: FakeServing;
-let tmp: string;
+const tmp = tempDirPerTest("odapi-bench-");
 
 beforeAll(async () => {
   fake = await startFakeTfServing({ models: ["ssd_mobilenet_v2", "efficientdet_d0"], delayMs: DELAY_MS });
 });
 afterAll(() => fake.close());
-beforeEach(() => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-bench-"));
-});
-afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 it("measures latency percentiles over keep-alive connections and compares models side by side", async () => {
   const requests = 24;
@@ -38,7 +34,7 @@ it("measures latency percentiles over keep-alive connections and compares models
     "--warmup",
     "3",
     "--out",
-    tmp,
+    tmp(),
     "--json",
   ]);
   expect(r.code).toBe(0);
@@ -72,11 +68,11 @@ it("measures latency percentiles over keep-alive connections and compares models
   // server closing the idle check connection on a very slow machine.
   expect(fake.connections).toBeLessThanOrEqual(2 + 2 * concurrency);
 
-  const files = readdirSync(tmp).sort();
+  const files = readdirSync(tmp()).sort();
   expect(files).toHaveLength(2);
   expect(files[0]).toMatch(/^bench-.*\.json$/);
-  expect(path.join(tmp, files[0])).toBe(doc.report);
-  expect(path.join(tmp, files[1])).toBe(doc.histogram);
+  expect(path.join(tmp(), files[0])).toBe(doc.report);
+  expect(path.join(tmp(), files[1])).toBe(doc.histogram);
   const report = JSON.parse(readFileSync(doc.report, "utf8"));
   expect(report.latenciesMs.ssd_mobilenet_v2).toHaveLength(requests);
   expect(Math.min(...report.latenciesMs.efficientdet_d0)).toBe(doc.models[1].bench.latencyMs.min);
@@ -104,7 +100,7 @@ it("prints a comparison table", async () => {
     "--concurrency",
     "2",
     "--out",
-    tmp,
+    tmp(),
   ]);
   expect(r.code).toBe(0);
   expect(r.stdout).toMatch(
@@ -135,7 +131,7 @@ it("--batch sends several images per request and counts images/s accordingly", a
     "--image",
     path.join(ROOT, "samples"),
     "--out",
-    tmp,
+    tmp(),
     "--json",
   ]);
   expect(r.code).toBe(0);
@@ -161,7 +157,7 @@ it("Ctrl-C stops the run, and the report of what was measured is still written",
       "--warmup",
       "1",
       "--out",
-      tmp,
+      tmp(),
       "--json",
     ],
     {
@@ -186,14 +182,24 @@ it("Ctrl-C stops the run, and the report of what was measured is still written",
   expect(b.ok).toBeGreaterThanOrEqual(5);
   expect(b.ok).toBeLessThan(100000);
   expect(b.ok).toBe(calls() - before - 1); // every measured request is accounted for (minus the warm-up)
-  expect(readdirSync(tmp).sort()).toEqual([path.basename(doc.report), path.basename(doc.histogram)]);
+  expect(readdirSync(tmp()).sort()).toEqual([path.basename(doc.report), path.basename(doc.histogram)]);
   expect(r.stderr).toContain("interrupted: finishing the requests in flight");
 });
 
 it("stops with the server's error when the warm-up fails", async () => {
-  const file = path.join(tmp, "broken.jpg");
+  const file = path.join(tmp(), "broken.jpg");
   writeFileSync(file, BROKEN_JPEG);
-  const r = await runClient(["--url", fake.url, "--bench", "--requests", "5", "--image", file, "--out", tmp]);
+  const r = await runClient([
+    "--url",
+    fake.url,
+    "--bench",
+    "--requests",
+    "5",
+    "--image",
+    file,
+    "--out",
+    tmp(),
+  ]);
   expect(r.code).toBe(ExitCode.badRequest);
   expect(r.stderr.split("\n")[0]).toContain("(400): Unknown image file format");
 });

@@ -8,13 +8,14 @@ import { Jimp } from "jimp";
 import { decodeImage } from "../../bootstrap/client/decode";
 import { ExitCode } from "../../common/errors";
 import { FAKE_DETECTIONS, type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
+import { tempDirPerTest } from "../helpers/tmp";
 import { BROKEN_JPEG, ROOT, runClient } from "./run-client";
 
 const ASTRONAUT = path.join(ROOT, "samples/astronaut.jpg");
 const KEY = "test-key-0123456789abcdef";
 
-let tmp: string;
 let fake: FakeServing;
+const tmp = tempDirPerTest("odapi-client-");
 
 beforeAll(async () => {
   fake = await startFakeTfServing({
@@ -28,10 +29,8 @@ beforeAll(async () => {
 });
 afterAll(() => fake.close());
 beforeEach(() => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-client-"));
   fake.requests.length = 0;
 });
-afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 function expectedBox(i: number, width: number, height: number) {
   const [ymin, xmin, ymax, xmax] = FAKE_DETECTIONS[i].box;
@@ -45,7 +44,7 @@ function expectedBox(i: number, width: number, height: number) {
 
 describe("detections", () => {
   it("prints a labelled table with pixel boxes and writes an annotated copy (bare command, via npx zx)", async () => {
-    const r = await runClient(["--url", fake.url], { cwd: tmp, viaZx: true });
+    const r = await runClient(["--url", fake.url], { cwd: tmp(), viaZx: true });
     expect(r.code).toBe(0);
     const p = expectedBox(0, 512, 512);
     const d = expectedBox(1, 512, 512);
@@ -65,7 +64,7 @@ describe("detections", () => {
     expect(r.stdout).toMatch(
       /\n✔ 1 image\(s\) × 1 model\(s\): 2 detection\(s\) shown, mean \d+ ms per request; annotated copies in out\n$/,
     );
-    expect(readdirSync(path.join(tmp, "out"))).toEqual(["astronaut.ssd_mobilenet_v2.png"]);
+    expect(readdirSync(path.join(tmp(), "out"))).toEqual(["astronaut.ssd_mobilenet_v2.png"]);
     // Status and metadata are checked before predicting.
     expect(fake.requests.map((q) => `${q.method} ${q.path}`)).toEqual([
       "GET /v1/models/ssd_mobilenet_v2",
@@ -75,10 +74,10 @@ describe("detections", () => {
   });
 
   it("draws boxes inside the detected areas and leaves the rest of the picture untouched", async () => {
-    const r = await runClient(["--url", fake.url, "--image", ASTRONAUT, "--out", tmp]);
+    const r = await runClient(["--url", fake.url, "--image", ASTRONAUT, "--out", tmp()]);
     expect(r.code).toBe(0);
     const original = await decodeImage(readFileSync(ASTRONAUT));
-    const annotated = await decodeImage(readFileSync(path.join(tmp, "astronaut.ssd_mobilenet_v2.png")));
+    const annotated = await decodeImage(readFileSync(path.join(tmp(), "astronaut.ssd_mobilenet_v2.png")));
     expect([annotated.bitmap.width, annotated.bitmap.height]).toEqual([512, 512]);
     const px = (img: typeof original, x: number, y: number) => img.getPixelColor(x, y);
     const p = expectedBox(0, 512, 512);
@@ -105,7 +104,7 @@ describe("detections", () => {
   });
 
   it("prints one JSON document with label names, scores and pixel boxes for every image of a directory", async () => {
-    const dir = path.join(tmp, "imgs");
+    const dir = path.join(tmp(), "imgs");
     require("node:fs").mkdirSync(dir);
     const png = new Jimp({ width: 200, height: 100, color: 0x2080c0ff });
     writeFileSync(path.join(dir, "blue.png"), await png.getBuffer("image/png"));
@@ -122,7 +121,7 @@ describe("detections", () => {
       "--min-score",
       "0.2",
       "--out",
-      path.join(tmp, "o"),
+      path.join(tmp(), "o"),
       "--json",
     ]);
     expect(r.code).toBe(0);
@@ -145,8 +144,8 @@ describe("detections", () => {
       { classId: 3, label: "car", score: 0.3, box: expectedBox(2, 200, 100) },
     ]);
     expect(coffee.detections[0].box).toEqual({ left: 120, top: 40, right: 300, bottom: 240 });
-    expect(blue.annotated).toBe(path.join(tmp, "o", "blue.efficientdet_d0.png"));
-    expect(readdirSync(path.join(tmp, "o")).sort()).toEqual([
+    expect(blue.annotated).toBe(path.join(tmp(), "o", "blue.efficientdet_d0.png"));
+    expect(readdirSync(path.join(tmp(), "o")).sort()).toEqual([
       "blue.efficientdet_d0.png",
       "blue.ssd_mobilenet_v2.png",
       "coffee.efficientdet_d0.png",
@@ -163,7 +162,7 @@ describe("detections", () => {
       "ssd_mobilenet_v2",
       "efficientdet_d0",
       "--out",
-      tmp,
+      tmp(),
     ]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("[1/2] ");
@@ -207,7 +206,7 @@ describe("errors: one line, own exit code", () => {
     await new Promise<void>((res) => closed.listen(0, "127.0.0.1", res));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((res) => closed.close(res));
-    const r = await runClient(["--url", `http://127.0.0.1:${port}`, "--out", tmp]);
+    const r = await runClient(["--url", `http://127.0.0.1:${port}`, "--out", tmp()]);
     expect(r.code).toBe(ExitCode.unreachable);
     expect(firstLine(r.stderr)).toBe(`error: cannot reach http://127.0.0.1:${port} (ECONNREFUSED)`);
     expect(r.stderr).toContain("fix: check that the server is running");
@@ -219,7 +218,7 @@ describe("errors: one line, own exit code", () => {
     await new Promise<void>((res) => silent.listen(0, "127.0.0.1", res));
     const port = (silent.address() as AddressInfo).port;
     try {
-      const r = await runClient(["--url", `http://127.0.0.1:${port}`, "--timeout", "300", "--out", tmp]);
+      const r = await runClient(["--url", `http://127.0.0.1:${port}`, "--timeout", "300", "--out", tmp()]);
       expect(r.code).toBe(ExitCode.timeout);
       expect(firstLine(r.stderr)).toBe(
         `error: no answer from http://127.0.0.1:${port}/v1/models/ssd_mobilenet_v2 within 300 ms`,
@@ -231,7 +230,7 @@ describe("errors: one line, own exit code", () => {
   });
 
   it("unknown model (404) shows TF Serving's message", async () => {
-    const r = await runClient(["--url", fake.url, "--model", "nope", "--out", tmp]);
+    const r = await runClient(["--url", fake.url, "--model", "nope", "--out", tmp()]);
     expect(r.code).toBe(ExitCode.notFound);
     expect(firstLine(r.stderr)).toBe(
       `error: model "nope" not found on ${fake.url} (404): Could not find any versions of model nope`,
@@ -239,20 +238,20 @@ describe("errors: one line, own exit code", () => {
   });
 
   it("an image the server cannot decode (400) shows the server's message", async () => {
-    const file = path.join(tmp, "broken.jpg");
+    const file = path.join(tmp(), "broken.jpg");
     writeFileSync(file, BROKEN_JPEG);
-    const r = await runClient(["--url", fake.url, "--image", file, "--out", tmp]);
+    const r = await runClient(["--url", fake.url, "--image", file, "--out", tmp()]);
     expect(r.code).toBe(ExitCode.badRequest);
     expect(firstLine(r.stderr)).toMatch(
       /^error: http:\/\/127\.0\.0\.1:\d+ rejected the predict request for model "ssd_mobilenet_v2" \(400\): Unknown image file format\. One of JPEG, PNG, GIF, BMP required\./,
     );
-    expect(readdirSync(tmp)).toEqual(["broken.jpg"]); // no annotated file for a failed request
+    expect(readdirSync(tmp())).toEqual(["broken.jpg"]); // no annotated file for a failed request
   });
 
   it("a file that is not an image never reaches the server", async () => {
-    const file = path.join(tmp, "report.pdf");
+    const file = path.join(tmp(), "report.pdf");
     writeFileSync(file, "%PDF-1.7\n");
-    const r = await runClient(["--url", fake.url, "--image", file, "--out", tmp, "--json"]);
+    const r = await runClient(["--url", fake.url, "--image", file, "--out", tmp(), "--json"]);
     expect(r.code).toBe(ExitCode.notAnImage);
     expect(firstLine(r.stderr)).toBe(
       `error: ${file} is not an image (expected JPEG, PNG, GIF or BMP; first bytes: 255044462d312e37)`,
@@ -269,7 +268,7 @@ describe("errors: one line, own exit code", () => {
   });
 
   it("a model that only takes tensors points to odapi prepare", async () => {
-    const r = await runClient(["--url", fake.url, "--model", "raw_model", "--out", tmp]);
+    const r = await runClient(["--url", fake.url, "--model", "raw_model", "--out", tmp()]);
     expect(r.code).toBe(ExitCode.config);
     expect(firstLine(r.stderr)).toBe(
       'error: model "raw_model" only takes tensors (serving_default: input_tensor DT_UINT8), not encoded images',
@@ -279,7 +278,7 @@ describe("errors: one line, own exit code", () => {
   });
 
   it("a model that is still loading", async () => {
-    const r = await runClient(["--url", fake.url, "--model", "loading_model", "--out", tmp]);
+    const r = await runClient(["--url", fake.url, "--model", "loading_model", "--out", tmp()]);
     expect(r.code).toBe(ExitCode.serverError);
     expect(firstLine(r.stderr)).toBe(
       'error: model "loading_model" has no AVAILABLE version: version 1 LOADING',
@@ -307,20 +306,20 @@ describe("API key gateway", () => {
   afterAll(() => gated.close());
 
   it("a missing or wrong key is an auth error", async () => {
-    const r = await runClient(["--url", gated.url, "--out", tmp]);
+    const r = await runClient(["--url", gated.url, "--out", tmp()]);
     expect(r.code).toBe(ExitCode.auth);
     expect(firstLine(r.stderr)).toBe(
       `error: ${gated.url} answered 401 (missing or wrong API key): missing or wrong API key: send it in the X-API-Key header`,
     );
-    const wrong = await runClient(["--url", gated.url, "--api-key", "wrong-key-0123456789", "--out", tmp]);
+    const wrong = await runClient(["--url", gated.url, "--api-key", "wrong-key-0123456789", "--out", tmp()]);
     expect(wrong.code).toBe(ExitCode.auth);
   });
 
   it("sends the key from --api-key or ODAPI_API_KEY in X-API-Key", async () => {
     gated.requests.length = 0;
-    const flag = await runClient(["--url", gated.url, "--api-key", KEY, "--out", tmp]);
+    const flag = await runClient(["--url", gated.url, "--api-key", KEY, "--out", tmp()]);
     expect(flag.code).toBe(0);
-    const env = await runClient(["--url", gated.url, "--out", tmp, "--json"], {
+    const env = await runClient(["--url", gated.url, "--out", tmp(), "--json"], {
       env: { ODAPI_API_KEY: KEY },
     });
     expect(env.code).toBe(0);
@@ -356,7 +355,7 @@ describe("Pulumi stack outputs", () => {
   });
 
   it("reads apiUrl, models and apiKey from the stack", async () => {
-    const r = await runClient(["--out", tmp, "--json"], { env: { PATH: `${bin}:${process.env.PATH}` } });
+    const r = await runClient(["--out", tmp(), "--json"], { env: { PATH: `${bin}:${process.env.PATH}` } });
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
@@ -366,7 +365,7 @@ describe("Pulumi stack outputs", () => {
   });
 
   it("a missing stack", async () => {
-    const r = await runClient(["--stack", "gpu", "--out", tmp], {
+    const r = await runClient(["--stack", "gpu", "--out", tmp()], {
       env: { PATH: `${bin}:${process.env.PATH}` },
     });
     expect(r.code).toBe(ExitCode.config);
@@ -376,7 +375,7 @@ describe("Pulumi stack outputs", () => {
   });
 
   it("no pulumi CLI", async () => {
-    const r = await runClient(["--out", tmp], { env: { PATH: "/nonexistent" } });
+    const r = await runClient(["--out", tmp()], { env: { PATH: "/nonexistent" } });
     expect(r.code).toBe(ExitCode.missingTool);
     expect(r.stderr.split("\n")[0]).toBe(
       "error: the pulumi CLI is not installed (it reads the stack's apiUrl, models and apiKey)",

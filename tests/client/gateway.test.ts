@@ -1,20 +1,19 @@
 // The client through the real API-key gateway: this machine's nginx running the config serving/ renders,
 // in front of the fake TF Serving.
-import { mkdtempSync, rmSync } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
 import { type HostGateway, startHostGateway } from "../../serving/host-nginx";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
+import { tempDirPerTest } from "../helpers/tmp";
 import { ROOT, runClient } from "./run-client";
 
 const KEY = "gateway-key-0123456789abcdef";
 const LIMIT = 64 * 1024; // below the astronaut's 89 KiB of JSON, above chelsea's 46 KiB
 
 let fake: FakeServing;
+const tmp = tempDirPerTest("odapi-client-gw-");
 let gateway: HostGateway;
 let url: string;
-let tmp: string;
 
 beforeAll(async () => {
   fake = await startFakeTfServing({ models: ["ssd_mobilenet_v2"] });
@@ -26,15 +25,13 @@ afterAll(async () => {
   await fake?.close();
 });
 beforeEach(() => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-client-gw-"));
   fake.requests.length = 0;
 });
-afterEach(() => rmSync(tmp, { recursive: true, force: true }));
 
 const chelsea = path.join(ROOT, "samples/chelsea.jpg");
 
 it("without the key: the gateway's 401 message and exit code 4, nothing reaches TF Serving", async () => {
-  const r = await runClient(["--url", url, "--image", chelsea, "--out", tmp]);
+  const r = await runClient(["--url", url, "--image", chelsea, "--out", tmp()]);
   expect(r.code).toBe(ExitCode.auth);
   expect(r.stderr.split("\n")[0]).toBe(
     `error: ${url} answered 401 (missing or wrong API key): missing or wrong API key: send it in the X-API-Key header`,
@@ -43,7 +40,7 @@ it("without the key: the gateway's 401 message and exit code 4, nothing reaches 
 });
 
 it("with ODAPI_API_KEY: detections pass through, and the key is not forwarded to TF Serving", async () => {
-  const r = await runClient(["--url", url, "--image", chelsea, "--out", tmp, "--json"], {
+  const r = await runClient(["--url", url, "--image", chelsea, "--out", tmp(), "--json"], {
     env: { ODAPI_API_KEY: KEY },
   });
   expect(r.code).toBe(0);
@@ -61,7 +58,7 @@ it("with ODAPI_API_KEY: detections pass through, and the key is not forwarded to
 });
 
 it("a picture over the gateway's body limit: 413 as a bad request", async () => {
-  const r = await runClient(["--url", url, "--out", tmp], { env: { ODAPI_API_KEY: KEY } });
+  const r = await runClient(["--url", url, "--out", tmp()], { env: { ODAPI_API_KEY: KEY } });
   expect(r.code).toBe(ExitCode.badRequest);
   expect(r.stderr.split("\n")[0]).toBe(
     `error: ${url} refused the request body as too large (413): request body larger than ${LIMIT} bytes`,
@@ -70,7 +67,9 @@ it("a picture over the gateway's body limit: 413 as a bad request", async () => 
 });
 
 it("an unknown model: the gateway passes TF Serving's 404 through", async () => {
-  const r = await runClient(["--url", url, "--model", "nope", "--out", tmp], { env: { ODAPI_API_KEY: KEY } });
+  const r = await runClient(["--url", url, "--model", "nope", "--out", tmp()], {
+    env: { ODAPI_API_KEY: KEY },
+  });
   expect(r.code).toBe(ExitCode.notFound);
   expect(r.stderr.split("\n")[0]).toBe(
     `error: model "nope" not found on ${url} (404): Could not find any versions of model nope`,

@@ -18,18 +18,9 @@ import {
 import { parseStackOutputs, stackCommandError, stackOutputArgv } from "../../bootstrap/client/stack";
 import { histogramBins, niceStep, percentile, summarize } from "../../bootstrap/client/stats";
 import { ExitCode, OdapiError } from "../../common/errors";
+import { thrown } from "../helpers/errors";
 
 const SAMPLES = path.join(__dirname, "../../samples");
-
-function thrown(fn: () => unknown): OdapiError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof OdapiError) return e;
-    throw e;
-  }
-  throw new Error("expected an OdapiError, nothing was thrown");
-}
 
 describe("parseDetections", () => {
   const row = {

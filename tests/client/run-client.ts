@@ -1,50 +1,20 @@
 // Spawns the real entry script (node or zx) and collects its exit code and output.
-import { type ChildProcess, spawn } from "node:child_process";
 import path from "node:path";
+import { REPO_ROOT, type RunOptions, type RunResult, runProcess } from "../helpers/run";
 
-export const ROOT = path.resolve(__dirname, "../..");
+export const ROOT = REPO_ROOT;
 export const SCRIPT = path.join(ROOT, "bootstrap/test-endpoint.mjs");
-
-export interface RunResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 export function runClient(
   args: string[],
-  opts: {
-    cwd?: string;
-    env?: NodeJS.ProcessEnv;
-    viaZx?: boolean;
-    onSpawn?: (child: ChildProcess) => void;
-  } = {},
+  opts: Pick<RunOptions, "cwd" | "env" | "onSpawn"> & { viaZx?: boolean } = {},
 ): Promise<RunResult> {
-  const env = {
-    ...process.env,
-    NO_COLOR: "1",
-    FORCE_COLOR: undefined,
-    ODAPI_API_KEY: undefined,
-    ...opts.env,
-  };
+  const env = { NO_COLOR: "1", FORCE_COLOR: undefined, ODAPI_API_KEY: undefined, ...opts.env };
   // `npx zx …` runs node_modules/.bin/zx (how users start it); plain node is the same script without zx.
   const [cmd, argv] = opts.viaZx
     ? [path.join(ROOT, "node_modules/.bin/zx"), [SCRIPT, ...args]]
     : [process.execPath, [SCRIPT, ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, argv, { cwd: opts.cwd ?? ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    opts.onSpawn?.(child);
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => {
-      stdout += c;
-    });
-    child.stderr.on("data", (c) => {
-      stderr += c;
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runProcess(cmd, argv, { cwd: opts.cwd, env, onSpawn: opts.onSpawn });
 }
 
 /**
