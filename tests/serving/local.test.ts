@@ -1,9 +1,7 @@
 // odapi local: the plan (pure), the Docker checks, and the command run for real on this engine-less machine.
-import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import path from "node:path";
 import {
   dockerProblem,
@@ -16,9 +14,10 @@ import {
 import { type ClientOptions, parseArgs as parseClientArgs, resolveTarget } from "../../bootstrap/client/cli";
 import { ExitCode } from "../../common/errors";
 import { servingRunArgs } from "../../serving";
+import { ODAPI_BIN, runOdapi } from "../helpers/run";
+import { tempDirPerTest } from "../helpers/tmp";
 import { describeWithDockerCli } from "./docker-cli";
 
-const REPO = path.resolve(__dirname, "../..");
 const args: LocalArgs = {
   models: "models",
   port: 8501,
@@ -77,7 +76,7 @@ describe("planLocal", () => {
     });
     expect(plan.prepareArgv).toEqual([
       process.execPath,
-      path.join(REPO, "bin/odapi.cjs"),
+      ODAPI_BIN,
       "prepare",
       "--catalog",
       "ssd_mobilenet_v2",
@@ -126,21 +125,17 @@ describe("planLocal", () => {
 });
 
 describe("scanModels", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(tmpdir(), "odapi-local-scan-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDirPerTest("odapi-local-scan-");
 
   test("numeric version dirs holding saved_model.pb, sorted; staging and empty dirs do not count", () => {
     for (const v of ["1", "10", "2", "3.staging"]) {
-      mkdirSync(path.join(dir, "m", v), { recursive: true });
-      if (v !== "2") writeFileSync(path.join(dir, "m", v, "saved_model.pb"), "");
+      mkdirSync(path.join(dir(), "m", v), { recursive: true });
+      if (v !== "2") writeFileSync(path.join(dir(), "m", v, "saved_model.pb"), "");
     }
-    mkdirSync(path.join(dir, "other"));
-    writeFileSync(path.join(dir, "README"), "");
-    expect(scanModels(dir)).toEqual({ m: [1, 10], other: [] });
-    expect(scanModels(path.join(dir, "missing"))).toEqual({});
+    mkdirSync(path.join(dir(), "other"));
+    writeFileSync(path.join(dir(), "README"), "");
+    expect(scanModels(dir())).toEqual({ m: [1, 10], other: [] });
+    expect(scanModels(path.join(dir(), "missing"))).toEqual({});
   });
 });
 
@@ -185,65 +180,47 @@ describe("dockerProblem", () => {
 
 /** Runs `node bin/odapi.cjs local …` as a user would. */
 function odapi(argv: string[], opts: { cwd: string; env: NodeJS.ProcessEnv }) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [path.join(REPO, "bin/odapi.cjs"), ...argv], {
-      cwd: opts.cwd,
-      env: opts.env,
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c) => {
-      stdout += c;
-    });
-    child.stderr.on("data", (c) => {
-      stderr += c;
-    });
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runOdapi(argv, opts);
 }
 
 describe("odapi local, run for real", () => {
-  let cwd: string;
-  beforeEach(() => {
-    cwd = mkdtempSync(path.join(tmpdir(), "odapi-local-"));
-  });
-  afterEach(() => rmSync(cwd, { recursive: true, force: true }));
+  const cwd = tempDirPerTest("odapi-local-");
 
   test("without docker on PATH: exit 12 (missingTool), what to install, nothing prepared or written", async () => {
     const r = await odapi(["local"], {
-      cwd,
+      cwd: cwd(),
       env: { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` },
     });
     expect(r.code).toBe(ExitCode.missingTool);
     expect(r.stderr).toMatch(/^error: Docker is not installed .*\n {2}fix: install Docker Desktop/m);
-    expect(existsSync(path.join(cwd, "models"))).toBe(false);
-    expect(existsSync(path.join(cwd, ".odapi"))).toBe(false);
+    expect(existsSync(path.join(cwd(), "models"))).toBe(false);
+    expect(existsSync(path.join(cwd(), ".odapi"))).toBe(false);
   });
 
   test("--stop with nothing started here says so and succeeds", async () => {
-    const r = await odapi(["local", "--stop", "--json"], { cwd, env: process.env });
+    const r = await odapi(["local", "--stop", "--json"], { cwd: cwd(), env: process.env });
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ stopped: false, reason: "nothing was started here" });
   });
 
   test("an unknown --catalog is refused before anything else", async () => {
-    const r = await odapi(["local", "--catalog", "yolo"], { cwd, env: process.env });
+    const r = await odapi(["local", "--catalog", "yolo"], { cwd: cwd(), env: process.env });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/yolo/);
   });
 
   test("with a recording docker and a server playing TF Serving: renders, starts, waits, detects once, reports JSON", async () => {
     // The engine cannot run here: a docker on PATH records argv; a tiny HTTP server plays TF Serving's status and predict API.
-    const bin = path.join(cwd, "bin");
+    const bin = path.join(cwd(), "bin");
     mkdirSync(bin);
     writeFileSync(
       path.join(bin, "docker"),
-      `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> ${JSON.stringify(path.join(cwd, "calls"))}\ncase "$1 $2" in\n  "info "*) echo x86_64 ;;\n  "image inspect"|"run "*|"network create") exit 0 ;;\n  "inspect --format") echo "running 0" ;;\n  *) exit 1 ;;\nesac\n`,
+      `#!/usr/bin/env bash\nprintf '%s\\n' "$*" >> ${JSON.stringify(path.join(cwd(), "calls"))}\ncase "$1 $2" in\n  "info "*) echo x86_64 ;;\n  "image inspect"|"run "*|"network create") exit 0 ;;\n  "inspect --format") echo "running 0" ;;\n  *) exit 1 ;;\nesac\n`,
       { mode: 0o755 },
     );
     writeFileSync(path.join(bin, "sleep"), "#!/usr/bin/env bash\n", { mode: 0o755 });
-    mkdirSync(path.join(cwd, "models/ssd_mobilenet_v2/1"), { recursive: true });
-    writeFileSync(path.join(cwd, "models/ssd_mobilenet_v2/1/saved_model.pb"), "");
+    mkdirSync(path.join(cwd(), "models/ssd_mobilenet_v2/1"), { recursive: true });
+    writeFileSync(path.join(cwd(), "models/ssd_mobilenet_v2/1/saved_model.pb"), "");
     let polls = 0;
     let predictBytes = 0;
     const server = http.createServer((req, res) => {
@@ -278,7 +255,7 @@ describe("odapi local, run for real", () => {
     const port = (server.address() as AddressInfo).port;
     try {
       const r = await odapi(["local", "--port", String(port), "--no-test", "--json"], {
-        cwd,
+        cwd: cwd(),
         env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
       });
       expect(r.stderr).toContain("ssd_mobilenet_v2 is AVAILABLE");
@@ -300,16 +277,16 @@ describe("odapi local, run for real", () => {
       expect(polls).toBeGreaterThanOrEqual(3);
       // One real request body: the sample image as b64 JSON.
       expect(predictBytes).toBeGreaterThan(60_000);
-      const state = path.join(cwd, ".odapi/local");
+      const state = path.join(cwd(), ".odapi/local");
       expect(readFileSync(path.join(state, "config/models.config"), "utf8")).toContain(
         'base_path: "/models/ssd_mobilenet_v2"',
       );
       expect(statSync(path.join(state, "start.sh")).mode & 0o777).toBe(0o755);
-      const runLine = readFileSync(path.join(cwd, "calls"), "utf8")
+      const runLine = readFileSync(path.join(cwd(), "calls"), "utf8")
         .split("\n")
         .find((l) => l.startsWith("run "));
       expect(runLine).toContain(`--publish 127.0.0.1:${port}:8501`);
-      expect(runLine).toContain(`source=${path.join(cwd, "models")},target=/models,readonly`);
+      expect(runLine).toContain(`source=${path.join(cwd(), "models")},target=/models,readonly`);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -317,15 +294,11 @@ describe("odapi local, run for real", () => {
 });
 
 describeWithDockerCli("odapi local with the real docker client and no engine", () => {
-  let cwd: string;
-  beforeEach(() => {
-    cwd = mkdtempSync(path.join(tmpdir(), "odapi-local-"));
-  });
-  afterEach(() => rmSync(cwd, { recursive: true, force: true }));
+  const cwd = tempDirPerTest("odapi-local-");
 
   test("docker client without an engine (this machine): exit 12 with the engine message", async () => {
     const r = await odapi(["local"], {
-      cwd,
+      cwd: cwd(),
       env: { ...process.env, DOCKER_HOST: "unix:///nonexistent/odapi/docker.sock" },
     });
     expect(r.code).toBe(ExitCode.missingTool);

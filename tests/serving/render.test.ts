@@ -9,18 +9,9 @@ import {
 } from "../../serving";
 import { renderBatchingConfig } from "../../serving/batching-config";
 import { renderModelsConfig } from "../../serving/models-config";
+import { thrown } from "../helpers/errors";
 
 const base: ServingOptions = { host: "cpu", remoteDir: "/opt/odapi", models: [{ name: "ssd_mobilenet_v2" }] };
-
-function thrown(fn: () => unknown): OdapiError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof OdapiError) return err;
-    throw err;
-  }
-  throw new Error("expected an OdapiError");
-}
 
 test("files and modes without and with the gateway", () => {
   const plain = renderServingFiles(base).map((f) => [f.path, f.mode.toString(8)]);
