@@ -1,5 +1,4 @@
 // infra/config.ts: parsing Pulumi's raw strings and every validation rule, each with its key, value and fix.
-import { OdapiError } from "../../common/errors";
 import {
   CONFIG_KEYS,
   configProblems,
@@ -7,6 +6,7 @@ import {
   parseStackConfig,
   type StackConfig,
 } from "../../infra/config";
+import { thrown } from "../helpers/errors";
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----";
 
@@ -26,16 +26,6 @@ const HOST = { "odapi:target": "host", "odapi:sshHost": "192.0.2.10", "odapi:ssh
 
 function problemsOf(values: Record<string, string>) {
   return configProblems(parseStackConfig(raw(values)));
-}
-
-function thrown(fn: () => unknown): OdapiError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof OdapiError) return err;
-    throw err;
-  }
-  throw new Error("expected an OdapiError");
 }
 
 describe("parseStackConfig", () => {
