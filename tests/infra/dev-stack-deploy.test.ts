@@ -1,0 +1,142 @@
+// The dev stack's *create* line, end to end: what Pulumi's local.Command would run (its command line, dir and
+// environment, from the program under mocks) is run by /bin/sh against a real sshd. The real odapi CLI deploys
+// with the stack's generated API key: gateway on the public port (8501, = the apiUrl output), TF Serving on the
+// host's 127.0.0.1:18501, and the wait must go through the SSH tunnel to that internal port.
+// No Docker engine here: a recording `docker` on the sshd session's PATH, and the TF Serving REST double listening
+// on 127.0.0.1:18501 (skipped, with a warning, when another process holds that port).
+import { spawn } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { DEFAULT_INTERNAL_REST_PORT, DEFAULT_PUBLIC_PORT } from "../../serving/constants";
+import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
+import { type Sshd, startSshd } from "../helpers/sshd";
+import { makeTempDir, removeDir, writeModelVersion } from "../helpers/tmp";
+import { API_KEY, ROOT, runStack } from "./harness";
+
+const DOCKER = `#!/usr/bin/env bash
+printf '%s\\n' "$*" >>"$ODAPI_TEST_DOCKER_CALLS"
+case "$1 \${2:-}" in
+  "--version "*) echo "Docker version 26.1.5, build test" ;;
+  "info "*) exit 0 ;;
+  "image inspect") exit 0 ;;
+  "container inspect") exit 1 ;;
+  "network inspect") exit 1 ;;
+  "network create") echo net ;;
+  "run "*) echo 0123abcd ;;
+  "inspect "*) echo "running 0" ;;
+  *) echo "unexpected docker call: $*" >&2; exit 2 ;;
+esac
+`;
+
+let tmp: string;
+let sshd: Sshd | undefined;
+let serving: FakeServing | undefined;
+let internal: net.Server | undefined;
+let skip: string | undefined;
+let callsFile: string;
+
+/** 127.0.0.1:18501 → the REST double, or undefined when the port is taken. */
+function listenInternal(target: number): Promise<net.Server | undefined> {
+  const server = net.createServer((sock) => {
+    const up = net.connect(target, "127.0.0.1");
+    sock.on("error", () => up.destroy());
+    up.on("error", () => sock.destroy());
+    sock.pipe(up).pipe(sock);
+  });
+  return new Promise((resolve) => {
+    server.once("error", () => resolve(undefined));
+    server.listen(DEFAULT_INTERNAL_REST_PORT, "127.0.0.1", () => resolve(server));
+  });
+}
+
+beforeAll(async () => {
+  tmp = makeTempDir("odapi-dev-create-");
+  const bin = path.join(tmp, "bin");
+  mkdirSync(bin);
+  writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
+  writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 }); // start.sh's settle wait
+  callsFile = path.join(tmp, "docker-calls.log");
+  serving = await startFakeTfServing({ models: ["m"] });
+  internal = await listenInternal(serving.port);
+  if (!internal) {
+    skip = `127.0.0.1:${DEFAULT_INTERNAL_REST_PORT} is in use`;
+    console.warn(`tests/infra/dev-stack-deploy.test.ts skipped: ${skip}`);
+    return;
+  }
+  sshd = await startSshd({
+    extraConfig: [`SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin ODAPI_TEST_DOCKER_CALLS=${callsFile}`],
+  });
+  await sshd.ready;
+  writeModelVersion(path.join(tmp, "models"), "m", 1, { pb: "pb", index: "ix" });
+}, 60_000);
+
+afterAll(async () => {
+  await sshd?.stop();
+  await new Promise<void>((r) => (internal ? internal.close(() => r()) : r()));
+  await serving?.close();
+  removeDir(tmp);
+});
+
+test("pulumi's deploy line deploys behind the gateway and proves it through the tunnel to TF Serving's internal port", async () => {
+  if (skip || !sshd || !serving) return;
+  const remoteDir = path.join(tmp, "remote");
+  const run = await runStack("dev", {
+    overrides: {
+      "odapi:sshHost": "127.0.0.1",
+      "odapi:sshPort": sshd.port,
+      "odapi:sshUser": sshd.user,
+      "odapi:hostKey": sshd.hostKey,
+      "odapi:remoteDir": remoteDir,
+      "odapi:sshPrivateKey": sshd.userKey,
+      "odapi:models": [],
+      "odapi:localModelsDir": path.join(tmp, "models"),
+    },
+    secretKeys: ["odapi:sshPrivateKey"],
+  });
+  if (run.error) throw run.error;
+  const cmd = run.one("command:local:Command").inputs as {
+    create: string;
+    dir: string;
+    environment: Record<string, string>;
+  };
+  expect(cmd.environment.ODAPI_API_KEY).toBe(API_KEY);
+  expect(cmd.dir).toBe(ROOT);
+
+  // @pulumi/command's local.Command: /bin/sh -c <line> in `dir`, `environment` added to the process env.
+  // Asynchronous: the REST double runs in this process and must keep answering.
+  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+    const child = spawn("/bin/sh", ["-c", cmd.create], {
+      cwd: cmd.dir,
+      env: { ...process.env, ...cmd.environment },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d) => {
+      stdout += d;
+    });
+    child.stderr.on("data", (d) => {
+      stderr += d;
+    });
+    child.on("close", (status) => resolve({ status, stdout, stderr }));
+  });
+  expect(r.stderr).not.toMatch(/^error:/m);
+  expect(r.status).toBe(0);
+  expect(JSON.parse(r.stdout)).toMatchObject({ models: ["m"], skippedFiles: 0 });
+
+  // The gateway holds the port the stack's apiUrl names; TF Serving listens on the host's loopback only.
+  const calls = readFileSync(callsFile, "utf8");
+  expect(calls).toMatch(
+    new RegExp(`run .*--name odapi-gateway .*--publish 0\\.0\\.0\\.0:${DEFAULT_PUBLIC_PORT}:8080`),
+  );
+  expect(calls).toMatch(
+    new RegExp(`run .*--name odapi-serving .*--publish 127\\.0\\.0\\.1:${DEFAULT_INTERNAL_REST_PORT}:8501`),
+  );
+  expect(run.outputs.apiUrl).toBe(`http://127.0.0.1:${DEFAULT_PUBLIC_PORT}`);
+  expect(readFileSync(path.join(remoteDir, "config", "gateway.conf"), "utf8")).toContain(API_KEY);
+
+  // The proof detection reached TF Serving through the tunnel, without the key (TF Serving has none).
+  expect(serving.predictCalls.get("m")).toBe(1);
+  expect(serving.requests.filter((q) => q.apiKey !== undefined)).toEqual([]);
+}, 150_000);
