@@ -209,15 +209,24 @@ test("bad local input fails before connecting: no models, missing dir, relative 
   expect(existsSync(path.join(tmp, "r2"))).toBe(false);
 });
 
+/** Creates dir, mounts a tmpfs with these options on it for fn, and unmounts it afterwards. */
+async function onTmpfs(dir: string, options: string, fn: () => Promise<void>): Promise<void> {
+  mkdirSync(dir);
+  execFileSync("mount", ["-t", "tmpfs", "-o", options, "tmpfs", dir]);
+  try {
+    await fn();
+  } finally {
+    execFileSync("umount", ["-l", dir]);
+  }
+}
+
 // A real full disk: a 2 MiB tmpfs as the remote dir (needs root to mount; the suite runs as root, see .ci/run).
 const asRoot = process.getuid?.() === 0;
 (asRoot ? test : test.skip)(
   "a full remote disk is one clear exit-7 error and no partial version is served",
   async () => {
     const remoteDir = path.join(tmp, "remote-small-disk");
-    mkdirSync(remoteDir);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", remoteDir]);
-    try {
+    await onTmpfs(remoteDir, "size=2m", async () => {
       const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
       expect(run.code).toBe(ExitCode.remoteIo);
       expect(run.stdout).toBe("");
@@ -227,9 +236,7 @@ const asRoot = process.getuid?.() === 0;
         ? readdirSync(path.join(remoteDir, "models", "ssd_mobilenet_v2")).filter((d) => /^\d+$/.test(d))
         : [];
       expect(served).toEqual([]);
-    } finally {
-      execFileSync("umount", ["-l", remoteDir]);
-    }
+    });
   },
 );
 
@@ -237,9 +244,7 @@ const asRoot = process.getuid?.() === 0;
   "a remote dir on a read-only filesystem is one clear exit-7 error naming the dir",
   async () => {
     const remoteDir = path.join(tmp, "remote-readonly");
-    mkdirSync(remoteDir);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", remoteDir]);
-    try {
+    await onTmpfs(remoteDir, "ro,size=1m", async () => {
       const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
       expect(run.code).toBe(ExitCode.remoteIo);
       expect(run.stdout).toBe("");
@@ -249,9 +254,7 @@ const asRoot = process.getuid?.() === 0;
           "m",
         ),
       );
-    } finally {
-      execFileSync("umount", ["-l", remoteDir]);
-    }
+    });
   },
 );
 

@@ -78,23 +78,24 @@ suite("a non-root SSH user", () => {
     return runOdapi([...args, ...fx.conn(undefined, { user })], { cwd: tmp });
   }
 
+  /** `deploy --models <modelsDir> --remote-dir <remoteDir> --no-start [extra]` as this user. */
+  function deployNoStart(user: string, remoteDir: string, extra: string[] = []) {
+    return odapi(user, ["deploy", "--models", modelsDir, "--remote-dir", remoteDir, "--no-start", ...extra]);
+  }
+
+  function uidOf(user: string): number {
+    return Number(execFileSync("id", ["-u", user], { encoding: "utf8" }));
+  }
+
   test("with passwordless sudo, deploy creates its dir under a root-owned parent for the user (sudo -n install -d -o)", async () => {
     const parent = path.join(tmp, "srv"); // root-owned 0755: the user cannot create entries here
     mkdirSync(parent, { mode: 0o755 });
     const remoteDir = path.join(parent, "odapi");
-    const run = await odapi(withSudo, [
-      "deploy",
-      "--models",
-      modelsDir,
-      "--remote-dir",
-      remoteDir,
-      "--no-start",
-      "--json",
-    ]);
+    const run = await deployNoStart(withSudo, remoteDir, ["--json"]);
     expect(run.stderr).not.toMatch(/^error/m);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ models: ["m"], skippedFiles: 0 });
-    const uid = Number(execFileSync("id", ["-u", withSudo], { encoding: "utf8" }));
+    const uid = uidOf(withSudo);
     for (const d of [remoteDir, `${remoteDir}/models`, `${remoteDir}/config`])
       expect(statSync(d).uid).toBe(uid);
     expect(statSync(path.join(remoteDir, "models", "m", "1", "saved_model.pb")).uid).toBe(uid);
@@ -116,7 +117,7 @@ suite("a non-root SSH user", () => {
     ]);
     expect(run.stderr).not.toMatch(/Permission denied|could not upload the model-prep tools/);
     expect(run.stderr).toMatch(/^error: download of ssd_mobilenet_v2 failed/m);
-    const uid = Number(execFileSync("id", ["-u", withSudo], { encoding: "utf8" }));
+    const uid = uidOf(withSudo);
     for (const d of [remoteDir, `${remoteDir}/models`, `${remoteDir}/.odapi/model-prep`])
       expect(statSync(d).uid).toBe(uid);
   });
@@ -137,14 +138,7 @@ suite("a non-root SSH user", () => {
 
   test("without passwordless sudo, a dir it cannot create is an auth error saying how to allow sudo", async () => {
     const remoteDir = path.join(tmp, "srv", "other");
-    const run = await odapi(withoutSudo, [
-      "deploy",
-      "--models",
-      modelsDir,
-      "--remote-dir",
-      remoteDir,
-      "--no-start",
-    ]);
+    const run = await deployNoStart(withoutSudo, remoteDir);
     expect(run.code).toBe(ExitCode.auth);
     expect(run.stderr).toMatch(
       new RegExp(`^error: ${withoutSudo} cannot run sudo without a password on 127\\.0\\.0\\.1`, "m"),
@@ -157,15 +151,7 @@ suite("a non-root SSH user", () => {
 
   test("without sudo, a dir under its home needs none: --no-start deploys as the user", async () => {
     const remoteDir = path.join(tmp, withoutSudo, "odapi");
-    const run = await odapi(withoutSudo, [
-      "deploy",
-      "--models",
-      modelsDir,
-      "--remote-dir",
-      remoteDir,
-      "--no-start",
-      "--json",
-    ]);
+    const run = await deployNoStart(withoutSudo, remoteDir, ["--json"]);
     expect(run.code).toBe(0);
     expect(existsSync(path.join(remoteDir, "models", "m", "1", "saved_model.pb"))).toBe(true);
   });
