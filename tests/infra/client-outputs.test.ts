@@ -1,0 +1,49 @@
+// The seam between the stack and the test client: `npx zx bootstrap/test-endpoint.mjs` reads
+// `pulumi stack output --json --show-secrets -s <stack>`, which prints the program's exported values (secrets in
+// clear). Here those values come from the real program under mocks and go through the client's own parser.
+import { resolveTarget } from "../../bootstrap/client/cli";
+import { parseStackOutputs } from "../../bootstrap/client/stack";
+import { API_KEY, EIP, runStack } from "./harness";
+
+async function clientView(stack: string, overrides: Record<string, unknown> = {}) {
+  const run = await runStack(stack, { overrides });
+  if (run.error) throw run.error;
+  // What `pulumi stack output --json --show-secrets` prints: every defined output, secrets unwrapped.
+  return parseStackOutputs(JSON.stringify(run.outputs), stack);
+}
+
+test("cpu stack: the client finds the URL the gateway listens on, every model, and the API key", async () => {
+  const target = await clientView("cpu", { "odapi:sshPrivateKey": "unused-in-mocks" });
+  expect(target).toEqual({
+    apiUrl: `http://${EIP}:8501`,
+    models: ["ssd_mobilenet_v2", "retinanet_resnet50_v1_fpn_640x640"],
+    apiKey: API_KEY,
+  });
+  const resolved = resolveTarget(
+    {
+      stack: "cpu",
+      models: [],
+      images: [],
+      minScore: 0.5,
+      out: "out",
+      json: false,
+      bench: false,
+      requests: 1,
+      concurrency: 1,
+      batch: 1,
+      timeoutMs: 1000,
+    },
+    {},
+    target,
+  );
+  expect(resolved).toMatchObject({ url: target.apiUrl, models: target.models, apiKey: API_KEY });
+});
+
+test("without the gateway there is no apiKey output, and the client sends no key", async () => {
+  const target = await clientView("cpu", {
+    "odapi:sshPrivateKey": "unused-in-mocks",
+    "odapi:requireApiKey": false,
+  });
+  expect(target.apiKey).toBeUndefined();
+  expect(target.apiUrl).toBe(`http://${EIP}:8501`);
+});
