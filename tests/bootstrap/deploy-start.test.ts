@@ -3,9 +3,10 @@
 // writes down each call, and TF Serving is the REST double of tests/helpers/fake-tf-serving.ts (it decodes the
 // image we send). Everything else is real: sshd, the rendered scripts run by bash as root, the tunnel, the CLI.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
+import { writeDockerDouble } from "../helpers/docker-double";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
 import { type OnOutput, runOdapi } from "../helpers/run";
 import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
@@ -17,39 +18,13 @@ let serving: FakeServing;
 let callsFile: string;
 let modelsDir: string;
 
-// Answers the calls prepare-host.sh / start.sh make; `container inspect` says "absent" so start.sh creates it.
-const DOCKER = `#!/usr/bin/env bash
-printf '%s\\n' "$*" >>"$ODAPI_TEST_DOCKER_CALLS"
-# --follow keeps running like the real one (until the SSH channel goes away).
-[[ "$*" == "logs --tail 1 --follow odapi-serving" ]] && { echo "I following"; exec /bin/sleep 600; }
-case "$1 \${2:-}" in
-  "--version "*) echo "Docker version 26.1.5, build test" ;;
-  "info "*) exit 0 ;;
-  "image inspect") exit 0 ;;
-  "container inspect") exit 1 ;;
-  "network inspect") exit 1 ;;
-  "network create") echo net ;;
-  "run "*) [[ -e $ODAPI_TEST_DOCKER_CALLS.fail-run ]] && { echo "docker: Error response from daemon: port is already allocated." >&2; exit 125; }; echo 0123abcd ;;
-  "inspect "*) echo "running 0" ;;
-  "ps "*) echo '{"Names":"odapi-serving","Image":"tensorflow/serving:2.20.0","State":"running","Status":"Up 2 minutes"}' ;;
-  "logs "*) printf 'I tensorflow_serving/model_servers/server.cc:120] Running gRPC ModelServer at 0.0.0.0:8500 ...\nI line two\n' ;;
-  *) echo "unexpected docker call: $*" >&2; exit 2 ;;
-esac
-`;
-
 beforeAll(async () => {
   fx = await startSshdCliFixture({
     tmpPrefix: "odapi-deploy-start-",
     sshd: (dir) => {
-      const bin = path.join(dir, "bin");
-      mkdirSync(bin);
-      writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
-      // check_running sleeps 3 s after docker run; a no-op sleep keeps the test fast.
-      writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
-      callsFile = path.join(dir, "docker-calls.log");
-      return {
-        extraConfig: [`SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin ODAPI_TEST_DOCKER_CALLS=${callsFile}`],
-      };
+      const docker = writeDockerDouble(dir);
+      callsFile = docker.callsFile;
+      return { extraConfig: docker.sshdConfig };
     },
   });
   ({ tmp, modelsDir } = fx);

@@ -4,30 +4,16 @@
 // host's 127.0.0.1:18501, and the wait must go through the SSH tunnel to that internal port.
 // No Docker engine here: a recording `docker` on the sshd session's PATH, and the TF Serving REST double listening
 // on 127.0.0.1:18501 (skipped, with a warning, when another process holds that port).
-import { spawn } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import { DEFAULT_INTERNAL_REST_PORT, DEFAULT_PUBLIC_PORT } from "../../serving/constants";
+import { writeDockerDouble } from "../helpers/docker-double";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
+import { runProcess } from "../helpers/run";
 import { type Sshd, startSshd } from "../helpers/sshd";
 import { makeTempDir, removeDir, writeModelVersion } from "../helpers/tmp";
 import { API_KEY, ROOT, runStack } from "./harness";
-
-const DOCKER = `#!/usr/bin/env bash
-printf '%s\\n' "$*" >>"$ODAPI_TEST_DOCKER_CALLS"
-case "$1 \${2:-}" in
-  "--version "*) echo "Docker version 26.1.5, build test" ;;
-  "info "*) exit 0 ;;
-  "image inspect") exit 0 ;;
-  "container inspect") exit 1 ;;
-  "network inspect") exit 1 ;;
-  "network create") echo net ;;
-  "run "*) echo 0123abcd ;;
-  "inspect "*) echo "running 0" ;;
-  *) echo "unexpected docker call: $*" >&2; exit 2 ;;
-esac
-`;
 
 let tmp: string;
 let sshd: Sshd | undefined;
@@ -52,11 +38,8 @@ function listenInternal(target: number): Promise<net.Server | undefined> {
 
 beforeAll(async () => {
   tmp = makeTempDir("odapi-dev-create-");
-  const bin = path.join(tmp, "bin");
-  mkdirSync(bin);
-  writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
-  writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 }); // start.sh's settle wait
-  callsFile = path.join(tmp, "docker-calls.log");
+  const docker = writeDockerDouble(tmp);
+  callsFile = docker.callsFile;
   serving = await startFakeTfServing({ models: ["m"] });
   internal = await listenInternal(serving.port);
   if (!internal) {
@@ -64,9 +47,7 @@ beforeAll(async () => {
     console.warn(`tests/infra/dev-stack-deploy.test.ts skipped: ${skip}`);
     return;
   }
-  sshd = await startSshd({
-    extraConfig: [`SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin ODAPI_TEST_DOCKER_CALLS=${callsFile}`],
-  });
+  sshd = await startSshd({ extraConfig: docker.sshdConfig });
   await sshd.ready;
   writeModelVersion(path.join(tmp, "models"), "m", 1, { pb: "pb", index: "ix" });
 }, 60_000);
@@ -105,24 +86,9 @@ test("pulumi's deploy line deploys behind the gateway and proves it through the 
 
   // @pulumi/command's local.Command: /bin/sh -c <line> in `dir`, `environment` added to the process env.
   // Asynchronous: the REST double runs in this process and must keep answering.
-  const r = await new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn("/bin/sh", ["-c", cmd.create], {
-      cwd: cmd.dir,
-      env: { ...process.env, ...cmd.environment },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (status) => resolve({ status, stdout, stderr }));
-  });
+  const r = await runProcess("/bin/sh", ["-c", cmd.create], { cwd: cmd.dir, env: cmd.environment });
   expect(r.stderr).not.toMatch(/^error:/m);
-  expect(r.status).toBe(0);
+  expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ models: ["m"], skippedFiles: 0 });
 
   // The gateway holds the port the stack's apiUrl names; TF Serving listens on the host's loopback only.
