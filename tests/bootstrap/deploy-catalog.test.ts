@@ -6,23 +6,14 @@
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { writeDockerDouble } from "../helpers/docker-double";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { type Sshd, startSshd } from "../helpers/sshd";
-import { makeTempDir, removeDir, writeModelVersion } from "../helpers/tmp";
-
-const BIN = path.join(__dirname, "..", "..", "bin", "odapi.cjs");
+import { runOdapi } from "../helpers/run";
+import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
+import { writeModelVersion } from "../helpers/tmp";
 
 // `docker run --rm … IMAGE python3 prepare.py --saved-model S --out O --name N --version V …` writes O/N/V.
-const DOCKER = `#!/usr/bin/env bash
-printf '%s\\n' "$*" >>"$ODAPI_TEST_DOCKER_CALLS"
-case "$1 \${2:-}" in
-  "--version "*) echo "Docker version 26.1.5, build test" ;;
-  "info "*) exit 0 ;;
-  "image inspect") exit 0 ;;
-  "container inspect") exit 1 ;;
-  "network inspect") exit 1 ;;
-  "network create") echo net ;;
-  "run --rm")
+const PREPARE_RUN = `  "run --rm")
     while [[ $# -gt 0 ]]; do
       case $1 in
         --saved-model) sm=$2; shift ;;
@@ -36,24 +27,24 @@ case "$1 \${2:-}" in
     mkdir -p "$out/$name/$version/assets.extra"
     cp "$sm/saved_model.pb" "$out/$name/$version/saved_model.pb"
     echo warmup >"$out/$name/$version/assets.extra/tf_serving_warmup_requests" ;;
-  "run "*) echo 0123abcd ;;
-  "inspect "*) echo "running 0" ;;
-  *) echo "unexpected docker call: $*" >&2; exit 2 ;;
-esac
 `;
 
+let fx: SshdCliFixture;
 let tmp: string;
-let sshd: Sshd;
 let serving: FakeServing;
 let callsFile: string;
-let keyFile: string;
 
 beforeAll(async () => {
-  tmp = makeTempDir("odapi-deploy-catalog-");
-  const bin = path.join(tmp, "bin");
-  mkdirSync(bin);
-  writeFileSync(path.join(bin, "docker"), DOCKER, { mode: 0o755 });
-  writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+  let bin = "";
+  fx = await startSshdCliFixture({
+    tmpPrefix: "odapi-deploy-catalog-",
+    sshd: (dir) => {
+      const docker = writeDockerDouble(dir, { extraCases: PREPARE_RUN });
+      ({ bin, callsFile } = docker);
+      return { extraConfig: docker.sshdConfig };
+    },
+  });
+  tmp = fx.tmp;
   // The catalog archive: a SavedModel at the root of a tar.gz, like Kaggle's.
   const archiveSrc = path.join(tmp, "archive-src");
   mkdirSync(archiveSrc);
@@ -66,41 +57,21 @@ beforeAll(async () => {
     `#!/usr/bin/env bash\nwhile [[ $# -gt 0 ]]; do [[ $1 == -o ]] && { out=$2; shift; }; shift; done\ncp ${tgz} "$out"\n`,
     { mode: 0o755 },
   );
-  callsFile = path.join(tmp, "docker-calls.log");
-  sshd = await startSshd({
-    extraConfig: [`SetEnv PATH=${bin}:/usr/local/bin:/usr/bin:/bin ODAPI_TEST_DOCKER_CALLS=${callsFile}`],
-  });
-  await sshd.ready;
   serving = await startFakeTfServing({ models: ["ssd_mobilenet_v2", "m"] });
-  keyFile = path.join(tmp, "key");
-  writeFileSync(keyFile, sshd.userKey, { mode: 0o600 });
-  writeModelVersion(path.join(tmp, "models"), "m", 1, { pb: "pb", index: "ix" });
+  writeModelVersion(fx.modelsDir, "m", 1, { pb: "pb", index: "ix" });
 }, 60_000);
 
 afterAll(async () => {
   await serving?.close();
-  await sshd?.stop();
-  removeDir(tmp);
+  await fx?.stop();
 });
 
 function deploy(remoteDir: string, extra: string[]) {
   const args = [
-    ...["deploy", "--host", "127.0.0.1", "--port", String(sshd.port), "--user", sshd.user, "--key", keyFile],
-    ...["--host-key", sshd.hostKey, "--remote-dir", remoteDir, "--public-port", String(serving.port)],
+    ...["deploy", ...fx.conn(remoteDir), "--public-port", String(serving.port)],
     ...["--wait", "20", "--json", ...extra],
   ];
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => {
-      stdout += d;
-    });
-    child.stderr.on("data", (d) => {
-      stderr += d;
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+  return runOdapi(args, { cwd: tmp });
 }
 
 test("a catalog model is prepared on the host after Docker is ready, where models.config and start.sh expect it, and survives later deploys", async () => {

@@ -1,11 +1,12 @@
 // A recording `docker` for tests where no Docker engine can run. On the sshd session's PATH it answers the calls
 // prepare-host.sh, start.sh, status and logs make like the CLI does, and appends each call's argv to
 // $ODAPI_TEST_DOCKER_CALLS. `container inspect` and `network inspect` say "absent", so start.sh creates them;
-// while <calls file>.fail-run exists, `docker run` fails like a taken port.
+// while <calls file>.fail-run exists, `docker run` fails like a taken port. A test adds its own `case` arms
+// (matched before these) for calls it answers differently.
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
-export const RECORDING_DOCKER = `#!/usr/bin/env bash
+const RECORDING_DOCKER = `#!/usr/bin/env bash
 printf '%s\\n' "$*" >>"$ODAPI_TEST_DOCKER_CALLS"
 # --follow keeps running like the real one (until the SSH channel goes away).
 [[ "$*" == "logs --tail 1 --follow odapi-serving" ]] && { echo "I following"; exec /bin/sleep 600; }
@@ -33,11 +34,15 @@ export interface DockerDouble {
   sshdConfig: string[];
 }
 
-/** Writes dir/bin/docker and dir/bin/sleep; the calls go to dir/docker-calls.log. */
-export function writeDockerDouble(dir: string): DockerDouble {
+const CASE = `case "$1 \${2:-}" in\n`;
+
+/** Writes dir/bin/docker (with extraCases, bash `case` arms on "$1 ${2:-}", first) and dir/bin/sleep. */
+export function writeDockerDouble(dir: string, opts: { extraCases?: string } = {}): DockerDouble {
   const bin = path.join(dir, "bin");
   mkdirSync(bin);
-  writeFileSync(path.join(bin, "docker"), RECORDING_DOCKER, { mode: 0o755 });
+  if (!RECORDING_DOCKER.includes(CASE)) throw new Error("docker double: no case line to add arms to");
+  const script = RECORDING_DOCKER.replace(CASE, `${CASE}${opts.extraCases ?? ""}`);
+  writeFileSync(path.join(bin, "docker"), script, { mode: 0o755 });
   writeFileSync(path.join(bin, "sleep"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
   const callsFile = path.join(dir, "docker-calls.log");
   return {
