@@ -3,7 +3,7 @@ import path from "node:path";
 import { Jimp } from "jimp";
 import { classColor, drawingPlan, fontNameFor, strokeFor } from "../../bootstrap/client/annotate";
 import { batchBodies, checkBenchNumbers, countErrors } from "../../bootstrap/client/bench";
-import { type ClientOptions, parseArgs, resolveTarget, withScheme } from "../../bootstrap/client/cli";
+import { parseArgs, resolveTarget, withScheme } from "../../bootstrap/client/cli";
 import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../bootstrap/client/detections";
 import { histogramPlan } from "../../bootstrap/client/histogram";
 import { imageEntries, imageInfo, sniffFormat } from "../../bootstrap/client/image";
@@ -18,6 +18,7 @@ import {
 import { parseStackOutputs, stackCommandError, stackOutputArgv } from "../../bootstrap/client/stack";
 import { histogramBins, niceStep, percentile, summarize } from "../../bootstrap/client/stats";
 import { ExitCode, OdapiError } from "../../common/errors";
+import { clientOptions } from "../helpers/client-options";
 import { thrown } from "../helpers/errors";
 
 const SAMPLES = path.join(__dirname, "../../samples");
@@ -284,20 +285,7 @@ describe("flags", () => {
 });
 
 describe("target resolution", () => {
-  const opts = (o: Partial<ClientOptions>): ClientOptions => ({
-    stack: "cpu",
-    models: [],
-    images: [],
-    minScore: 0.5,
-    out: "out",
-    json: false,
-    bench: false,
-    requests: 1,
-    concurrency: 1,
-    batch: 1,
-    timeoutMs: 1000,
-    ...o,
-  });
+  const opts = clientOptions;
   const stack = { apiUrl: "http://s:8501", models: ["m1", "m2"], apiKey: "stack-key-0123456789" };
   it("prefers flags, then env, then the stack", () => {
     expect(resolveTarget(opts({}), {}, stack)).toEqual({

@@ -3,6 +3,7 @@
 // clear). Here those values come from the real program under mocks and go through the client's own parser.
 import { resolveTarget } from "../../bootstrap/client/cli";
 import { parseStackOutputs } from "../../bootstrap/client/stack";
+import { clientOptions } from "../helpers/client-options";
 import { API_KEY, EIP, runStack } from "./harness";
 
 async function clientView(stack: string, overrides: Record<string, unknown> = {}) {
@@ -19,23 +20,7 @@ test("cpu stack: the client finds the URL the gateway listens on, every model, a
     models: ["ssd_mobilenet_v2", "retinanet_resnet50_v1_fpn_640x640"],
     apiKey: API_KEY,
   });
-  const resolved = resolveTarget(
-    {
-      stack: "cpu",
-      models: [],
-      images: [],
-      minScore: 0.5,
-      out: "out",
-      json: false,
-      bench: false,
-      requests: 1,
-      concurrency: 1,
-      batch: 1,
-      timeoutMs: 1000,
-    },
-    {},
-    target,
-  );
+  const resolved = resolveTarget(clientOptions({ stack: "cpu" }), {}, target);
   expect(resolved).toMatchObject({ url: target.apiUrl, models: target.models, apiKey: API_KEY });
 });
 
