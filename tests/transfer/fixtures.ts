@@ -1,6 +1,6 @@
 // Test data for the transfer tests: model sets of random bytes, remote tree hashing, partial-version checks.
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SshSession } from "../../bootstrap/ssh/session";
 
@@ -102,8 +102,4 @@ export function countingSession(session: SshSession): { session: SshSession; exe
     },
   });
   return { session: proxy, execs: () => n };
-}
-
-export function fileSize(file: string): number {
-  return statSync(file).size;
 }
