@@ -1,23 +1,23 @@
 // Connecting to a real OpenSSH server: host keys, trust on first use, retries, silent and dead peers, auth.
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { chmodSync, existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { loadPrivateKey, readPrivateKeyFile } from "../../bootstrap/ssh/keys";
 import { connect } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
 import { freePort, type Sshd, startSshd } from "../helpers/sshd";
 import { startTcpProxy } from "../helpers/tcp-proxy";
+import { makeTempDir, removeDir } from "../helpers/tmp";
 
 let tmp: string;
 const cleanups: (() => Promise<void>)[] = [];
 
 beforeEach(() => {
-  tmp = mkdtempSync(path.join(os.tmpdir(), "odapi-connect-"));
+  tmp = makeTempDir("odapi-connect-");
 });
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
-  rmSync(tmp, { recursive: true, force: true });
+  removeDir(tmp);
 });
 
 async function sshd(opts: Parameters<typeof startSshd>[0] = {}): Promise<Sshd> {

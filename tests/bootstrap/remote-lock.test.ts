@@ -1,12 +1,12 @@
 // The deploy lock against a real sshd: a second holder is refused by name; the lock dies with its connection.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { acquireRemoteLock, holderDescription, lockArgv, lockPaths } from "../../bootstrap/remote-lock";
 import { connect, type SshSession } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
 import { type Sshd, startSshd } from "../helpers/sshd";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
+import { makeTempDir, removeDir } from "../helpers/tmp";
 
 let sshd: Sshd;
 let remoteDir: string;
@@ -20,12 +20,12 @@ afterAll(async () => {
   await sshd.stop();
 });
 beforeEach(() => {
-  remoteDir = path.join(mkdtempSync(path.join(os.tmpdir(), "odapi-lock-")), "srv odapi");
+  remoteDir = path.join(makeTempDir("odapi-lock-"), "srv odapi");
 });
 afterEach(async () => {
   for (const s of open.splice(0)) await s.close();
   for (const p of proxies.splice(0)) await p.close();
-  rmSync(path.dirname(remoteDir), { recursive: true, force: true });
+  removeDir(path.dirname(remoteDir));
 });
 
 async function session(port = sshd.port): Promise<SshSession> {

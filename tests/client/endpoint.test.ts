@@ -1,14 +1,13 @@
 // The real test-endpoint.mjs against a local server speaking TF Serving's REST contract.
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { Jimp } from "jimp";
 import { decodeImage } from "../../bootstrap/client/decode";
 import { ExitCode } from "../../common/errors";
 import { FAKE_DETECTIONS, type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { tempDirPerTest } from "../helpers/tmp";
+import { makeTempDir, removeDir, tempDirPerTest } from "../helpers/tmp";
 import { BROKEN_JPEG, ROOT, runClient } from "./run-client";
 
 const ASTRONAUT = path.join(ROOT, "samples/astronaut.jpg");
@@ -335,7 +334,7 @@ describe("Pulumi stack outputs", () => {
   beforeAll(async () => {
     gated = await startFakeTfServing({ models: ["ssd_mobilenet_v2", "efficientdet_d0"], apiKey: KEY });
     // The Pulumi CLI cannot run here: a stand-in executable answers exactly the documented command.
-    bin = mkdtempSync(path.join(os.tmpdir(), "odapi-pulumi-"));
+    bin = makeTempDir("odapi-pulumi-");
     const outputs = JSON.stringify({
       apiUrl: gated.url,
       models: ["efficientdet_d0"],
@@ -351,7 +350,7 @@ describe("Pulumi stack outputs", () => {
   });
   afterAll(async () => {
     await gated.close();
-    rmSync(bin, { recursive: true, force: true });
+    removeDir(bin);
   });
 
   it("reads apiUrl, models and apiKey from the stack", async () => {

@@ -1,12 +1,12 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { getModelStatus } from "../../bootstrap/client/api";
 import { writeFileAtomic } from "../../bootstrap/client/files";
 import { httpRequest } from "../../bootstrap/client/http";
 import { ExitCode, OdapiError } from "../../common/errors";
+import { tempDirPerTest } from "../helpers/tmp";
 
 async function rejection(p: Promise<unknown>): Promise<OdapiError> {
   const e = await p.then(
@@ -58,25 +58,21 @@ describe("httpRequest", () => {
 });
 
 describe("writeFileAtomic", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "odapi-atomic-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDirPerTest("odapi-atomic-");
 
   it("creates the directory and replaces the file whole, leaving no temp file", async () => {
-    const file = path.join(dir, "a/b/report.json");
+    const file = path.join(dir(), "a/b/report.json");
     await writeFileAtomic(file, "one");
     await writeFileAtomic(file, "two");
     expect(readFileSync(file, "utf8")).toBe("two");
     expect(readdirSync(path.dirname(file))).toEqual(["report.json"]);
   });
   it("fails with the path and a fix when the target cannot be written", async () => {
-    writeFileSync(path.join(dir, "plainfile"), "x");
-    const err = await rejection(writeFileAtomic(path.join(dir, "plainfile/out.png"), "data"));
+    writeFileSync(path.join(dir(), "plainfile"), "x");
+    const err = await rejection(writeFileAtomic(path.join(dir(), "plainfile/out.png"), "data"));
     // mkdir -p over a plain file fails with EEXIST.
-    expect(err.message).toBe(`cannot write ${path.join(dir, "plainfile/out.png")}: EEXIST`);
+    expect(err.message).toBe(`cannot write ${path.join(dir(), "plainfile/out.png")}: EEXIST`);
     expect(err.remedy).toContain("--out");
-    expect(readdirSync(dir)).toEqual(["plainfile"]);
+    expect(readdirSync(dir())).toEqual(["plainfile"]);
   });
 });

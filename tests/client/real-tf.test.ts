@@ -2,12 +2,12 @@
 // real TensorFlow behind tests/client/tf_rest_server.py (TF Serving's REST contract; TF Serving itself needs
 // Docker). The box the client prints and draws must be the square's pixels.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Jimp } from "jimp";
 import { decodeImage } from "../../bootstrap/client/decode";
 import { ExitCode } from "../../common/errors";
+import { makeTempDir, removeDir } from "../helpers/tmp";
 import { BROKEN_JPEG, ROOT, runClient } from "./run-client";
 
 const PYTHON = path.join(ROOT, ".venv/bin/python");
@@ -20,7 +20,7 @@ let url: string;
 
 beforeAll(async () => {
   if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing: run bash scripts/ensure-venv.sh`);
-  work = mkdtempSync(path.join(os.tmpdir(), "odapi-client-tf-"));
+  work = makeTempDir("odapi-client-tf-");
   const build = spawnSync(PYTHON, [SERVER, "--build-square-detector", work], {
     encoding: "utf8",
     timeout: 280_000,
@@ -59,7 +59,7 @@ afterAll(async () => {
     server.kill("SIGTERM");
     await exited;
   }
-  if (work) rmSync(work, { recursive: true, force: true });
+  if (work) removeDir(work);
 });
 
 it("prints and draws the box the real model found, for PNG and JPEG", async () => {

@@ -1,10 +1,10 @@
 // The opt-in AWS end-to-end script: its pure decisions, and a real run that must skip (exit 0, saying why)
 // on a machine without the pulumi CLI or AWS credentials.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "../../infra/e2e-plan";
+import { tempDirPerTest } from "../helpers/tmp";
 
 const ROOT = path.resolve(__dirname, "../..");
 
@@ -78,16 +78,12 @@ test("the test client gets every model and --json; the API key is not on the com
 });
 
 describe("the script itself (npm run e2e:aws) skips with the reason and exit 0", () => {
-  let home: string;
-  beforeEach(() => {
-    home = mkdtempSync(path.join(os.tmpdir(), "odapi-e2e-home-"));
-  });
-  afterEach(() => rmSync(home, { recursive: true, force: true }));
+  const home = tempDirPerTest("odapi-e2e-home-");
 
   function runScript(pathDirs: string[]) {
     const before = readdirSync(ROOT).filter((f) => f.startsWith("Pulumi."));
     // HOME without ~/.aws, no AWS_* variables, PATH as given
-    const env = { PATH: [...pathDirs, path.dirname(process.execPath)].join(":"), HOME: home };
+    const env = { PATH: [...pathDirs, path.dirname(process.execPath)].join(":"), HOME: home() };
     const r = spawnSync(
       process.execPath,
       [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/e2e-aws.ts"],
@@ -109,7 +105,7 @@ describe("the script itself (npm run e2e:aws) skips with the reason and exit 0",
   });
 
   test("with a pulumi CLI but no AWS credentials", () => {
-    const bin = path.join(home, "bin");
+    const bin = path.join(home(), "bin");
     mkdirSync(bin);
     writeFileSync(path.join(bin, "pulumi"), "#!/bin/sh\necho v3.200.0\n", { mode: 0o755 });
     const r = runScript([bin]);

@@ -1,8 +1,8 @@
 // The real program (index.ts) on each real stack file, under Pulumi mocks: what would be created, with which
 // security properties, in which order, and what the stack exports.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
+import { makeTempDir, removeDir } from "../helpers/tmp";
 import {
   API_KEY,
   DEPLOYER_IP,
@@ -317,8 +317,8 @@ describe("the deploy re-runs exactly when the bundle changes", () => {
   });
 
   test("local model files are part of the bundle: editing one changes the hash", async () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), "odapi-infra-models-"));
-    const cache = mkdtempSync(path.join(os.tmpdir(), "odapi-infra-cache-"));
+    const dir = makeTempDir("odapi-infra-models-");
+    const cache = makeTempDir("odapi-infra-cache-");
     const prevCache = process.env.ODAPI_CACHE_DIR;
     process.env.ODAPI_CACHE_DIR = cache;
     try {
@@ -337,8 +337,8 @@ describe("the deploy re-runs exactly when the bundle changes", () => {
     } finally {
       if (prevCache === undefined) delete process.env.ODAPI_CACHE_DIR;
       else process.env.ODAPI_CACHE_DIR = prevCache;
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(cache, { recursive: true, force: true });
+      removeDir(dir);
+      removeDir(cache);
     }
   });
 });

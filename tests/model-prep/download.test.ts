@@ -1,9 +1,8 @@
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
 import {
@@ -18,6 +17,7 @@ import {
   tarExtractArgv,
   validatorOf,
 } from "../../model-prep/download";
+import { makeTempDir, removeDir } from "../helpers/tmp";
 
 describe("download decisions (pure)", () => {
   it("measures the rate over a sliding window", () => {
@@ -165,13 +165,13 @@ describe("fetchModel against a local HTTP server", () => {
   const kaggleStyle = () => `${server.url}/api/v1/models/o/m/tensorFlow2/v/1/download`;
 
   beforeEach(async () => {
-    dir = mkdtempSync(path.join(os.tmpdir(), "odapi-dl-"));
+    dir = makeTempDir("odapi-dl-");
     archive = buildArchive(dir, true);
     server = await startServer(archive);
   });
   afterEach(async () => {
     await server.close();
-    rmSync(dir, { recursive: true, force: true });
+    removeDir(dir);
   });
 
   it("downloads through the redirect, records the sha256, extracts the nested SavedModel", async () => {

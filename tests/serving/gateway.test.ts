@@ -1,14 +1,13 @@
 // The API-key gateway: rendered nginx config checked by `nginx -t`, then a real nginx in front of a fake upstream.
-import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getModelStatus, predict } from "../../bootstrap/client/api";
 import { ExitCode, OdapiError } from "../../common/errors";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
 import { gatewayParamsForDocker } from "../../serving/gateway";
 import { type HostGateway, hostGatewayParams, nginxCheck, startHostGateway } from "../../serving/host-nginx";
+import { tempDirPerTest } from "../helpers/tmp";
 import { type DnsStub, startDnsStub } from "./dns-stub";
 
 const KEY = "test-key-0123456789abcdef0123456789";
@@ -62,14 +61,10 @@ describe("rendered gateway config", () => {
 });
 
 describe("nginx -t accepts the rendered config", () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = mkdtempSync(join(tmpdir(), "odapi-gw-t-"));
-  });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDirPerTest("odapi-gw-t-");
 
   test("local variant", () => {
-    const r = nginxCheck(renderGatewayConfig(localParams(dir)), dir);
+    const r = nginxCheck(renderGatewayConfig(localParams(dir())), dir());
     expect(r.output).toBe("");
     expect(r.ok).toBe(true);
   });
@@ -86,18 +81,18 @@ describe("nginx -t accepts the rendered config", () => {
     const config = renderGatewayConfig({
       ...params,
       user: "root",
-      pidFile: join(dir, "pid"),
-      tempDir: dir,
-      accessLog: join(dir, "access.log"),
+      pidFile: join(dir(), "pid"),
+      tempDir: dir(),
+      accessLog: join(dir(), "access.log"),
     });
-    const r = nginxCheck(config, dir);
+    const r = nginxCheck(config, dir());
     expect(r.output).toBe("");
     expect(r.ok).toBe(true);
   });
 
   test("nginx -t itself catches a broken config (the check can fail)", () => {
-    const broken = renderGatewayConfig(localParams(dir)).replace("server_name _;", "server_name _");
-    expect(nginxCheck(broken, dir).ok).toBe(false);
+    const broken = renderGatewayConfig(localParams(dir())).replace("server_name _;", "server_name _");
+    expect(nginxCheck(broken, dir()).ok).toBe(false);
   });
 });
 

@@ -2,20 +2,11 @@
 // No Docker engine runs here: the engine-less paths use the real docker client; the start/prepare logic is run
 // against a recording `docker` on PATH that answers like the CLI and writes down every argv it gets.
 import { spawnSync } from "node:child_process";
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { gatewayRunArgs, renderServingFiles, type ServingOptions, servingRunArgs } from "../../serving";
 import { shellJoin, shellJoinMultiline } from "../../serving/shell";
+import { tempDirPerTest } from "../helpers/tmp";
 import { describeWithDockerCli } from "./docker-cli";
 
 const KEY = "key-0123456789abcdef0123456789abcdef";
@@ -36,11 +27,7 @@ const OPTION_SETS: [string, Omit<ServingOptions, "remoteDir">][] = [
   ["cpu, gateway, odd port", { host: "cpu", apiKey: KEY, publicPort: 8500, models: [{ name: "m.v2-x_y" }] }],
 ];
 
-let tmp: string;
-beforeEach(() => {
-  tmp = mkdtempSync(join(tmpdir(), "odapi-scripts-"));
-});
-afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+const tmp = tempDirPerTest("odapi-scripts-");
 
 /** Writes the rendered files under dir (which is the remoteDir) with their modes. */
 function writeFiles(dir: string, opts: ServingOptions): void {
@@ -59,7 +46,7 @@ describe("shellcheck", () => {
       const scripts = renderServingFiles(opts).filter((f) => f.path.endsWith(".sh"));
       expect(scripts.map((f) => f.path).sort()).toEqual(["prepare-host.sh", "start.sh", "stop.sh"]);
       for (const script of scripts) {
-        const path = join(tmp, script.path);
+        const path = join(tmp(), script.path);
         writeFileSync(path, script.content);
         const r = spawnSync("shellcheck", ["--severity=style", path], { encoding: "utf8" });
         expect(`${script.path} in ${remoteDir}:\n${r.stdout}${r.stderr}`).toBe(
@@ -157,7 +144,7 @@ describeWithDockerCli("no Docker engine behind the real docker client", () => {
   const noEngine = { DOCKER_HOST: "unix:///nonexistent/odapi-test/docker.sock" };
 
   test("start.sh stops with the engine message and exit 1", () => {
-    const dir = join(tmp, "remote dir");
+    const dir = join(tmp(), "remote dir");
     writeFiles(dir, { host: "cpu", remoteDir: dir, models: [{ name: "m" }] });
     const r = run(join(dir, "start.sh"), noEngine);
     expect(r.status).toBe(1);
@@ -165,8 +152,8 @@ describeWithDockerCli("no Docker engine behind the real docker client", () => {
   });
 
   test("stop.sh reports the engine the same way", () => {
-    writeFiles(tmp, { host: "cpu", remoteDir: tmp, models: [{ name: "m" }] });
-    const r = run(join(tmp, "stop.sh"), noEngine);
+    writeFiles(tmp(), { host: "cpu", remoteDir: tmp(), models: [{ name: "m" }] });
+    const r = run(join(tmp(), "stop.sh"), noEngine);
     expect(r.status).toBe(1);
     expectOneErrorLine(r.stderr, /Docker engine is not running/);
   });
@@ -174,14 +161,14 @@ describeWithDockerCli("no Docker engine behind the real docker client", () => {
 
 describe("no docker command at all", () => {
   test("no docker on PATH: start.sh names the fix, stop.sh has nothing to do", () => {
-    writeFiles(tmp, { host: "cpu", remoteDir: tmp, models: [{ name: "m" }] });
-    const start = run(join(tmp, "start.sh"), { PATH: "/usr/bin:/bin" });
+    writeFiles(tmp(), { host: "cpu", remoteDir: tmp(), models: [{ name: "m" }] });
+    const start = run(join(tmp(), "start.sh"), { PATH: "/usr/bin:/bin" });
     expect(start.status).toBe(1);
     expectOneErrorLine(
       start.stderr,
-      new RegExp(`docker is not installed .*fix: run: sudo bash ${tmp}/prepare-host.sh`),
+      new RegExp(`docker is not installed .*fix: run: sudo bash ${tmp()}/prepare-host.sh`),
     );
-    const stop = run(join(tmp, "stop.sh"), { PATH: "/usr/bin:/bin" });
+    const stop = run(join(tmp(), "stop.sh"), { PATH: "/usr/bin:/bin" });
     expect(stop.status).toBe(0);
     expect(stop.stdout).toContain("nothing to stop");
   });
@@ -194,10 +181,10 @@ describe("start.sh against the recording docker", () => {
   const models = [{ name: "ssd_mobilenet_v2" }, { name: "retinanet_resnet50_v1_fpn_640x640" }];
 
   beforeEach(() => {
-    remoteDir = join(tmp, "odapi remote");
-    state = join(tmp, "state");
-    installShims(join(tmp, "bin"), state);
-    env = { PATH: `${join(tmp, "bin")}:/usr/bin:/bin`, SHIM_STATE: state };
+    remoteDir = join(tmp(), "odapi remote");
+    state = join(tmp(), "state");
+    installShims(join(tmp(), "bin"), state);
+    env = { PATH: `${join(tmp(), "bin")}:/usr/bin:/bin`, SHIM_STATE: state };
   });
 
   function addVersion(model: string, version: string): void {
@@ -308,9 +295,9 @@ describe("prepare-host.sh against the recording docker", () => {
   let env: Record<string, string>;
 
   beforeEach(() => {
-    remoteDir = join(tmp, "remote");
-    bin = join(tmp, "bin");
-    state = join(tmp, "state");
+    remoteDir = join(tmp(), "remote");
+    bin = join(tmp(), "bin");
+    state = join(tmp(), "state");
     installShims(bin, state);
     env = { PATH: `${bin}:/usr/bin:/bin`, SHIM_STATE: state };
   });
