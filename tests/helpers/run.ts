@@ -24,6 +24,8 @@ export interface RunOptions {
   onSpawn?: (child: ChildProcess) => void;
   onStdout?: OnOutput;
   onStderr?: OnOutput;
+  /** SIGTERM the process after this many ms (like spawnSync's timeout). */
+  timeoutMs?: number;
 }
 
 /** Spawns cmd with stdin closed, resolves once it has exited and both output streams are drained. */
@@ -46,8 +48,12 @@ export function runProcess(cmd: string, argv: string[], opts: RunOptions = {}): 
       stderr += d;
       opts.onStderr?.(stderr, kill);
     });
+    const timer = opts.timeoutMs ? setTimeout(() => kill("SIGTERM"), opts.timeoutMs) : undefined;
     child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
   });
 }
 

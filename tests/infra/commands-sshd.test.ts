@@ -1,14 +1,13 @@
 // The commands the Pulumi program hands to @pulumi/command, run for real against a real OpenSSH server on
 // 127.0.0.1: the SSH wait script over an SSH session (what remote.Command does), and the exact delete line of
 // the dev stack through `sh -c` (what local.Command does) with the key in the environment and the host key pinned.
-import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { connect } from "../../bootstrap/ssh/session";
 import { SSH_WAIT_SCRIPT } from "../../infra/deploy-command";
 import { renderServingFiles } from "../../serving";
 import { type Sshd, startSshd } from "../helpers/sshd";
-import { ROOT, runStack } from "./harness";
+import { ROOT, runLikeLocalCommand, runStack } from "./harness";
 
 let sshd: Sshd;
 let remoteDir: string;
@@ -62,16 +61,6 @@ async function devStackDeleteLine(hostKey: string) {
   };
 }
 
-function runLikeLocalCommand(cmd: { delete: string; dir: string; environment: Record<string, string> }) {
-  // @pulumi/command's local.Command: /bin/sh -c <line> in `dir`, with `environment` added to the process env.
-  return spawnSync("/bin/sh", ["-c", cmd.delete], {
-    cwd: cmd.dir,
-    env: { ...process.env, ...cmd.environment },
-    encoding: "utf8",
-    timeout: 90_000,
-  });
-}
-
 test("the SSH wait script runs over SSH and reports ready (no cloud-init here: passes at once)", async () => {
   const session = await connect(sshd.target());
   try {
@@ -88,10 +77,10 @@ test("the dev stack's delete line stops serving through the real CLI, key from t
   expect(cmd.dir).toBe(ROOT);
   expect(cmd.delete).not.toContain("PRIVATE KEY");
   const before = stopRuns().length;
-  const r = runLikeLocalCommand(cmd);
+  const r = await runLikeLocalCommand(cmd.delete, cmd, 90_000);
   expect(r.stderr).not.toMatch(/^error:/m);
   expect(r.stdout).toContain("stopped odapi on 127.0.0.1");
-  expect(r.status).toBe(0);
+  expect(r.code).toBe(0);
   expect(stopRuns().slice(before)).toEqual([`ran as ${sshd.user}: ${remoteDir}/stop.sh`]);
 }, 120_000);
 
@@ -100,8 +89,8 @@ test("the same line refuses a host whose key differs from the pinned one (exit c
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherHostKeyThatIsNotTheServers0000000",
   );
   const before = stopRuns().length;
-  const r = runLikeLocalCommand(cmd);
+  const r = await runLikeLocalCommand(cmd.delete, cmd, 90_000);
   expect(stopRuns().length).toBe(before);
-  expect(r.status).toBe(5);
+  expect(r.code).toBe(5);
   expect(r.stderr).toMatch(/host key/i);
 }, 120_000);

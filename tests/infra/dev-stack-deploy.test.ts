@@ -10,10 +10,9 @@ import path from "node:path";
 import { DEFAULT_INTERNAL_REST_PORT, DEFAULT_PUBLIC_PORT } from "../../serving/constants";
 import { writeDockerDouble } from "../helpers/docker-double";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { runProcess } from "../helpers/run";
 import { type Sshd, startSshd } from "../helpers/sshd";
 import { makeTempDir, removeDir, writeModelVersion } from "../helpers/tmp";
-import { API_KEY, ROOT, runStack } from "./harness";
+import { API_KEY, ROOT, runLikeLocalCommand, runStack } from "./harness";
 
 let tmp: string;
 let sshd: Sshd | undefined;
@@ -84,9 +83,8 @@ test("pulumi's deploy line deploys behind the gateway and proves it through the 
   expect(cmd.environment.ODAPI_API_KEY).toBe(API_KEY);
   expect(cmd.dir).toBe(ROOT);
 
-  // @pulumi/command's local.Command: /bin/sh -c <line> in `dir`, `environment` added to the process env.
   // Asynchronous: the REST double runs in this process and must keep answering.
-  const r = await runProcess("/bin/sh", ["-c", cmd.create], { cwd: cmd.dir, env: cmd.environment });
+  const r = await runLikeLocalCommand(cmd.create, cmd);
   expect(r.stderr).not.toMatch(/^error:/m);
   expect(r.code).toBe(0);
   expect(JSON.parse(r.stdout)).toMatchObject({ models: ["m"], skippedFiles: 0 });

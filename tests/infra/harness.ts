@@ -4,6 +4,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import type * as PulumiModule from "@pulumi/pulumi";
 import yaml from "js-yaml";
+import { type RunResult, runProcess } from "../helpers/run";
 
 /** Mocked resource inputs and engine requests are untyped JSON. */
 // biome-ignore lint/suspicious/noExplicitAny: untyped JSON from the mock monitor
@@ -260,4 +261,16 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
       return found[0];
     },
   };
+}
+
+/**
+ * What @pulumi/command's local.Command does with one of its command lines: /bin/sh -c <line> in `dir`, with
+ * `environment` added to the process env. Asynchronous, so servers in this test process keep answering.
+ */
+export function runLikeLocalCommand(
+  line: string,
+  cmd: { dir: string; environment: Record<string, string> },
+  timeoutMs?: number,
+): Promise<RunResult> {
+  return runProcess("/bin/sh", ["-c", line], { cwd: cmd.dir, env: cmd.environment, timeoutMs });
 }
