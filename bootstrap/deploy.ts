@@ -19,12 +19,19 @@ import {
   servingPorts,
   validateModelName,
 } from "../serving";
+import { getModelStatus } from "./client/api";
 import { formatBytes } from "./progress";
 import { acquireRemoteLock, type RemoteLock } from "./remote-lock";
 import { diskFullError } from "./ssh/errors";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "./ssh/session";
 import { type BundleFile, bundleFileFromContent, scanLocalModels, syncBundle } from "./transfer";
-import { type ModelReady, type ReadyEvent, waitUntilServing } from "./wait-ready";
+import {
+  isTransientWhileStarting,
+  type ModelReady,
+  pollDelayMs,
+  type ReadyEvent,
+  waitUntilServing,
+} from "./wait-ready";
 
 export interface DeployInput {
   remoteDir: string;
@@ -73,7 +80,8 @@ export interface DeployPlan {
   ensureDir: { argv: string[]; privilegedArgv: string[] };
   prepareHost: { argv: string[]; sudo: true };
   catalog: string[];
-  start?: { argv: string[]; sudo: true; internalRestPort: number };
+  /** gatewayPort: the public port when the API-key gateway fronts TF Serving (checked after the wait). */
+  start?: { argv: string[]; sudo: true; internalRestPort: number; gatewayPort?: number };
 }
 
 /** Caps on remote steps that could otherwise wait forever (apt behind a stuck lock, a registry that stalls). */
@@ -207,6 +215,7 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
             argv: scriptArgv(remoteDir, SCRIPTS.start),
             sudo: true,
             internalRestPort: ports.internalRest,
+            ...(input.apiKey ? { gatewayPort: ports.public } : {}),
           },
         }),
   };
@@ -352,6 +361,10 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       } finally {
         await tunnel.close();
       }
+      if (plan.start.gatewayPort !== undefined && opts.apiKey) {
+        await checkGateway(session, plan.start.gatewayPort, plan.models, opts.apiKey);
+        log(`gateway: port ${plan.start.gatewayPort} passes requests with the API key to every model`);
+      }
     }
     return {
       uploadedFiles: sync.uploadedFiles,
@@ -363,6 +376,47 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   } finally {
     await lock?.release().catch(() => undefined);
     await session.close();
+  }
+}
+
+/** How long the API-key gateway may take to pass its first request on (nginx starts in well under a second). */
+export const GATEWAY_CHECK_MS = 60_000;
+
+/**
+ * The wait above talks to TF Serving directly; clients go through the gateway. One status request per model
+ * through the gateway's port, with the key, proves that path too (nginx config, key, name resolution to TF Serving).
+ */
+async function checkGateway(
+  session: SshSession,
+  port: number,
+  models: string[],
+  apiKey: string,
+): Promise<void> {
+  const tunnel = await session.forwardPort(port);
+  const url = `http://127.0.0.1:${tunnel.localPort}`;
+  const deadline = Date.now() + GATEWAY_CHECK_MS;
+  try {
+    for (const model of models) {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await getModelStatus(url, model, { apiKey, timeoutMs: 10_000 });
+          break;
+        } catch (err) {
+          if (isTransientWhileStarting(err) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, pollDelayMs(attempt, 250, 2000)));
+            continue;
+          }
+          throw new OdapiError(
+            `TF Serving answers, but the API-key gateway on port ${port} does not pass requests on: ${(err as Error).message}`,
+            "read the gateway's log (odapi logs, or sudo docker logs odapi-gateway on the host), fix the cause and deploy again",
+            "serverError",
+            { cause: err },
+          );
+        }
+      }
+    }
+  } finally {
+    await tunnel.close();
   }
 }
 

@@ -66,6 +66,9 @@ describe("planDeploy", () => {
   test("with an API key the wait goes to TF Serving's internal loopback port, the gateway holds the public one", () => {
     const plan = planDeploy({ ...input, apiKey: "0123456789abcdef0123", publicPort: 8501 }, ["m"], "u");
     expect(plan.start?.internalRestPort).toBe(18501);
+    // After the wait, deploy checks the public path through the gateway's port too.
+    expect(plan.start?.gatewayPort).toBe(8501);
+    expect(planDeploy(input, ["m"], "u").start?.gatewayPort).toBeUndefined();
     expect(plan.renderedFiles.map((f) => f.path)).toContain("config/gateway.conf");
     const record = JSON.parse(plan.renderedFiles.find((f) => f.path === DEPLOY_RECORD)?.content ?? "{}");
     expect(record).toEqual({

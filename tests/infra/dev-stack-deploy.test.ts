@@ -1,9 +1,11 @@
 // The dev stack's *create* line, end to end: what Pulumi's local.Command would run (its command line, dir and
 // environment, from the program under mocks) is run by /bin/sh against a real sshd. The real odapi CLI deploys
 // with the stack's generated API key: gateway on the public port (8501, = the apiUrl output), TF Serving on the
-// host's 127.0.0.1:18501, and the wait must go through the SSH tunnel to that internal port.
-// No Docker engine here: a recording `docker` on the sshd session's PATH, and the TF Serving REST double listening
-// on 127.0.0.1:18501 (skipped, with a warning, when another process holds that port).
+// host's 127.0.0.1:18501; the wait goes through the SSH tunnel to that internal port, then one status request per
+// model through the gateway's port with the key.
+// No Docker engine here: a recording `docker` on the sshd session's PATH, the TF Serving REST double on
+// 127.0.0.1:18501 and a key-checking double as the gateway on 127.0.0.1:8501 (skipped, with a warning, when another
+// process holds either port).
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -17,12 +19,13 @@ import { API_KEY, ROOT, runLikeLocalCommand, runStack } from "./harness";
 let tmp: string;
 let sshd: Sshd | undefined;
 let serving: FakeServing | undefined;
-let internal: net.Server | undefined;
+let gateway: FakeServing | undefined;
+let listeners: net.Server[] = [];
 let skip: string | undefined;
 let callsFile: string;
 
-/** 127.0.0.1:18501 → the REST double, or undefined when the port is taken. */
-function listenInternal(target: number): Promise<net.Server | undefined> {
+/** 127.0.0.1:<port> → a REST double, or undefined when the port is taken. */
+function forwardFixedPort(port: number, target: number): Promise<net.Server | undefined> {
   const server = net.createServer((sock) => {
     const up = net.connect(target, "127.0.0.1");
     sock.on("error", () => up.destroy());
@@ -31,7 +34,7 @@ function listenInternal(target: number): Promise<net.Server | undefined> {
   });
   return new Promise((resolve) => {
     server.once("error", () => resolve(undefined));
-    server.listen(DEFAULT_INTERNAL_REST_PORT, "127.0.0.1", () => resolve(server));
+    server.listen(port, "127.0.0.1", () => resolve(server));
   });
 }
 
@@ -40,9 +43,12 @@ beforeAll(async () => {
   const docker = writeDockerDouble(tmp);
   callsFile = docker.callsFile;
   serving = await startFakeTfServing({ models: ["m"] });
-  internal = await listenInternal(serving.port);
-  if (!internal) {
-    skip = `127.0.0.1:${DEFAULT_INTERNAL_REST_PORT} is in use`;
+  gateway = await startFakeTfServing({ models: ["m"], apiKey: API_KEY });
+  const internal = await forwardFixedPort(DEFAULT_INTERNAL_REST_PORT, serving.port);
+  const pub = await forwardFixedPort(DEFAULT_PUBLIC_PORT, gateway.port);
+  listeners = [internal, pub].filter((l): l is net.Server => l !== undefined);
+  if (!internal || !pub) {
+    skip = `127.0.0.1:${DEFAULT_INTERNAL_REST_PORT} or :${DEFAULT_PUBLIC_PORT} is in use`;
     console.warn(`tests/infra/dev-stack-deploy.test.ts skipped: ${skip}`);
     return;
   }
@@ -53,13 +59,14 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sshd?.stop();
-  await new Promise<void>((r) => (internal ? internal.close(() => r()) : r()));
+  for (const l of listeners) await new Promise<void>((r) => l.close(() => r()));
   await serving?.close();
+  await gateway?.close();
   removeDir(tmp);
 });
 
 test("pulumi's deploy line deploys behind the gateway and proves it through the tunnel to TF Serving's internal port", async () => {
-  if (skip || !sshd || !serving) return;
+  if (skip || !sshd || !serving || !gateway) return;
   const remoteDir = path.join(tmp, "remote");
   const run = await runStack("dev", {
     overrides: {
@@ -103,4 +110,7 @@ test("pulumi's deploy line deploys behind the gateway and proves it through the 
   // The proof detection reached TF Serving through the tunnel, without the key (TF Serving has none).
   expect(serving.predictCalls.get("m")).toBe(1);
   expect(serving.requests.filter((q) => q.apiKey !== undefined)).toEqual([]);
+  // Then the public path: the gateway's port, with the stack's key.
+  expect(gateway.requests).toEqual([{ method: "GET", path: "/v1/models/m", apiKey: API_KEY }]);
+  expect(r.stderr).toMatch(/gateway: port 8501 passes requests with the API key/);
 }, 150_000);
