@@ -1,16 +1,7 @@
 // The remote scripts run by real bash on real files: shellcheck-clean, all-or-nothing commit, hasher fallback.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
-import os from "node:os";
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   COMMIT_SCRIPT,
@@ -26,13 +17,9 @@ import {
   STATE_SCRIPT,
   stateCommand,
 } from "../../bootstrap/transfer/remote-scripts";
+import { tempDirPerTest } from "../helpers/tmp";
 
-let dir: string;
-beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), "odapi-scripts-"));
-});
-afterEach(() => rmSync(dir, { recursive: true, force: true }));
-
+const scratchDir = tempDirPerTest("odapi-scripts-");
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
 
 function runArgv(argv: string[], stdin = "", env: NodeJS.ProcessEnv = process.env) {
@@ -41,14 +28,14 @@ function runArgv(argv: string[], stdin = "", env: NodeJS.ProcessEnv = process.en
 }
 
 function put(rel: string, content: string | Buffer): void {
-  const f = path.join(dir, rel);
+  const f = path.join(scratchDir(), rel);
   mkdirSync(path.dirname(f), { recursive: true });
   writeFileSync(f, content);
 }
 
 test("every script passes shellcheck", () => {
   for (const [name, script] of Object.entries({ STATE_SCRIPT, HASH_SCRIPT, OPS_SCRIPT, COMMIT_SCRIPT })) {
-    const file = path.join(dir, `${name}.sh`);
+    const file = path.join(scratchDir(), `${name}.sh`);
     writeFileSync(file, `#!/bin/bash\n${script}\n`);
     expect(() => execFileSync("shellcheck", ["-s", "bash", file], { encoding: "utf8" })).not.toThrow();
   }
@@ -57,7 +44,7 @@ test("every script passes shellcheck", () => {
 test("state lists files (not .odapi) with size, mtime, links and mode; creates .odapi", () => {
   put("models/a/1/x y.bin", "12345");
   put(".odapi/manifest.json", '{"format":1,"files":{}}');
-  const st = parseState(runArgv(stateCommand(dir)).stdout);
+  const st = parseState(runArgv(stateCommand(scratchDir())).stdout);
   expect(st.manifestText.trim()).toBe('{"format":1,"files":{}}');
   expect([...st.files.keys()]).toEqual(["models/a/1/x y.bin"]);
   expect(st.files.get("models/a/1/x y.bin")).toMatchObject({ size: 5, nlink: 1, mode: 0o644 });
@@ -69,7 +56,10 @@ test("block hashes equal node's per-block sha256, the short tail block included"
   data.write("different", 150_000);
   put("f.bin", data);
   const out = parseHashOutput(
-    runArgv(hashCommand(dir), hashRequestText([{ kind: "blocks", path: "f.bin", blockSize: 131072 }])).stdout,
+    runArgv(
+      hashCommand(scratchDir()),
+      hashRequestText([{ kind: "blocks", path: "f.bin", blockSize: 131072 }]),
+    ).stdout,
   );
   expect(out.blocks.get("f.bin")).toEqual([
     sha(data.subarray(0, 131072)),
@@ -91,13 +81,16 @@ function commitInput(staged: string, content: string) {
 test("commit: verified files are swapped in and the manifest lists kept + placed files", () => {
   put("models/a/.staging-1/f.bin", "new");
   put("models/a/1/f.bin", "old");
-  mkdirSync(path.join(dir, ".odapi"));
-  const res = runArgv(commitCommand(dir), commitText(commitInput("models/a/.staging-1/f.bin", "new")));
+  mkdirSync(path.join(scratchDir(), ".odapi"));
+  const res = runArgv(
+    commitCommand(scratchDir()),
+    commitText(commitInput("models/a/.staging-1/f.bin", "new")),
+  );
   expect(parseCommitOutput(res.stdout)).toEqual({ committed: true, mismatches: [] });
-  expect(readFileSync(path.join(dir, "models/a/1/f.bin"), "utf8")).toBe("new");
-  expect(existsSync(path.join(dir, "models/a/.staging-1"))).toBe(false);
-  expect(existsSync(path.join(dir, "models/a/.old-1"))).toBe(false);
-  const manifest = JSON.parse(readFileSync(path.join(dir, ".odapi/manifest.json"), "utf8"));
+  expect(readFileSync(path.join(scratchDir(), "models/a/1/f.bin"), "utf8")).toBe("new");
+  expect(existsSync(path.join(scratchDir(), "models/a/.staging-1"))).toBe(false);
+  expect(existsSync(path.join(scratchDir(), "models/a/.old-1"))).toBe(false);
+  const manifest = JSON.parse(readFileSync(path.join(scratchDir(), ".odapi/manifest.json"), "utf8"));
   expect(Object.keys(manifest.files).sort()).toEqual(["config/c", "models/a/1/f.bin"]);
   expect(manifest.files["models/a/1/f.bin"]).toMatchObject({ sha256: sha("new"), size: 3 });
 });
@@ -105,23 +98,26 @@ test("commit: verified files are swapped in and the manifest lists kept + placed
 test("commit: a hash mismatch or an input cut short changes nothing", () => {
   put("models/a/.staging-1/f.bin", "corrupt");
   put("models/a/1/f.bin", "old");
-  mkdirSync(path.join(dir, ".odapi"));
-  const bad = runArgv(commitCommand(dir), commitText(commitInput("models/a/.staging-1/f.bin", "new")));
+  mkdirSync(path.join(scratchDir(), ".odapi"));
+  const bad = runArgv(
+    commitCommand(scratchDir()),
+    commitText(commitInput("models/a/.staging-1/f.bin", "new")),
+  );
   expect(bad.code).toBe(3);
   expect(parseCommitOutput(bad.stdout).mismatches).toEqual(["models/a/.staging-1/f.bin"]);
-  expect(readFileSync(path.join(dir, "models/a/1/f.bin"), "utf8")).toBe("old");
+  expect(readFileSync(path.join(scratchDir(), "models/a/1/f.bin"), "utf8")).toBe("old");
 
   put("models/a/.staging-1/f.bin", "new");
   const full = commitText(commitInput("models/a/.staging-1/f.bin", "new"));
-  const cut = runArgv(commitCommand(dir), full.slice(0, full.indexOf("--odapi-end--")));
+  const cut = runArgv(commitCommand(scratchDir()), full.slice(0, full.indexOf("--odapi-end--")));
   expect(cut.code).toBe(4);
-  expect(readFileSync(path.join(dir, "models/a/1/f.bin"), "utf8")).toBe("old");
-  expect(existsSync(path.join(dir, ".odapi/manifest.json"))).toBe(false);
+  expect(readFileSync(path.join(scratchDir(), "models/a/1/f.bin"), "utf8")).toBe("old");
+  expect(existsSync(path.join(scratchDir(), ".odapi/manifest.json"))).toBe(false);
 });
 
 test("without openssl the scripts fall back to coreutils sha256sum", () => {
   // A PATH holding every tool the scripts use except openssl.
-  const bin = path.join(dir, "bin");
+  const bin = path.join(scratchDir(), "bin");
   mkdirSync(bin);
   for (const tool of [
     "bash",
@@ -148,7 +144,7 @@ test("without openssl the scripts fall back to coreutils sha256sum", () => {
     symlinkSync(where, path.join(bin, tool));
   }
   const env = { PATH: bin };
-  const root = path.join(dir, "remote");
+  const root = path.join(scratchDir(), "remote");
   mkdirSync(path.join(root, ".odapi"), { recursive: true });
   mkdirSync(path.join(root, "models/a/.staging-1"), { recursive: true });
   writeFileSync(path.join(root, "models/a/.staging-1/f.bin"), "new");

@@ -3,25 +3,24 @@ import {
   chmodSync,
   copyFileSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { connect, type SshSession } from "../../bootstrap/ssh/session";
 import { bundleFileFromContent, scanLocalModels, syncBundle } from "../../bootstrap/transfer";
 import { MANIFEST_PATH } from "../../bootstrap/transfer/manifest";
 import { OdapiError } from "../../common/errors";
 import { type Sshd, startSshd } from "../helpers/sshd";
+import { tempDirPerTest } from "../helpers/tmp";
 import { countingSession, expectedHashes, partialVersions, treeHashes, writeModels } from "./fixtures";
 
 let sshd: Sshd;
 let session: SshSession;
-let work: string;
+const workDir = tempDirPerTest("odapi-transfer-");
 
 beforeAll(async () => {
   sshd = await startSshd();
@@ -33,18 +32,10 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
-beforeEach(() => {
-  work = mkdtempSync(path.join(os.tmpdir(), "odapi-transfer-"));
-});
-
-afterEach(() => {
-  rmSync(work, { recursive: true, force: true });
-});
-
-const scan = (dir: string) => scanLocalModels(dir, { cacheFile: path.join(work, "hash-cache.json") });
+const scan = (dir: string) => scanLocalModels(dir, { cacheFile: path.join(workDir(), "hash-cache.json") });
 
 test("first sync makes the remote tree identical, a rerun sends nothing in one round trip", async () => {
-  const models = path.join(work, "models");
+  const models = path.join(workDir(), "models");
   writeModels(models, {
     ssd: { "1": { "variables/variables.data-00000-of-00001": 3_000_000, "variables/variables.index": 700 } },
     retina: {
@@ -54,7 +45,7 @@ test("first sync makes the remote tree identical, a rerun sends nothing in one r
       },
     },
   });
-  const remote = path.join(work, "remote");
+  const remote = path.join(workDir(), "remote");
   const config = bundleFileFromContent("config/models.config", "model_config_list {}\n", 0o644);
   const script = bundleFileFromContent("start.sh", "#!/bin/bash\necho start\n", 0o755);
   const files = [...(await scan(models)), config, script];
@@ -94,9 +85,9 @@ test("first sync makes the remote tree identical, a rerun sends nothing in one r
 });
 
 test("one changed file: only it is sent, the version is swapped in whole, the rest hard-linked remotely", async () => {
-  const models = path.join(work, "models");
+  const models = path.join(workDir(), "models");
   writeModels(models, { ssd: { "1": { "variables/variables.data-00000-of-00001": 2_000_000 } } });
-  const remote = path.join(work, "remote");
+  const remote = path.join(workDir(), "remote");
   await syncBundle(session, { files: await scan(models), remoteDir: remote });
   const bigBefore = statSync(path.join(remote, "models/ssd/1/variables/variables.data-00000-of-00001"));
 
@@ -122,9 +113,9 @@ test("one changed file: only it is sent, the version is swapped in whole, the re
 });
 
 test("the manifest is checked, not trusted: a remote file changed behind its back is detected and re-sent", async () => {
-  const models = path.join(work, "models");
+  const models = path.join(workDir(), "models");
   writeModels(models, { ssd: { "1": { "variables/variables.index": 5000 } } });
-  const remote = path.join(work, "remote");
+  const remote = path.join(workDir(), "remote");
   const files = await scan(models);
   await syncBundle(session, { files, remoteDir: remote });
 
@@ -150,7 +141,7 @@ test("the manifest is checked, not trusted: a remote file changed behind its bac
 });
 
 test("a watcher polling the remote never sees a partial numeric version dir", async () => {
-  const models = path.join(work, "models");
+  const models = path.join(workDir(), "models");
   const spec = Object.fromEntries(
     ["a", "b", "c"].map((n) => [
       n,
@@ -158,7 +149,7 @@ test("a watcher polling the remote never sees a partial numeric version dir", as
     ]),
   );
   writeModels(models, spec);
-  const remote = path.join(work, "remote");
+  const remote = path.join(workDir(), "remote");
   const want = expectedHashes(models);
   const problems: string[] = [];
   let looks = 0;
@@ -183,15 +174,15 @@ test("bad input and unusable remote dirs fail with a clear error before anything
   await expect(syncBundle(session, { files: [f], remoteDir: "relative/dir" })).rejects.toMatchObject({
     exitCode: 2,
   });
-  await expect(syncBundle(session, { files: [f, f], remoteDir: path.join(work, "r") })).rejects.toThrow(
+  await expect(syncBundle(session, { files: [f, f], remoteDir: path.join(workDir(), "r") })).rejects.toThrow(
     /twice/,
   );
   await expect(
-    syncBundle(session, { files: [f], remoteDir: path.join(work, "r"), parallel: 0 }),
+    syncBundle(session, { files: [f], remoteDir: path.join(workDir(), "r"), parallel: 0 }),
   ).rejects.toThrow(OdapiError);
   // A remote dir below a regular file cannot be created.
-  writeFileSync(path.join(work, "file"), "");
-  const err = await syncBundle(session, { files: [f], remoteDir: path.join(work, "file", "sub") }).catch(
+  writeFileSync(path.join(workDir(), "file"), "");
+  const err = await syncBundle(session, { files: [f], remoteDir: path.join(workDir(), "file", "sub") }).catch(
     (e) => e,
   );
   expect(err).toBeInstanceOf(OdapiError);
@@ -199,7 +190,7 @@ test("bad input and unusable remote dirs fail with a clear error before anything
 });
 
 test("scanLocalModels rejects layouts TF Serving would not load", async () => {
-  const models = path.join(work, "models");
+  const models = path.join(workDir(), "models");
   writeModels(models, { ssd: { latest: {} } });
   await expect(scan(models)).rejects.toThrow(/not a numbered version dir/);
   rmSync(models, { recursive: true });
@@ -207,6 +198,6 @@ test("scanLocalModels rejects layouts TF Serving would not load", async () => {
   rmSync(path.join(models, "ssd/1/saved_model.pb"));
   writeFileSync(path.join(models, "ssd/1/other.txt"), "x");
   await expect(scan(models)).rejects.toThrow(/no saved_model.pb/);
-  await expect(scan(path.join(work, "nope"))).rejects.toMatchObject({ exitCode: 2 });
-  chmodSync(work, 0o755);
+  await expect(scan(path.join(workDir(), "nope"))).rejects.toMatchObject({ exitCode: 2 });
+  chmodSync(workDir(), 0o755);
 });
