@@ -24,7 +24,13 @@ import { formatBytes } from "./progress";
 import { acquireRemoteLock, type RemoteLock } from "./remote-lock";
 import { diskFullError } from "./ssh/errors";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "./ssh/session";
-import { type BundleFile, bundleFileFromContent, scanLocalModels, syncBundle } from "./transfer";
+import {
+  type BundleFile,
+  bundleFileFromContent,
+  scanLocalModels,
+  syncBundle,
+  type Transport,
+} from "./transfer";
 import {
   isTransientWhileStarting,
   type ModelReady,
@@ -55,6 +61,8 @@ export interface DeployOptions extends DeployInput {
   waitDeadlineMs?: number;
   sampleImage?: string;
   parallel?: number | "auto";
+  /** Which data path carries whole files (default "auto": the OpenSSH sftp client when installed and one channel suffices). */
+  transport?: Transport;
   signal?: AbortSignal;
   log?: (line: string) => void;
   /** Detail lines (the upload engine's plan and channels), shown with --verbose. */
@@ -304,6 +312,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         files,
         remoteDir: plan.remoteDir,
         ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
+        transport: opts.transport ?? "auto",
+        ...(opts.debug ? { log: opts.debug } : {}),
         ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
       }),

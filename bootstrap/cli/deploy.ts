@@ -3,6 +3,7 @@ import type { CommandModule } from "yargs";
 import { OdapiError } from "../../common/errors";
 import { deploy } from "../deploy";
 import { createProgress } from "../progress";
+import { TRANSPORTS, type Transport } from "../transfer";
 import {
   type ConnectionArgs,
   connectOptionsFromArgs,
@@ -23,6 +24,7 @@ interface DeployArgs extends ConnectionArgs {
   "public-port"?: number;
   wait: number;
   parallel?: string;
+  transport: Transport;
   "sample-image"?: string;
 }
 
@@ -77,6 +79,12 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         type: "string",
         describe: "Upload channels: a number or auto (default: the upload engine's)",
       })
+      .option("transport", {
+        choices: TRANSPORTS,
+        default: "auto" as Transport,
+        describe:
+          "What carries whole files: openssh = the system sftp client (fastest on fast links), ssh2 = built-in SSH channels; auto uses openssh when it is installed and one channel suffices",
+      })
       .option("sample-image", {
         type: "string",
         describe: "Image for the proof detection (default samples/astronaut.jpg)",
@@ -121,10 +129,11 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         waitDeadlineMs: args.wait * 1000,
         ...(args["sample-image"] ? { sampleImage: args["sample-image"] } : {}),
         ...(args.parallel ? { parallel: parseParallel(args.parallel) } : {}),
+        transport: args.transport,
         signal: abort.signal,
         // --json: no bar, but log lines still go to stderr for whoever runs us (e.g. Pulumi's local.Command).
         log: (line) => (args.json ? log(line) : progress.log(line)),
-        ...(args.verbose ? { debug: (line: string) => progress.log(`  ${line}`) } : {}),
+        ...(args.verbose ? { debug: (line: string) => (args.json ? log : progress.log)(`  ${line}`) } : {}),
         onUpload: (p) => progress.update(p),
         onReady: (e) => {
           if (e.phase === "waiting")

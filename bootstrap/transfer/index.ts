@@ -8,6 +8,7 @@ export {
   type ScanOptions,
   scanLocalModels,
 } from "./manifest";
+export { TRANSPORTS, type Transport } from "./openssh-batch";
 export { stagedPathOf, stagingDir, validateRemoteDir, versionDir } from "./paths";
 export { parseParallel } from "./ranges";
 export { type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";
