@@ -112,6 +112,37 @@ function runAsync(cmd: string, args: string[]): Promise<void> {
   });
 }
 
+/**
+ * A throwaway login user with the distribution's stock shell profile (/etc/skel), removed at the end. Every
+ * remote command (and rsync, and this tool's state and commit steps) starts the login shell, and root's
+ * ~/.bashrc on these shared machines runs `pyenv init` (~0.15–0.3 s per command): a fresh cloud image's user
+ * pays a few ms. Needs root and useradd; otherwise (or with --as-current-user) the bench logs in as itself.
+ */
+interface LoginUser {
+  name: string;
+  /** Gives the user a dir to upload into. */
+  own(dir: string): void;
+  remove(): void;
+}
+
+function createLoginUser(work: string, publicKey: string): LoginUser | undefined {
+  if (process.getuid?.() !== 0 || process.argv.includes("--as-current-user")) return undefined;
+  if (spawnSync("sh", ["-c", "command -v useradd"]).status !== 0) return undefined;
+  const name = `odbench${process.pid % 100000}`;
+  const home = path.join(work, "home");
+  run("useradd", ["--create-home", "--skel", "/etc/skel", "--home-dir", home, "--shell", "/bin/bash", name]);
+  // A locked password ("!") makes sshd refuse the account even for key logins; "*" = no password, not locked.
+  run("usermod", ["--password", "*", name]);
+  mkdirSync(path.join(home, ".ssh"), { mode: 0o700 });
+  writeFileSync(path.join(home, ".ssh", "authorized_keys"), publicKey, { mode: 0o600 });
+  run("chown", ["-R", `${name}:${name}`, home]);
+  return {
+    name,
+    own: (dir) => run("chown", [`${name}:${name}`, dir]),
+    remove: () => spawnSync("userdel", [name], { stdio: "ignore" }),
+  };
+}
+
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr?.toString().trim()}`);
@@ -137,6 +168,7 @@ async function benchEndpoint(
   repeat: number,
   /** Also measure the built-in ssh2 path alone: with its channel choice ("auto") and/or with one channel. */
   ssh2Rows: ("auto" | 1)[],
+  owner: LoginUser | undefined,
 ): Promise<Row[]> {
   const ssh = sshOptions(keyPath, knownHosts);
   const remote = (d: string) => `${ep.target.user}@${ep.host}:${d}/`;
@@ -190,6 +222,7 @@ async function benchEndpoint(
       const d = path.join(work, `${ep.name}-${i}`);
       rmSync(d, { recursive: true, force: true });
       mkdirSync(d, { recursive: true });
+      owner?.own(d);
       const row = rows[i] as Row;
       let detail: string | undefined;
       const first = await secondsAsync(async () => {
@@ -239,29 +272,55 @@ async function main(): Promise<void> {
   );
   console.log(`preparing ${(TOTAL / 1e6).toFixed(1)} MB in 5 files under ${DATA_DIR} …`);
   const models = ensureData();
-  const sshd = await startSshd();
+  const sshd = await startSshd({ userAuthorizedKeys: true });
   const work = path.join(os.tmpdir(), `odapi-bench-upload-${process.pid}`);
-  mkdirSync(work, { recursive: true });
+  mkdirSync(work, { recursive: true, mode: 0o755 });
   const knownHosts = path.join(work, "known_hosts");
   const stops: (() => Promise<void> | void)[] = [
     () => sshd.stop(),
     () => rmSync(work, { recursive: true, force: true }),
   ];
+  const loginUser = createLoginUser(work, readFileSync(`${sshd.userKeyPath}.pub`, "utf8"));
+  if (loginUser) {
+    stops.push(() => loginUser.remove());
+    removeUserOnSignal = () => loginUser.remove();
+  }
   const results: { scenario: string; rows: Row[]; linkMbit?: number }[] = [];
   try {
     // What every remote command costs here before it does anything (the login shell's init runs for each).
-    const probe = await connect(sshd.target());
-    const execCost = await secondsAsync(() => probe.exec(["true"]));
-    await probe.close();
-    console.log(
-      `one remote command (ssh exec of \`true\`) costs ${(execCost * 1000).toFixed(0)} ms on this machine`,
-    );
+    const execCost = async (user: string) => {
+      const probe = await connect(sshd.target({ user }));
+      try {
+        return Math.min(
+          ...[await secondsAsync(() => probe.exec(["true"])), await secondsAsync(() => probe.exec(["true"]))],
+        );
+      } finally {
+        await probe.close();
+      }
+    };
+    const ms = (sec: number) => `${(sec * 1000).toFixed(0)} ms`;
+    const self = sshd.target().user;
+    if (loginUser) {
+      console.log(
+        `logging in as ${loginUser.name}, a fresh user with /etc/skel's shell profile (--as-current-user to log in as ${self}): ` +
+          `one remote command (ssh exec of \`true\`) costs ${ms(await execCost(loginUser.name))} for it, ${ms(await execCost(self))} for ${self} here`,
+      );
+    } else {
+      console.log(
+        `logging in as ${self}: one remote command (ssh exec of \`true\`) costs ${ms(await execCost(self))}`,
+      );
+    }
 
     const kh: string[] = [];
     const endpoint = (name: string, host: string, port: number): Endpoint => {
       kh.push(`${port === 22 ? host : `[${host}]:${port}`} ${sshd.hostKey}`);
       writeFileSync(knownHosts, `${kh.join("\n")}\n`);
-      return { name, host, port, target: sshd.target({ host, port }) };
+      return {
+        name,
+        host,
+        port,
+        target: sshd.target({ host, port, ...(loginUser ? { user: loginUser.name } : {}) }),
+      };
     };
 
     if (scenarios.includes("loopback")) {
@@ -269,7 +328,16 @@ async function main(): Promise<void> {
       const ep = endpoint("loopback", "127.0.0.1", sshd.port);
       results.push({
         scenario: "loopback",
-        rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, repeat, ["auto", 1]),
+        rows: await benchEndpoint(
+          ep,
+          models,
+          work,
+          sshd.userKeyPath,
+          knownHosts,
+          repeat,
+          ["auto", 1],
+          loginUser,
+        ),
       });
     }
     if (scenarios.includes("rtt80")) {
@@ -279,7 +347,7 @@ async function main(): Promise<void> {
       const ep = endpoint("rtt80", "127.0.0.1", proxy.port);
       results.push({
         scenario: "80 ms RTT",
-        rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, 1, [1]),
+        rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, 1, [1], loginUser),
       });
     }
     if (scenarios.includes("tbf")) {
@@ -293,7 +361,7 @@ async function main(): Promise<void> {
         const ep = endpoint("tbf", NS_IP, NS_PORT);
         results.push({
           scenario: `${LINK_MBIT} Mbit/s`,
-          rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, 1, []),
+          rows: await benchEndpoint(ep, models, work, sshd.userKeyPath, knownHosts, 1, [], loginUser),
           linkMbit: LINK_MBIT,
         });
       }
@@ -447,7 +515,9 @@ function report(results: { scenario: string; rows: Row[]; linkMbit?: number }[])
   console.log(t.toString());
 }
 
+let removeUserOnSignal: () => void = () => undefined;
 const cleanupOnSignal = () => {
+  removeUserOnSignal();
   // Remove the namespace if we are interrupted; it would otherwise outlive the script.
   try {
     execFileSync("ip", ["netns", "del", NS], { stdio: "ignore" });

@@ -194,6 +194,16 @@ test("bad local input fails before connecting: no models, missing dir, relative 
   const none = await odapi(["deploy", ...conn(path.join(tmp, "r1")), "--no-start"]);
   expect(none.code).toBe(ExitCode.usage);
   expect(none.stderr).toMatch(/nothing to deploy/);
+  const badTransport = await odapi([
+    "deploy",
+    ...conn(path.join(tmp, "r1")),
+    "--models",
+    modelsDir,
+    "--transport",
+    "scp",
+  ]);
+  expect(badTransport.code).toBe(ExitCode.usage);
+  expect(badTransport.stderr).toMatch(/transport.*scp/i);
   const rel = await odapi(["deploy", ...conn("relative/dir"), "--models", modelsDir, "--no-start"]);
   expect(rel.code).toBe(ExitCode.usage);
   expect(rel.stderr).toMatch(/--remote-dir "relative\/dir" must be an absolute path/);
@@ -296,8 +306,10 @@ test("--help lists every flag of the deploy contract", async () => {
     "--gpu",
     "--no-start",
     "--json",
+    "--transport",
   ]) {
     expect(help.stdout).toContain(flag);
   }
+  expect(help.stdout).toMatch(/choices: "auto", "openssh", "ssh2"/);
   expect(help.stdout).toContain("ODAPI_API_KEY");
 });
