@@ -39,6 +39,24 @@ import {
   waitUntilServing,
 } from "./wait-ready";
 
+/** What to tell the user about versions on the host that the bundle lacks (pure). */
+export function staleVersionMessages(
+  stale: { dir: string; outranks: boolean; removed: boolean }[],
+): string[] {
+  const removed = stale.filter((v) => v.removed).map((v) => v.dir);
+  const outranking = stale.filter((v) => !v.removed && v.outranks).map((v) => v.dir);
+  const lines: string[] = [];
+  if (removed.length) lines.push(`removed versions not in --models (--prune): ${removed.join(", ")}`);
+  if (outranking.length) {
+    lines.push(
+      `warning: ${outranking.join(", ")} on the host ${outranking.length > 1 ? "are" : "is"} newer than the version(s) ` +
+        "you deployed, so TF Serving keeps serving it (it serves the highest version) — rerun with --prune to remove " +
+        "versions that are not in --models",
+    );
+  }
+  return lines;
+}
+
 export interface DeployInput {
   remoteDir: string;
   /** Local dir laid out as `<name>/<version>/saved_model.pb …` (what `odapi prepare` writes). */
@@ -61,6 +79,8 @@ export interface DeployOptions extends DeployInput {
   waitDeadlineMs?: number;
   sampleImage?: string;
   parallel?: number | "auto";
+  /** Remove version dirs of the uploaded models that `--models` does not have (default: keep them, warn when one outranks). */
+  prune?: boolean;
   /** Which data path carries whole files (default "auto": the OpenSSH sftp client when installed and one channel suffices). */
   transport?: Transport;
   signal?: AbortSignal;
@@ -313,6 +333,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         remoteDir: plan.remoteDir,
         ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
         transport: opts.transport ?? "auto",
+        prune: opts.prune === true,
         ...(opts.debug ? { log: opts.debug } : {}),
         ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
         ...(opts.signal ? { signal: opts.signal } : {}),
@@ -330,6 +351,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     log(
       `uploaded ${sync.uploadedFiles} files (${formatBytes(sync.uploadedBytes)}), ${sync.skippedFiles} unchanged`,
     );
+    for (const line of staleVersionMessages(sync.staleVersions)) log(line);
 
     throwIfCancelled(opts.signal);
     if (plan.catalog.length) {

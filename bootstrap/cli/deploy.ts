@@ -25,6 +25,7 @@ interface DeployArgs extends ConnectionArgs {
   wait: number;
   parallel?: string;
   transport: Transport;
+  prune: boolean;
   "sample-image"?: string;
 }
 
@@ -85,6 +86,12 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         describe:
           "What carries whole files: openssh = the system sftp client (fastest on fast links), ssh2 = built-in SSH channels; auto uses openssh when it is installed and one channel suffices",
       })
+      .option("prune", {
+        type: "boolean",
+        default: false,
+        describe:
+          "Remove version dirs of the uploaded models that --models does not have (after the new ones are in place); without it they stay, with a warning when one would keep being served",
+      })
       .option("sample-image", {
         type: "string",
         describe: "Image for the proof detection (default samples/astronaut.jpg)",
@@ -130,6 +137,7 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         ...(args["sample-image"] ? { sampleImage: args["sample-image"] } : {}),
         ...(args.parallel ? { parallel: parseParallel(args.parallel) } : {}),
         transport: args.transport,
+        prune: args.prune,
         signal: abort.signal,
         // --json: no bar, but log lines still go to stderr for whoever runs us (e.g. Pulumi's local.Command).
         log: (line) => (args.json ? log(line) : progress.log(line)),

@@ -79,18 +79,56 @@ export interface Plan {
   /** Manifest entries that stay valid (skipped files, untouched remote files); placed files are added after verify. */
   kept: Record<string, ManifestEntry>;
   sendBytes: number;
+  /**
+   * Version dirs on the host of the bundle's models that the bundle does not have (`models/ssd/3`), and whether
+   * each outranks every bundled version of its model (TF Serving's `latest` policy then keeps serving it).
+   * Removed in the commit when planned with `prune`, else left alone.
+   */
+  stale: { dir: string; outranks: boolean }[];
+  /** Whether `stale` is removed by this plan. */
+  prune: boolean;
 }
 
-/** Index of remote content by sha256 (only believed hashes, never in-progress paths): hard-link sources. */
+export interface PlanOptions {
+  /** Remove version dirs of the bundle's models that the bundle does not have (after the new ones are in place). */
+  prune?: boolean;
+}
+
+/**
+ * Index of remote content by sha256, size and mode (only believed hashes, never in-progress paths): hard-link
+ * sources. The mode is part of the key because a link shares the inode: setting the new file's mode would
+ * change the live file's too.
+ */
 function contentIndex(view: RemoteView, hashes: HashResults | undefined): Map<string, string> {
   const index = new Map<string, string>();
   for (const [p, st] of view.files) {
     if (isTransientPath(p)) continue;
     const h =
       trustedHash(view, p) ?? (hashes?.stats.get(p)?.size === st.size ? hashes?.full.get(p) : undefined);
-    if (h && !index.has(`${h}:${st.size}`)) index.set(`${h}:${st.size}`, p);
+    const key = contentKey(h ?? "", st.size, st.mode);
+    if (h && !index.has(key)) index.set(key, p);
   }
   return index;
+}
+
+const contentKey = (sha256: string, size: number, mode: number): string =>
+  `${sha256}:${size}:${mode & 0o7777}`;
+
+/** Numeric version dirs on the host of the bundle's models that the bundle lacks (pure). */
+function staleVersions(
+  view: RemoteView,
+  bundled: Map<string, Set<string>>,
+): { dir: string; outranks: boolean }[] {
+  const found = new Set<string>();
+  for (const p of view.files.keys()) {
+    const v = versionOf(p);
+    if (v && bundled.get(v.model) && !bundled.get(v.model)?.has(v.version)) found.add(versionDir(v));
+  }
+  return [...found].sort().map((dir) => {
+    const [, model, version] = dir.split("/") as [string, string, string];
+    const newest = Math.max(...[...(bundled.get(model) ?? [])].map(Number));
+    return { dir, outranks: Number(version) > newest };
+  });
 }
 
 export function planSync(
@@ -99,6 +137,7 @@ export function planSync(
   hashes?: HashResults,
   /** Local per-block sha256 of files whose staged copy has remote block hashes (key: relPath). */
   localBlocks: Map<string, string[]> = new Map(),
+  opts: PlanOptions = {},
 ): Plan {
   const plan: Plan = {
     prepare: [],
@@ -109,6 +148,8 @@ export function planSync(
     skipped: [],
     kept: {},
     sendBytes: 0,
+    stale: [],
+    prune: opts.prune === true,
   };
   const index = contentIndex(view, hashes);
   const dirsToMake = new Set<string>();
@@ -126,7 +167,7 @@ export function planSync(
       if (ranges.length > 0) plan.uploads.push({ file: f, remotePath: staged, ranges });
     } else {
       if (sst) plan.prepare.push({ op: "rm", path: staged });
-      const source = index.get(`${f.sha256}:${f.size}`);
+      const source = index.get(contentKey(f.sha256, f.size, f.mode));
       if (source && f.size > 0) plan.prepare.push({ op: "ln", from: source, to: staged });
       else {
         dirsToMake.add(parentDir(staged));
@@ -188,6 +229,19 @@ export function planSync(
       { op: "chmod", mode: f.mode, path: staged },
       { op: "mv", from: staged, to: f.relPath },
     );
+  }
+
+  const bundled = new Map<string, Set<string>>();
+  for (const { ref } of versions.values()) {
+    bundled.set(ref.model, (bundled.get(ref.model) ?? new Set()).add(ref.version));
+  }
+  plan.stale = staleVersions(view, bundled);
+  if (plan.prune) {
+    // Last: the new versions are in place before TF Serving sees an old one go.
+    for (const { dir } of plan.stale) {
+      plan.finalize.push({ op: "rmrf", path: dir });
+      replacedPrefixes.push(`${dir}/`);
+    }
   }
 
   plan.dirs = [...dirsToMake].sort();

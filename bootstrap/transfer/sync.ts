@@ -58,6 +58,8 @@ export interface SyncOptions {
   transport?: Transport;
   /** The `sftp` executable for the openssh transport (default `sftp` on PATH). */
   sftpBinary?: string;
+  /** Remove version dirs of the bundle's models that the bundle does not have (see Plan.stale). */
+  prune?: boolean;
   onProgress?: (p: SyncProgress) => void;
   signal?: AbortSignal;
   /** One line per step, for --verbose. */
@@ -76,6 +78,8 @@ export interface SyncResult {
   rttMs?: number;
   /** Files sent by the OpenSSH sftp client (the rest of `uploadedFiles` went over ssh2 or were linked). */
   opensshFiles: number;
+  /** Version dirs (`models/ssd/3`) of the bundle's models that the bundle lacks: removed with `prune`, else left. */
+  staleVersions: { dir: string; outranks: boolean; removed: boolean }[];
 }
 
 const PROGRESS_EVERY_MS = 100;
@@ -228,7 +232,9 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
         (await session.run(hashCommand(remoteDir), { stdin: hashRequestText(requests) })).stdout,
       );
     }
-    const plan: Plan = planSync(opts.files, view, hashes, await localBlocksFor(opts.files, hashes));
+    const plan: Plan = planSync(opts.files, view, hashes, await localBlocksFor(opts.files, hashes), {
+      prune: opts.prune === true,
+    });
     log(
       `plan: ${plan.skipped.length} unchanged, ${plan.verify.length} to place, ${plan.uploads.length} to send (${plan.sendBytes} bytes)`,
     );
@@ -321,6 +327,7 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
       channels,
       rttMs,
       opensshFiles,
+      staleVersions: plan.stale.map((v) => ({ ...v, removed: plan.prune })),
     };
   } finally {
     if (!probeHandedOver) void probe.then((p) => p?.sftp.end());

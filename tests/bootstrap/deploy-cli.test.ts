@@ -313,3 +313,25 @@ test("--help lists every flag of the deploy contract", async () => {
   expect(help.stdout).toMatch(/choices: "auto", "openssh", "ssh2"/);
   expect(help.stdout).toContain("ODAPI_API_KEY");
 });
+
+test("a version on the host newer than the deployed one: warned about, removed with --prune", async () => {
+  const remoteDir = path.join(tmp, "remote-prune");
+  const own = path.join(tmp, "models-prune");
+  writeModelVersion(own, "ssd", 3, { pb: randomBytes(1024) });
+  const deployOwn = (...extra: string[]) =>
+    odapi(["deploy", ...conn(remoteDir), "--models", own, "--no-start", ...extra]);
+  expect((await deployOwn()).code).toBe(0);
+
+  rmSync(path.join(own, "ssd", "3"), { recursive: true });
+  writeModelVersion(own, "ssd", 2, { pb: randomBytes(1024) });
+  const warned = await deployOwn();
+  expect(warned.code).toBe(0);
+  expect(warned.stderr).toMatch(/warning: models\/ssd\/3 on the host is newer .* rerun with --prune/);
+  expect(readdirSync(path.join(remoteDir, "models", "ssd")).sort()).toEqual(["2", "3"]);
+
+  const pruned = await deployOwn("--prune");
+  expect(pruned.code).toBe(0);
+  expect(pruned.stderr).toContain("removed versions not in --models (--prune): models/ssd/3");
+  expect(pruned.stderr).not.toMatch(/warning/);
+  expect(readdirSync(path.join(remoteDir, "models", "ssd"))).toEqual(["2"]);
+});

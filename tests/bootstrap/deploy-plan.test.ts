@@ -12,6 +12,7 @@ import {
   parseDfAvailableKb,
   planDeploy,
   renderedToBundle,
+  staleVersionMessages,
   throwIfCancelled,
   untilConnectionLost,
   validateRemoteDir,
@@ -280,4 +281,21 @@ describe("status, logs, stop", () => {
     expect(() => parseParallel("0")).toThrow(/--parallel 0/);
     expect(() => parseParallel("lots")).toThrow(/--parallel lots/);
   });
+});
+
+test("stale versions: a warning only for kept versions that outrank, a note for removed ones", () => {
+  expect(staleVersionMessages([])).toEqual([]);
+  expect(staleVersionMessages([{ dir: "models/a/1", outranks: false, removed: false }])).toEqual([]);
+  const kept = staleVersionMessages([
+    { dir: "models/a/3", outranks: true, removed: false },
+    { dir: "models/b/9", outranks: true, removed: false },
+  ]);
+  expect(kept).toHaveLength(1);
+  expect(kept[0]).toMatch(/^warning: models\/a\/3, models\/b\/9 on the host are newer .*--prune/);
+  expect(
+    staleVersionMessages([
+      { dir: "models/a/1", outranks: false, removed: true },
+      { dir: "models/a/3", outranks: true, removed: true },
+    ]),
+  ).toEqual(["removed versions not in --models (--prune): models/a/1, models/a/3"]);
 });

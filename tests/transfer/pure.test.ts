@@ -397,6 +397,60 @@ describe("planner", () => {
   });
 });
 
+describe("planner: modes of hard-link sources, stale versions and --prune", () => {
+  test("identical content with another mode is sent, not linked (a link would change the live file's mode)", () => {
+    const exe = file("models/ssd/2/assets/run.sh", "#!/bin/sh\n", 0o755);
+    const live = { ...stat(exe.size, exe.sha256), mode: 0o644 };
+    const differentMode = planSync([exe], view({ "models/ssd/1/assets/run.sh": live }));
+    expect(differentMode.prepare).toEqual([]);
+    expect(differentMode.sendBytes).toBe(exe.size);
+    const sameMode = planSync([exe], view({ "models/ssd/1/assets/run.sh": { ...live, mode: 0o755 } }));
+    expect(sameMode.prepare).toEqual([
+      { op: "ln", from: "models/ssd/1/assets/run.sh", to: "models/ssd/.staging-2/assets/run.sh" },
+    ]);
+  });
+
+  const pb2 = file("models/ssd/2/saved_model.pb", "graph v2");
+  const host = view({
+    "models/ssd/1/saved_model.pb": stat(5, H("1")),
+    "models/ssd/3/saved_model.pb": stat(5, H("3")),
+    "models/ssd/3/variables/v.data": stat(7, H("4")),
+    "models/effdet/1/saved_model.pb": stat(6, H("5")), // not in this bundle (e.g. prepared on the host)
+  });
+
+  test("versions of the bundle's models that it lacks are reported; the newer one outranks; nothing removed", () => {
+    const plan = planSync([pb2], host);
+    expect(plan.stale).toEqual([
+      { dir: "models/ssd/1", outranks: false },
+      { dir: "models/ssd/3", outranks: true },
+    ]);
+    expect(plan.prune).toBe(false);
+    expect(plan.finalize.filter((o) => o.op === "rmrf")).toEqual([]);
+    expect(Object.keys(plan.kept).sort()).toEqual([
+      "models/effdet/1/saved_model.pb",
+      "models/ssd/1/saved_model.pb",
+      "models/ssd/3/saved_model.pb",
+      "models/ssd/3/variables/v.data",
+    ]);
+  });
+
+  test("--prune removes them last, after the new version is in place, and drops them from the manifest", () => {
+    const plan = planSync([pb2], host, undefined, new Map(), { prune: true });
+    expect(plan.prune).toBe(true);
+    const ops = plan.finalize.map((o) => `${o.op} ${"path" in o ? o.path : "live" in o ? o.live : ""}`);
+    expect(ops.slice(-2)).toEqual(["rmrf models/ssd/1", "rmrf models/ssd/3"]);
+    expect(ops.indexOf("swap models/ssd/2")).toBeLessThan(ops.indexOf("rmrf models/ssd/1"));
+    expect(Object.keys(plan.kept)).toEqual(["models/effdet/1/saved_model.pb"]);
+  });
+
+  test("a bundle without versions of a model never touches that model's dirs", () => {
+    const cfg = file("config/models.config", "x");
+    const plan = planSync([cfg], host, undefined, new Map(), { prune: true });
+    expect(plan.stale).toEqual([]);
+    expect(plan.finalize.filter((o) => o.op === "rmrf")).toEqual([]);
+  });
+});
+
 describe("upload errors", () => {
   const ctx = {
     host: "h",

@@ -112,6 +112,34 @@ test("one changed file: only it is sent, the version is swapped in whole, the re
   expect(treeHashes(remote)).toEqual(expectedHashes(models));
 });
 
+test("versions the bundle lacks: left and reported by default, removed with prune after the new one is in place", async () => {
+  const models = path.join(workDir(), "models");
+  const remote = path.join(workDir(), "remote");
+  writeModels(models, { ssd: { "3": {} } });
+  await syncBundle(session, { files: await scan(models), remoteDir: remote });
+
+  // A "rollback" to version 2: TF Serving would keep serving 3, the highest.
+  rmSync(path.join(models, "ssd/3"), { recursive: true });
+  writeModels(models, { ssd: { "2": {} } });
+  const files = await scan(models);
+  const kept = await syncBundle(session, { files, remoteDir: remote });
+  expect(kept.staleVersions).toEqual([{ dir: "models/ssd/3", outranks: true, removed: false }]);
+  expect(readdirSync(path.join(remote, "models/ssd")).sort()).toEqual(["2", "3"]);
+
+  const pruned = await syncBundle(session, { files, remoteDir: remote, prune: true });
+  expect(pruned.staleVersions).toEqual([{ dir: "models/ssd/3", outranks: true, removed: true }]);
+  expect(pruned.uploadedBytes).toBe(0);
+  expect(readdirSync(path.join(remote, "models/ssd"))).toEqual(["2"]);
+  expect(treeHashes(remote)).toEqual(expectedHashes(models));
+  const manifest = JSON.parse(readFileSync(path.join(remote, MANIFEST_PATH), "utf8"));
+  expect(Object.keys(manifest.files).some((k) => k.startsWith("models/ssd/3/"))).toBe(false);
+
+  const counted = countingSession(session);
+  const again = await syncBundle(counted.session, { files, remoteDir: remote, prune: true });
+  expect(again).toMatchObject({ uploadedBytes: 0, uploadedFiles: 0, staleVersions: [] });
+  expect(counted.execs()).toBe(1); // a no-op again: just the state command
+});
+
 test("the manifest is checked, not trusted: a remote file changed behind its back is detected and re-sent", async () => {
   const models = path.join(workDir(), "models");
   writeModels(models, { ssd: { "1": { "variables/variables.index": 5000 } } });
