@@ -93,6 +93,7 @@ export async function waitUntilServing(
   for (const model of models) {
     let versions: string[] | undefined;
     let last = "no answer yet";
+    let sawState = false;
     for (let attempt = 0; !versions; attempt++) {
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
@@ -110,7 +111,9 @@ export async function waitUntilServing(
         });
       } catch (err) {
         if (!isTransientWhileStarting(err)) throw err;
-        last = (err as Error).message;
+        // A request the deadline cut short says nothing new: keep the state the server last reported.
+        const cutShort = remaining < 10_000 && isOdapiError(err) && err.exitCode === ExitCode.timeout;
+        if (!(cutShort && sawState)) last = (err as Error).message;
       }
       const a = status ? assessStatus(status) : undefined;
       if (a?.kind === "available") versions = a.versions;
@@ -120,7 +123,10 @@ export async function waitUntilServing(
           "check that the model directory holds a SavedModel this TF Serving version can load (`odapi logs` has details)",
           "serverError",
         );
-      } else if (a) last = a.detail;
+      } else if (a) {
+        last = a.detail;
+        sawState = true;
+      }
       if (versions) break;
       opts.onProgress?.({ model, phase: "waiting", detail: last, elapsedMs: Date.now() - started });
       await sleep(Math.min(pollDelayMs(attempt, minMs, maxMs), Math.max(0, deadline - Date.now())));

@@ -111,6 +111,15 @@ export class OpenSshSftp {
     this.ready.catch(() => undefined);
   }
 
+  /** `ready`, or a rejection once `ms` pass first (a client stuck in its handshake is then not waited for). */
+  readyWithin(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not connected within ${ms / 1000} s`)), ms);
+    });
+    return Promise.race([this.ready, late]).finally(() => clearTimeout(timer));
+  }
+
   private onStdout(data: string): void {
     const lines = (this.partial + data).split("\n");
     this.partial = lines.pop() ?? "";

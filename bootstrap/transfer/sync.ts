@@ -87,6 +87,8 @@ const PROGRESS_EVERY_MS = 100;
 const DISK_FULL_BYTES = 1 * MiB;
 /** How often the size of the file the OpenSSH client is writing is polled, for the progress bar. */
 const OPENSSH_POLL_MS = 250;
+/** How long the OpenSSH client may take to log in (it started with the state command) before ssh2 carries all. */
+const OPENSSH_READY_MS = 15_000;
 /** Below this much eligible data, a second SSH connection costs more than it saves ("auto" only). */
 const OPENSSH_MIN_BYTES = 8 * MiB;
 
@@ -416,7 +418,7 @@ async function sendAll(
         count > 1 ? openChannels(session, count - 1) : [],
         makeDirs(first, remoteDir, plan.dirs),
         tryNative
-          ? (openssh as OpenSshSftp).ready.then(
+          ? (openssh as OpenSshSftp).readyWithin(OPENSSH_READY_MS).then(
               () => true,
               (err: Error) => {
                 if (transport === "openssh") throw openSshUnusableError(err);

@@ -28,7 +28,14 @@ jest.mock("../../bootstrap/remote-lock", () => ({
 }));
 jest.mock("../../bootstrap/transfer", () => ({
   ...jest.requireActual("../../bootstrap/transfer"),
-  syncBundle: async () => ({ uploadedFiles: 0, uploadedBytes: 0, skippedFiles: 0 }),
+  syncBundle: async () => ({
+    uploadedFiles: 0,
+    uploadedBytes: 0,
+    skippedFiles: 0,
+    channels: 0,
+    opensshFiles: 0,
+    staleVersions: [],
+  }),
 }));
 jest.mock("../../model-prep/remote-runner", () => ({
   prepareOnRemote: async () => ({ prepared: [], skipped: ["ssd_mobilenet_v2"] }),

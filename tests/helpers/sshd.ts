@@ -47,6 +47,17 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
+/** sshd processes not stopped yet: one shared exit hook kills them if the test process exits without stop(). */
+const running = new Set<ChildProcess>();
+let exitHooked = false;
+function hookExit(): void {
+  if (exitHooked) return;
+  exitHooked = true;
+  process.once("exit", () => {
+    for (const c of running) c.kill("SIGKILL");
+  });
+}
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -136,15 +147,16 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     writeFileSync(configPath, `${config.join("\n")}\n`);
   };
 
-  // A test process that exits without stop() (process.exit, a crash) must not leave a listener behind.
-  const killOnExit = () => child?.kill("SIGKILL");
   const launch = () => {
     if (stopped) return;
     child = spawn(SSHD_BINARY, ["-D", "-e", "-f", configPath], { stdio: ["ignore", "ignore", "pipe"] });
     child.stderr?.on("data", (d) => {
       stderr += d.toString();
     });
-    if (!process.listeners("exit").includes(killOnExit)) process.once("exit", killOnExit);
+    const c = child;
+    running.add(c);
+    c.once("exit", () => running.delete(c));
+    hookExit();
   };
 
   const waitAccepting = async (): Promise<void> => {
@@ -209,7 +221,7 @@ export async function startSshd(opts: SshdOptions = {}): Promise<Sshd> {
     stop: async () => {
       if (stopped) return;
       stopped = true;
-      process.removeListener("exit", killOnExit);
+      if (child) running.delete(child);
       if (timer) clearTimeout(timer);
       const c = child;
       if (c && c.exitCode === null && c.signalCode === null) {

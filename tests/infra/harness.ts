@@ -180,6 +180,9 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
           blockDeviceMappings: [{ deviceName: "/dev/sda1", ebs: { volume_size: "8" } }],
         };
 
+  // Each isolated program run loads its own copy of part of @pulumi/pulumi's runtime, and each copy's promise
+  // leak detector adds one process 'exit' listener: a test file with a dozen runs passes Node's default of 10.
+  process.setMaxListeners(Math.max(process.getMaxListeners(), 64));
   await jest.isolateModulesAsync(async () => {
     // The SDKs are loaded once per test file and shared (loading @pulumi/aws takes seconds); the program and
     // everything it imports from this repository is loaded fresh for every run.

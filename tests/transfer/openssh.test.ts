@@ -109,6 +109,15 @@ test("the client trusts only the host key the SSH session verified", async () =>
   await expect(good.ready).resolves.toBeUndefined();
 });
 
+test("a server that never answers the client's handshake is given up on in time", async () => {
+  const s = await session();
+  const silent = await startTcpProxy({ port: sshd.port }, { kind: "blackhole" });
+  open.push(silent);
+  const client = new OpenSshSftp({ ...s.target, port: silent.port });
+  open.push(client);
+  await expect(client.readyWithin(500)).rejects.toThrow("not connected within 0.5 s");
+});
+
 test("auto falls back to ssh2 when the client is missing; --transport openssh then fails with the fix", async () => {
   const models = path.join(workDir(), "models");
   const remote = path.join(workDir(), "remote");
