@@ -103,3 +103,26 @@ export function countingSession(session: SshSession): { session: SshSession; exe
   });
   return { session: proxy, execs: () => n };
 }
+
+/**
+ * An onProgress that, once more than `afterBytes` are sent, has "another process" take all free space on `disk`
+ * (a 24 MiB filler; ENOSPC part-way is the point). `filled()` tells whether it happened.
+ */
+export function fillDiskMidUpload(
+  disk: string,
+  afterBytes: number,
+): { onProgress: (p: { sentBytes: number }) => void; filled: () => boolean } {
+  let filled = false;
+  return {
+    onProgress: (p) => {
+      if (filled || p.sentBytes <= afterBytes) return;
+      filled = true;
+      try {
+        writeFileSync(path.join(disk, "filler"), Buffer.alloc(24 * 1024 * 1024));
+      } catch {
+        // ENOSPC once the disk is full
+      }
+    },
+    filled: () => filled,
+  };
+}

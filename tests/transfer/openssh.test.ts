@@ -11,7 +11,14 @@ import { OdapiError } from "../../common/errors";
 import { type Sshd, startSshd } from "../helpers/sshd";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
 import { tempDirPerTest } from "../helpers/tmp";
-import { expectedHashes, missingBytes, partialVersions, treeHashes, writeModels } from "./fixtures";
+import {
+  expectedHashes,
+  fillDiskMidUpload,
+  missingBytes,
+  partialVersions,
+  treeHashes,
+  writeModels,
+} from "./fixtures";
 
 let sshd: Sshd;
 const workDir = tempDirPerTest("odapi-openssh-");
@@ -243,23 +250,14 @@ test("a disk that fills up during an OpenSSH send: disk-full error, nothing serv
   try {
     const models = path.join(workDir(), "models");
     writeModels(models, { a: { "1": { [BIG]: 16_000_000 } } });
-    let filled = false;
+    const filler = fillDiskMidUpload(disk, 0);
     const err = await syncBundle(await session(), {
       files: await scan(models),
       remoteDir: path.join(disk, "r"),
       transport: "openssh",
-      onProgress: (p) => {
-        if (!filled && p.sentBytes > 0) {
-          filled = true; // another process takes the space while we upload
-          try {
-            writeFileSync(path.join(disk, "filler"), Buffer.alloc(24 * 1024 * 1024));
-          } catch {
-            // ENOSPC once the disk is full: that is the point
-          }
-        }
-      },
+      onProgress: filler.onProgress,
     }).catch((e) => e);
-    expect(filled).toBe(true);
+    expect(filler.filled()).toBe(true);
     expect(err).toBeInstanceOf(OdapiError);
     expect(err.message).toMatch(/disk on 127.0.0.1 is full/);
     expect(err.exitCode).toBe(7);

@@ -1,6 +1,6 @@
 // Cut connections, latency, cancel and a full disk: never a partial served version; reruns send only what is missing.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { connect, type SshSession } from "../../bootstrap/ssh/session";
@@ -8,7 +8,14 @@ import { scanLocalModels, syncBundle } from "../../bootstrap/transfer";
 import { OdapiError } from "../../common/errors";
 import { type Sshd, startSshd } from "../helpers/sshd";
 import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
-import { expectedHashes, missingBytes, partialVersions, treeHashes, writeModels } from "./fixtures";
+import {
+  expectedHashes,
+  fillDiskMidUpload,
+  missingBytes,
+  partialVersions,
+  treeHashes,
+  writeModels,
+} from "./fixtures";
 
 let sshd: Sshd;
 let work: string;
@@ -187,23 +194,14 @@ test("a disk too small: refused before sending; a disk that fills up mid-upload:
 
   rmSync(models, { recursive: true });
   writeModels(models, { a: { "1": { [BIG]: 16_000_000 } } });
-  let filled = false;
+  const filler = fillDiskMidUpload(medium, 1_000_000);
   const midway = await syncBundle(s, {
     files: await scan(models),
     remoteDir: path.join(medium, "r"),
     parallel: 1,
-    onProgress: (p) => {
-      if (!filled && p.sentBytes > 1_000_000) {
-        filled = true; // another process takes the space while we upload
-        try {
-          writeFileSync(path.join(medium, "filler"), Buffer.alloc(24 * 1024 * 1024));
-        } catch {
-          // ENOSPC once the disk is full: that is the point
-        }
-      }
-    },
+    onProgress: filler.onProgress,
   }).catch((e) => e);
-  expect(filled).toBe(true);
+  expect(filler.filled()).toBe(true);
   expect(midway).toBeInstanceOf(OdapiError);
   expect(midway.message).toMatch(/disk on 127.0.0.1 is full/);
   expect(existsSync(path.join(medium, "r/models/a/1"))).toBe(false);
