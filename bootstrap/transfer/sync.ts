@@ -406,6 +406,8 @@ async function sendAll(
   };
   let rttMs = 0;
   let poll: NodeJS.Timeout | undefined;
+  /** Re-reads the size of the file the OpenSSH client was writing (for the bytes-sent figure after a failure). */
+  let refreshNative: () => Promise<void> = async () => undefined;
   try {
     const first = probe?.sftp ?? (await unlessStopped(session.sftp(), stopped));
     channels.push(first);
@@ -471,17 +473,25 @@ async function sendAll(
         size: u.file.size,
       }));
       let writing = -1;
-      // The client reports nothing within a file: poll the size of the one it is writing.
-      poll = setInterval(() => {
+      const pollSize = (done: () => void) => {
         const i = writing;
         const it = items[i];
-        if (!it) return;
+        if (!it) return done();
         first.stat(it.remotePath, (err, st) => {
-          if (err || i !== writing) return;
-          nativeCurrent = Math.min(st.size, it.size);
-          progress(false);
+          if (!err && i === writing) nativeCurrent = Math.min(st.size, it.size);
+          done();
         });
-      }, OPENSSH_POLL_MS);
+      };
+      // The client reports nothing within a file: poll the size of the one it is writing.
+      poll = setInterval(() => pollSize(() => progress(false)), OPENSSH_POLL_MS);
+      refreshNative = () =>
+        new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 1000); // a dead connection never answers
+          pollSize(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
       nativeRun = unlessStopped(
         (openssh as OpenSshSftp).send(items, {
           onStart: (i) => {
@@ -508,6 +518,7 @@ async function sendAll(
   } catch (e) {
     const err = failure ?? (e as Error);
     let freeBytesAfter: number | undefined;
+    if (!lost) await refreshNative();
     if (!lost && !opts.signal?.aborted) {
       const df = await session.exec(diskFreeCommand(remoteDir)).catch(() => undefined);
       freeBytesAfter = df ? parseDiskFree(df.stdout) : undefined;
