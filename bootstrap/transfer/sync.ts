@@ -6,8 +6,8 @@ import { diskFullError, remoteCommandError } from "../ssh/errors";
 import type { SshSession } from "../ssh/session";
 import { notEnoughSpaceError, uploadErrorOf, verifyMismatchError } from "./errors";
 import { type BundleFile, hashBlocks, type ManifestEntry, parseManifest } from "./manifest";
-import { batchSafePath, type Transport } from "./openssh-batch";
-import { OpenSshError, type OpenSshItem, OpenSshSftp } from "./openssh-sftp";
+import type { Transport } from "./openssh-batch";
+import { OpenSshError, type OpenSshItem, type OpenSshSftp } from "./openssh-sftp";
 import { stagedPathOf, validateRelPath, validateRemoteDir } from "./paths";
 import { startPending } from "./pending-command";
 import { hashRequestsFor, type Plan, planSync, type UploadItem } from "./plan";
@@ -37,7 +37,8 @@ import {
   parseState,
   stateCommand,
 } from "./remote-scripts";
-import { measureRttMs, SftpOpError, type UploadTarget, unlessStopped, uploadPieces } from "./uploader";
+import { fromOpenSsh, openSshUnusableError, splitTransports, startOpenSsh } from "./transports";
+import { measureRttMs, type UploadTarget, unlessStopped, uploadPieces } from "./uploader";
 
 export interface SyncProgress {
   sentBytes: number;
@@ -89,54 +90,6 @@ const DISK_FULL_BYTES = 1 * MiB;
 const OPENSSH_POLL_MS = 250;
 /** How long the OpenSSH client may take to log in (it started with the state command) before ssh2 carries all. */
 const OPENSSH_READY_MS = 15_000;
-/** Below this much eligible data, a second SSH connection costs more than it saves ("auto" only). */
-const OPENSSH_MIN_BYTES = 8 * MiB;
-
-/** Whole-file sends the OpenSSH client can carry: a local file, paths its batch parser takes literally. */
-function opensshEligible(u: UploadItem, remoteDir: string): boolean {
-  const r = u.ranges;
-  return (
-    u.file.localPath !== undefined &&
-    r.length === 1 &&
-    r[0]?.start === 0 &&
-    r[0]?.end === u.file.size &&
-    batchSafePath(path.resolve(u.file.localPath)) &&
-    batchSafePath(`${remoteDir}/${u.remotePath}`)
-  );
-}
-
-/**
- * Starts the OpenSSH client while the state command runs (its connect and key exchange then cost no wall time),
- * when the transport allows it and the bundle holds enough data it could carry. Closed unused on a no-op.
- */
-function startOpenSsh(session: SshSession, opts: SyncOptions, remoteDir: string): OpenSshSftp | undefined {
-  const transport = opts.transport ?? "ssh2";
-  if (transport === "ssh2") return undefined;
-  const candidates = opts.files.filter((f) =>
-    opensshEligible(
-      { file: f, remotePath: stagedPathOf(f.relPath), ranges: [{ start: 0, end: f.size }] },
-      remoteDir,
-    ),
-  );
-  const bytes = candidates.reduce((n, f) => n + f.size, 0);
-  if (candidates.length === 0 || (transport === "auto" && bytes < OPENSSH_MIN_BYTES)) return undefined;
-  try {
-    return new OpenSshSftp(session.target, { ...(opts.sftpBinary ? { binary: opts.sftpBinary } : {}) });
-  } catch (err) {
-    if (transport === "openssh") throw openSshUnusableError(err as Error);
-    opts.log?.(`OpenSSH sftp not started (${(err as Error).message}); sending over ssh2`);
-    return undefined;
-  }
-}
-
-function openSshUnusableError(err: Error): OdapiError {
-  return new OdapiError(
-    `--transport openssh: the OpenSSH sftp client cannot be used: ${err.message}`,
-    "install the OpenSSH client (e.g. apt-get install openssh-client), or use --transport auto (falls back to the built-in SSH) or ssh2",
-    "config",
-  );
-}
-
 function checkInputs(files: BundleFile[], remoteDir: string): void {
   validateRemoteDir(remoteDir);
   const seen = new Set<string>();
@@ -335,27 +288,6 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
     if (!probeHandedOver) void probe.then((p) => p?.sftp.end());
     await openssh?.close();
   }
-}
-
-/** Splits the uploads: whole local files to the OpenSSH client (largest first), the rest to ssh2. */
-function splitTransports(
-  uploads: readonly UploadItem[],
-  remoteDir: string,
-  openssh: boolean,
-): { native: UploadItem[]; rest: UploadItem[] } {
-  if (!openssh) return { native: [], rest: [...uploads] };
-  const native = uploads
-    .filter((u) => opensshEligible(u, remoteDir))
-    .sort((a, b) => b.file.size - a.file.size);
-  const picked = new Set(native);
-  return { native, rest: uploads.filter((u) => !picked.has(u)) };
-}
-
-/** An OpenSSH client failure in the terms uploadErrorOf understands. */
-function fromOpenSsh(err: OpenSshError): Error {
-  const f = err.failure;
-  if (f.kind === "sftp") return new SftpOpError(f.op, f.remotePath, f.code, f.message);
-  return new Error(`OpenSSH sftp: ${f.message}`);
 }
 
 async function sendAll(

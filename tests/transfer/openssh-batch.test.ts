@@ -1,4 +1,4 @@
-// The OpenSSH sftp data path's pure parts: argv, batch lines, output and error parsing.
+// The OpenSSH sftp data path's pure parts: argv, batch lines, output and error parsing, which file goes where.
 import { spawnSync } from "node:child_process";
 import {
   batchSafePath,
@@ -9,6 +9,8 @@ import {
   pinnedKnownHosts,
   putLine,
 } from "../../bootstrap/transfer/openssh-batch";
+import type { UploadItem } from "../../bootstrap/transfer/plan";
+import { splitTransports } from "../../bootstrap/transfer/transports";
 
 const input = {
   host: "203.0.113.7",
@@ -141,4 +143,35 @@ test("failures: SFTP statuses, lost connections and anything else (stderr as Ope
     kind: "other",
     message: "stat /x: No such file or directory",
   });
+});
+
+test("split: whole local files with literal paths go to OpenSSH, largest first; ranges, in-memory and odd names to ssh2", () => {
+  const item = (relPath: string, size: number, extra: Partial<UploadItem> = {}): UploadItem => ({
+    file: { relPath, size, sha256: "0".repeat(64), mode: 0o644, localPath: `/m/${relPath}` },
+    remotePath: relPath,
+    ranges: [{ start: 0, end: size }],
+    ...extra,
+  });
+  const small = item("models/a/1/saved_model.pb", 10);
+  const big = item("models/a/1/variables/variables.data-00000-of-00001", 1000);
+  const resumed = item("models/b/1/saved_model.pb", 100, { ranges: [{ start: 50, end: 100 }] });
+  const spaced = item("models/a/1/assets/my vocab.txt", 5);
+  const inMemory: UploadItem = {
+    file: {
+      relPath: "config/models.config",
+      size: 3,
+      sha256: "1".repeat(64),
+      mode: 0o644,
+      content: Buffer.from("abc"),
+    },
+    remotePath: "config/.models.config.odapi-part",
+    ranges: [{ start: 0, end: 3 }],
+  };
+  const all = [small, resumed, big, spaced, inMemory];
+  expect(splitTransports(all, "/opt/odapi", true)).toEqual({
+    native: [big, small],
+    rest: [resumed, spaced, inMemory],
+  });
+  expect(splitTransports(all, "/opt/odapi", false)).toEqual({ native: [], rest: all });
+  expect(splitTransports([small], "/opt/my dir", true)).toEqual({ native: [], rest: [small] });
 });
