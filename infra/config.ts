@@ -126,6 +126,12 @@ export const CONFIG_KEYS = {
     default: 1,
     description: "Version number the catalog models are served under (models/<name>/<version>/).",
   },
+  pruneOldVersions: {
+    type: "boolean",
+    default: false,
+    description:
+      "Remove versions of the models from localModelsDir that the dir no longer has (odapi deploy --prune); off: they stay on the host, with a warning when one outranks.",
+  },
   remoteDir: {
     type: "string",
     default: "/opt/odapi",
@@ -169,6 +175,7 @@ export interface StackConfig {
   models: string[];
   localModelsDir?: string;
   modelVersion: number;
+  pruneOldVersions: boolean;
   remoteDir: string;
   instanceProfile?: string;
   sshWaitMinutes: number;
@@ -307,6 +314,7 @@ export function parseStackConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}): S
     models: r.array("models"),
     localModelsDir: r.optional("localModelsDir"),
     modelVersion: r.integer("modelVersion"),
+    pruneOldVersions: r.boolean("pruneOldVersions"),
     remoteDir: r.string("remoteDir"),
     instanceProfile: r.optional("instanceProfile"),
     sshWaitMinutes: r.integer("sshWaitMinutes"),

@@ -21,6 +21,8 @@ export interface DeployPlan {
   modelsDir?: string;
   version: number;
   gpu: boolean;
+  /** Remove versions of the uploaded models that `modelsDir` no longer has (`--prune`). */
+  prune?: boolean;
 }
 
 function connectionArgs(t: SshEndpoint): string[] {
@@ -36,6 +38,7 @@ export function deployArgv(t: SshEndpoint, plan: DeployPlan): string[] {
   for (const name of plan.catalog) argv.push("--catalog", name);
   if (plan.modelsDir) argv.push("--models", plan.modelsDir);
   if (plan.gpu) argv.push("--gpu");
+  if (plan.prune) argv.push("--prune");
   argv.push("--json");
   return argv;
 }

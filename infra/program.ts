@@ -219,6 +219,7 @@ export async function deployObjectDetectionApi(
     modelsDir: pre.modelsDir,
     version: cfg.modelVersion,
     gpu: cfg.gpu,
+    prune: cfg.pruneOldVersions,
   };
   const keyFile = `${NAME}-${deps.stack}.pem`;
   const knownHostsFile = `${NAME}-${deps.stack}.known_hosts`;

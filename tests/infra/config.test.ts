@@ -51,6 +51,7 @@ describe("parseStackConfig", () => {
       models: ["ssd_mobilenet_v2", "retinanet_resnet50_v1_fpn_640x640"],
       localModelsDir: undefined,
       modelVersion: 1,
+      pruneOldVersions: false,
       remoteDir: "/opt/odapi",
       instanceProfile: undefined,
       sshWaitMinutes: 15,

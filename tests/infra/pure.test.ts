@@ -190,7 +190,7 @@ describe("command lines (exact)", () => {
     hostKey: "ssh-ed25519 AAAAC3Nza host-comment\n",
   };
 
-  test("deploy: connection, remote dir, version, catalog models, local models, gpu, json", () => {
+  test("deploy: connection, remote dir, version, catalog models, local models, gpu, prune, json", () => {
     expect(
       commandLine(
         deployArgv(ec2, {
@@ -199,10 +199,11 @@ describe("command lines (exact)", () => {
           modelsDir: "/home/me/my models",
           version: 3,
           gpu: true,
+          prune: true,
         }),
       ),
     ).toBe(
-      "node bin/odapi.cjs deploy --host 203.0.113.10 --port 22 --user ubuntu --host-key 'ssh-ed25519 AAAAC3Nza' --remote-dir /opt/odapi --version 3 --catalog ssd_mobilenet_v2 --catalog efficientdet_d0 --models '/home/me/my models' --gpu --json",
+      "node bin/odapi.cjs deploy --host 203.0.113.10 --port 22 --user ubuntu --host-key 'ssh-ed25519 AAAAC3Nza' --remote-dir /opt/odapi --version 3 --catalog ssd_mobilenet_v2 --catalog efficientdet_d0 --models '/home/me/my models' --gpu --prune --json",
     );
   });
 

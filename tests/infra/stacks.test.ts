@@ -316,6 +316,13 @@ describe("the deploy re-runs exactly when the bundle changes", () => {
     expect(await hashOf(dev({ "odapi:modelVersion": 2 }))).not.toBe(base);
   });
 
+  test("pruneOldVersions passes --prune to odapi deploy (off by default)", async () => {
+    expect(ok(await dev()).one(LOCAL).inputs.create).not.toContain("--prune");
+    expect(ok(await dev({ "odapi:pruneOldVersions": true })).one(LOCAL).inputs.create).toMatch(
+      / --prune --json$/,
+    );
+  });
+
   test("local model files are part of the bundle: editing one changes the hash", async () => {
     const dir = makeTempDir("odapi-infra-models-");
     const cache = makeTempDir("odapi-infra-cache-");
