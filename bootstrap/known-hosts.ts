@@ -165,6 +165,11 @@ export function recordKnownHost(file: string, host: string, port: number, key: H
   if (fresh) chmodSync(file, 0o600);
 }
 
+/** The signature algorithms a key of this type can present itself with (RSA keys sign with rsa-sha2-* too). */
+export function algorithmsForKeyType(type: string): string[] {
+  return type === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [type];
+}
+
 /** Server host key algorithms with the expected key's type first, so the server presents the key we can check. */
 export function hostKeyAlgorithmsFor(types: string[]): string[] | undefined {
   const defaults = [
@@ -177,8 +182,6 @@ export function hostKeyAlgorithmsFor(types: string[]): string[] | undefined {
     "ssh-rsa",
   ];
   if (types.length === 0) return undefined;
-  const preferred = types.flatMap((t) =>
-    t === "ssh-rsa" ? ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"] : [t],
-  );
+  const preferred = types.flatMap(algorithmsForKeyType);
   return [...new Set([...preferred.filter((t) => defaults.includes(t)), ...defaults])];
 }

@@ -1,6 +1,6 @@
 // The OpenSSH `sftp -b -` data path, its pure parts: the argv (host key pinned, our key only, AES-GCM first),
 // which files it may carry, the batch lines, and what its output and errors mean.
-import { type HostKey, hostKeyAlgorithmsFor, knownHostsLine } from "../known-hosts";
+import { algorithmsForKeyType, type HostKey, knownHostsLine } from "../known-hosts";
 import { KiB } from "./ranges";
 
 /**
@@ -48,7 +48,6 @@ export interface OpenSshArgvInput {
  * (OpenSSH keeps the first value it sees). The server must present exactly the key already verified.
  */
 export function opensshSftpArgv(i: OpenSshArgvInput): string[] {
-  const algorithms = hostKeyAlgorithmsFor([i.hostKeyType]) ?? [i.hostKeyType];
   const options: Record<string, string> = {
     User: i.user,
     IdentityFile: i.keyFile,
@@ -61,7 +60,7 @@ export function opensshSftpArgv(i: OpenSshArgvInput): string[] {
     StrictHostKeyChecking: "yes",
     UserKnownHostsFile: i.knownHostsFile,
     GlobalKnownHostsFile: "none",
-    HostKeyAlgorithms: algorithms.filter((a) => algorithmMatchesType(a, i.hostKeyType)).join(","),
+    HostKeyAlgorithms: algorithmsForKeyType(i.hostKeyType).join(","),
     UpdateHostKeys: "no",
     CheckHostIP: "no",
     ConnectTimeout: String(Math.max(1, Math.round(i.connectTimeoutS))),
@@ -89,12 +88,6 @@ export function opensshSftpArgv(i: OpenSshArgvInput): string[] {
     // An IPv6 literal needs brackets here; the user is given with -o User so no '@' parsing is involved.
     i.host.includes(":") ? `[${i.host}]` : i.host,
   ];
-}
-
-/** Whether a host key algorithm name belongs to a key type (RSA keys sign with rsa-sha2-*). */
-function algorithmMatchesType(algorithm: string, type: string): boolean {
-  if (type === "ssh-rsa") return ["rsa-sha2-512", "rsa-sha2-256", "ssh-rsa"].includes(algorithm);
-  return algorithm === type;
 }
 
 /** The one-line known_hosts file for the verified key. */
