@@ -27,6 +27,7 @@ import { type ConnectOptions, connect, type SshSession, type SshTarget } from ".
 import {
   type BundleFile,
   bundleFileFromContent,
+  remoteFreeBytes,
   scanLocalModels,
   syncBundle,
   type Transport,
@@ -261,13 +262,6 @@ export function isDiskFull(err: unknown): boolean {
   return e?.code === "ENOSPC" || /No space left|ENOSPC|disk quota/i.test(text);
 }
 
-/** Free KiB from `df -Pk <dir>` output, or undefined when unreadable. Pure. */
-export function parseDfAvailableKb(stdout: string): number | undefined {
-  const line = stdout.trim().split("\n")[1];
-  const avail = line?.trim().split(/\s+/)[3];
-  return avail && /^\d+$/.test(avail) ? Number(avail) : undefined;
-}
-
 /** The error when --remote-dir cannot be made writable for the SSH user (pure). */
 export function remoteDirError(host: string, user: string, remoteDir: string, stderr: string): OdapiError {
   const why = stderr.trim().split("\n").pop() || "not writable";
@@ -293,9 +287,8 @@ export async function ensureRemoteDir(
 }
 
 async function diskFullDetail(session: SshSession, remoteDir: string): Promise<string> {
-  const df = await session.exec(["df", "-Pk", remoteDir]).catch(() => undefined);
-  const kb = df ? parseDfAvailableKb(df.stdout) : undefined;
-  return kb === undefined ? "" : `${Math.round(kb / 1024)} MiB free in ${remoteDir}`;
+  const free = await remoteFreeBytes(session, remoteDir);
+  return free === undefined ? "" : `${Math.round(free / 1024 / 1024)} MiB free in ${remoteDir}`;
 }
 
 export async function deploy(opts: DeployOptions): Promise<DeployResult> {

@@ -11,4 +11,4 @@ export {
 export { TRANSPORTS, type Transport } from "./openssh-batch";
 export { stagedPathOf, stagingDir, validateRemoteDir, versionDir } from "./paths";
 export { parseParallel } from "./ranges";
-export { type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";
+export { remoteFreeBytes, type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";

@@ -310,9 +310,9 @@ export function parseHashOutput(stdout: string): HashResults {
   return out;
 }
 
-/** Free bytes from `df -Pk` output, if parseable. */
+/** Free bytes from `df -Pk` output (its last line's "Available" column, in KiB), if parseable. */
 export function parseDiskFree(stdout: string): number | undefined {
   const last = stdout.trim().split("\n").pop() ?? "";
-  const avail = Number(last.trim().split(/\s+/)[3]);
-  return Number.isFinite(avail) ? avail * 1024 : undefined;
+  const avail = last.trim().split(/\s+/)[3];
+  return avail && /^\d+$/.test(avail) ? Number(avail) * 1024 : undefined;
 }

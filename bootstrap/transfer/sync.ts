@@ -119,6 +119,12 @@ function sameEntries(a: Record<string, ManifestEntry>, b: Record<string, Manifes
   });
 }
 
+/** Free bytes on the filesystem of `remoteDir` (`df`), or undefined when that cannot be learned. */
+export async function remoteFreeBytes(session: SshSession, remoteDir: string): Promise<number | undefined> {
+  const df = await session.exec(diskFreeCommand(remoteDir)).catch(() => undefined);
+  return df ? parseDiskFree(df.stdout) : undefined;
+}
+
 /** Creates the upload dirs over SFTP (no remote shell start): ancestors first, each depth in parallel; existing dirs are fine. */
 async function makeDirs(sftp: SFTPWrapper, remoteDir: string, dirs: string[]): Promise<void> {
   // One round trip: sftp-server handles a channel's requests in order, so parents exist before their children.
@@ -255,8 +261,7 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
       const out = parseCommitOutput(res.stdout);
       if (out.mismatches.length > 0 || res.code !== 0 || !out.committed) {
         // A disk that filled up after the data arrived: the commit cannot record its hashes or the manifest.
-        const df = await session.exec(diskFreeCommand(remoteDir)).catch(() => undefined);
-        const free = df ? parseDiskFree(df.stdout) : undefined;
+        const free = await remoteFreeBytes(session, remoteDir);
         if (free !== undefined && free < DISK_FULL_BYTES) {
           throw diskFullError(
             host,
@@ -451,10 +456,7 @@ async function sendAll(
     const err = failure ?? (e as Error);
     let freeBytesAfter: number | undefined;
     if (!lost) await refreshNative();
-    if (!lost && !opts.signal?.aborted) {
-      const df = await session.exec(diskFreeCommand(remoteDir)).catch(() => undefined);
-      freeBytesAfter = df ? parseDiskFree(df.stdout) : undefined;
-    }
+    if (!lost && !opts.signal?.aborted) freeBytesAfter = await remoteFreeBytes(session, remoteDir);
     throw uploadErrorOf(err, {
       host,
       user,

@@ -9,7 +9,6 @@ import {
   DEPLOY_RECORD,
   isDiskFull,
   modelNamesOf,
-  parseDfAvailableKb,
   planDeploy,
   renderedToBundle,
   staleVersionMessages,
@@ -18,6 +17,7 @@ import {
   validateRemoteDir,
 } from "../../bootstrap/deploy";
 import { remoteCommandLine } from "../../bootstrap/ssh/shell";
+import { parseDiskFree } from "../../bootstrap/transfer/remote-scripts";
 import { ExitCode } from "../../common/errors";
 
 const input = { remoteDir: "/opt/odapi/", modelsDir: "./models" };
@@ -190,8 +190,11 @@ test("disk full is recognised from ENOSPC and SFTP's 'No space' failures; df out
   expect(isDiskFull(new Error("Permission denied"))).toBe(false);
   const df =
     "Filesystem     1024-blocks    Used Available Capacity Mounted on\n/dev/root         30298176 9123456  21158336      31% /\n";
-  expect(parseDfAvailableKb(df)).toBe(21158336);
-  expect(parseDfAvailableKb("garbage")).toBeUndefined();
+  expect(parseDiskFree(df)).toBe(21158336 * 1024);
+  expect(parseDiskFree("garbage")).toBeUndefined();
+  expect(
+    parseDiskFree("Filesystem 1024-blocks Used Available\n/dev/root 30298176 9123456 -\n"),
+  ).toBeUndefined();
 });
 
 describe("status, logs, stop", () => {
