@@ -65,6 +65,10 @@ export async function startTcpProxy(
     }
     const upstream = net.connect({ host: target.host ?? "127.0.0.1", port: target.port });
     track(upstream);
+    // A proxy must not add latency of its own: without this, Nagle + delayed ACKs hold small packets ~40 ms
+    // now and then, and a measured round trip (e.g. the upload engine's transport choice) goes wrong.
+    client.setNoDelay(true);
+    upstream.setNoDelay(true);
     const killBoth = () => {
       client.destroy();
       upstream.destroy();
