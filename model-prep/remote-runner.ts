@@ -3,9 +3,9 @@
 // then runs the script once per model (catalog download there, re-export in the pinned TensorFlow image,
 // staging dir + rename).
 import { readFileSync } from "node:fs";
-import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import type { SshSession } from "../bootstrap/ssh/session";
+import { listLocalFiles } from "../bootstrap/transfer/manifest";
 import { OdapiError } from "../common/errors";
 import { validateModelName } from "../serving/validate";
 import { catalogEntry } from "./catalog";
@@ -195,27 +195,13 @@ async function uploadTools(session: SshSession, remoteDir: string): Promise<void
   }
 }
 
-/** Every regular file under `dir` as a POSIX relative path with its size (a SavedModel is a small tree). */
-export async function listTree(dir: string): Promise<{ rel: string; size: number }[]> {
-  const out: { rel: string; size: number }[] = [];
-  async function walk(abs: string, rel: string): Promise<void> {
-    for (const e of await readdir(abs, { withFileTypes: true })) {
-      const childRel = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) await walk(path.join(abs, e.name), childRel);
-      else if (e.isFile()) out.push({ rel: childRel, size: (await stat(path.join(abs, e.name))).size });
-    }
-  }
-  await walk(dir, "");
-  return out.sort((a, b) => (a.rel < b.rel ? -1 : 1));
-}
-
 /** Uploads a raw SavedModel into `<raw>.uploading`, then swaps it in: the script never sees half a model. */
 async function uploadRaw(
   session: SshSession,
   opts: RemotePrepareOptions,
   model: RawSavedModel,
 ): Promise<void> {
-  const files = await listTree(model.dir);
+  const files = await listLocalFiles(model.dir);
   if (!files.some((f) => f.rel === "saved_model.pb")) {
     throw new OdapiError(
       `no SavedModel at ${model.dir} (saved_model.pb is missing)`,
@@ -236,7 +222,7 @@ async function uploadRaw(
     for (const f of files) {
       await new Promise<void>((resolve, reject) =>
         sftp.fastPut(
-          path.join(model.dir, ...f.rel.split("/")),
+          f.abs,
           path.posix.join(staging, f.rel),
           {
             step: (sent) => {

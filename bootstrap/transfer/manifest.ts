@@ -129,16 +129,23 @@ async function saveCache(file: string, cache: Record<string, CacheEntry>): Promi
   }
 }
 
-async function listFiles(dir: string, prefix: string): Promise<{ abs: string; rel: string }[]> {
-  const out: { abs: string; rel: string }[] = [];
+/**
+ * Every regular file under `dir`, depth first in name order, with a POSIX path relative to `dir` (after
+ * `prefix/` when given) and its size. Follows symlinks: a linked variables file is uploaded as a file.
+ */
+export async function listLocalFiles(
+  dir: string,
+  prefix = "",
+): Promise<{ abs: string; rel: string; size: number }[]> {
+  const out: { abs: string; rel: string; size: number }[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     const abs = path.join(dir, e.name);
-    const rel = `${prefix}/${e.name}`;
-    const st = await stat(abs); // follows symlinks: a linked variables file is uploaded as a file
-    if (st.isDirectory()) out.push(...(await listFiles(abs, rel)));
-    else if (st.isFile()) out.push({ abs, rel });
+    const rel = prefix ? `${prefix}/${e.name}` : e.name;
+    const st = await stat(abs);
+    if (st.isDirectory()) out.push(...(await listLocalFiles(abs, rel)));
+    else if (st.isFile()) out.push({ abs, rel, size: st.size });
   }
   return out;
 }
@@ -188,7 +195,7 @@ export async function scanLocalModels(modelsDir: string, opts: ScanOptions = {})
         );
       }
       const vDir = path.join(modelDir, v.name);
-      const files = await listFiles(vDir, `models/${nameEntry.name}/${v.name}`);
+      const files = await listLocalFiles(vDir, `models/${nameEntry.name}/${v.name}`);
       if (
         !files.some(
           (f) =>
