@@ -15,13 +15,12 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import Table from "cli-table3";
 import { connect, type SshTarget } from "../bootstrap/ssh/session";
 import { scanLocalModels, syncBundle, type Transport } from "../bootstrap/transfer";
-import { startSshd } from "../tests/helpers/sshd";
+import { bannerSeen, startSshd } from "../tests/helpers/sshd";
 import { startTcpProxy } from "../tests/helpers/tcp-proxy";
 
 const DATA_DIR = path.join(os.tmpdir(), "odapi-bench-upload-data");
@@ -242,23 +241,12 @@ async function benchEndpoint(
   return rows;
 }
 
-function waitBanner(host: string, port: number, timeoutMs: number): Promise<void> {
+async function waitBanner(host: string, port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  return new Promise((resolve, reject) => {
-    const attempt = () => {
-      const s = net.connect({ host, port });
-      s.once("data", () => {
-        s.destroy();
-        resolve();
-      });
-      s.once("error", () => {
-        s.destroy();
-        if (Date.now() > deadline) reject(new Error(`no sshd on ${host}:${port}`));
-        else setTimeout(attempt, 100);
-      });
-    };
-    attempt();
-  });
+  while (!(await bannerSeen(port, 1000, host))) {
+    if (Date.now() > deadline) throw new Error(`no sshd on ${host}:${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function main(): Promise<void> {

@@ -78,9 +78,9 @@ function keygen(type: string, file: string): void {
 }
 
 /** True once something on host:port sends an SSH banner. */
-function bannerSeen(port: number, timeoutMs: number): Promise<boolean> {
+export function bannerSeen(port: number, timeoutMs: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
-    const sock = net.connect({ host: "127.0.0.1", port });
+    const sock = net.connect({ host, port });
     let buf = "";
     const done = (ok: boolean) => {
       sock.destroy();
