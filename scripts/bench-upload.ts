@@ -22,6 +22,7 @@ import { connect, type SshTarget } from "../bootstrap/ssh/session";
 import { scanLocalModels, syncBundle, type Transport } from "../bootstrap/transfer";
 import { bannerSeen, startSshd } from "../tests/helpers/sshd";
 import { startTcpProxy } from "../tests/helpers/tcp-proxy";
+import { addLoginUser } from "../tests/helpers/users";
 
 const DATA_DIR = path.join(os.tmpdir(), "odapi-bench-upload-data");
 /** Five files like a real detection SavedModel, 201.2 MB in total (design.md's measured set). */
@@ -128,13 +129,7 @@ function createLoginUser(work: string, publicKey: string): LoginUser | undefined
   if (process.getuid?.() !== 0 || process.argv.includes("--as-current-user")) return undefined;
   if (spawnSync("sh", ["-c", "command -v useradd"]).status !== 0) return undefined;
   const name = `odbench${process.pid % 100000}`;
-  const home = path.join(work, "home");
-  run("useradd", ["--create-home", "--skel", "/etc/skel", "--home-dir", home, "--shell", "/bin/bash", name]);
-  // A locked password ("!") makes sshd refuse the account even for key logins; "*" = no password, not locked.
-  run("usermod", ["--password", "*", name]);
-  mkdirSync(path.join(home, ".ssh"), { mode: 0o700 });
-  writeFileSync(path.join(home, ".ssh", "authorized_keys"), publicKey, { mode: 0o600 });
-  run("chown", ["-R", `${name}:${name}`, home]);
+  addLoginUser(name, path.join(work, "home"), publicKey, { skel: true });
   return {
     name,
     own: (dir) => run("chown", [`${name}:${name}`, dir]),

@@ -10,6 +10,7 @@ import type { Sshd } from "../helpers/sshd";
 import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
 import { writeModelVersion } from "../helpers/tmp";
 import { hasCommand as have } from "../helpers/tools";
+import { addLoginUser } from "../helpers/users";
 
 const missing = [
   process.getuid?.() === 0 ? "" : "root",
@@ -34,12 +35,7 @@ suite("a non-root SSH user", () => {
 
   function addUser(name: string): string {
     const home = path.join(tmp, name);
-    execFileSync("useradd", ["--no-create-home", "--home-dir", home, "--shell", "/bin/bash", name]);
-    // A locked password ("!") makes sshd refuse the account even for key logins; "*" = no password, not locked.
-    execFileSync("usermod", ["--password", "*", name]);
-    mkdirSync(path.join(home, ".ssh"), { recursive: true });
-    writeFileSync(path.join(home, ".ssh", "authorized_keys"), readPub(), { mode: 0o600 });
-    execFileSync("chown", ["-R", `${name}:${name}`, home]);
+    addLoginUser(name, home, readPub());
     return home;
   }
 
