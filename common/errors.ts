@@ -55,3 +55,15 @@ export function formatError(err: unknown, verbose = false): string {
 export function exitCodeOf(err: unknown): number {
   return isOdapiError(err) ? err.exitCode : ExitCode.failure;
 }
+
+/** The `odapi-error: <problem> | fix: <remedy>` line remote scripts print on failure, if any (the last one wins). */
+export function parseRemoteErrorLine(stderr: string): { problem: string; remedy: string } | undefined {
+  const lines = stderr.split("\n").filter((l) => l.startsWith("odapi-error:"));
+  const last = lines[lines.length - 1];
+  if (!last) return undefined;
+  const body = last.slice("odapi-error:".length).trim();
+  const cut = body.indexOf(" | fix: ");
+  return cut < 0
+    ? { problem: body, remedy: "see the output above" }
+    : { problem: body.slice(0, cut).trim(), remedy: body.slice(cut + " | fix: ".length).trim() };
+}

@@ -5,7 +5,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import {
   commandLine,
-  type DeployPlan,
+  type DeployRequest,
   deployArgv,
   SSH_WAIT_SCRIPT,
   type SshEndpoint,
@@ -21,7 +21,7 @@ export interface ModelDeploymentArgs {
   hostKey?: pulumi.Input<string>;
   privateKey: pulumi.Output<string>;
   apiKey?: pulumi.Output<string>;
-  plan: DeployPlan;
+  plan: DeployRequest;
   /** Content hash of everything deployed (bundle.ts): a change re-runs the deploy. */
   bundleHash: pulumi.Input<string>;
   /** Identity of the machine (instance id, or user@host:port): a new machine means a fresh deployment. */

@@ -1,6 +1,8 @@
 // The stack's typed configuration: every key (with type, description, default) declared once here, parsed from
 // Pulumi's raw strings and validated before any resource exists. Pure: no Pulumi runtime, no I/O.
+
 import { OdapiError } from "../common/errors";
+import { isPlainRemoteDir, REMOTE_DIR_RULE } from "../common/remote-dir";
 import { CATALOG_NAMES, DEFAULT_CATALOG_MODELS } from "../model-prep/catalog";
 import { isWorldCidr, parseCidr } from "./cidrs";
 import { isArmInstanceType, isGpuInstanceType, parseInstanceType, sizeRankOf } from "./instance-type";
@@ -332,7 +334,6 @@ const HOSTNAME =
   /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV6_LITERAL = /^[0-9A-Fa-f:.]+$/;
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const REMOTE_DIR = /^\/[A-Za-z0-9._/-]+$/;
 const AZ = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
 
 function problem(key: string, value: unknown, rule: string, fix: string): ConfigProblem {
@@ -397,14 +398,9 @@ export function generalProblems(cfg: StackConfig): ConfigProblem[] {
       problem(k("modelVersion"), cfg.modelVersion, "must be ≥ 1", "pulumi config set odapi:modelVersion 1"),
     );
   }
-  if (!REMOTE_DIR.test(cfg.remoteDir) || cfg.remoteDir === "/" || cfg.remoteDir.split("/").includes("..")) {
+  if (!isPlainRemoteDir(cfg.remoteDir)) {
     out.push(
-      problem(
-        k("remoteDir"),
-        cfg.remoteDir,
-        "must be an absolute path of letters, digits, '.', '_', '-' and '/' (not / itself, no '..')",
-        "pulumi config set odapi:remoteDir /opt/odapi",
-      ),
+      problem(k("remoteDir"), cfg.remoteDir, REMOTE_DIR_RULE, "pulumi config set odapi:remoteDir /opt/odapi"),
     );
   }
   if (!SSH_USER.test(cfg.sshUser)) {

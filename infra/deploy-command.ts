@@ -1,6 +1,6 @@
 // The commands Pulumi runs (pure): argv arrays for the odapi CLI, joined into the one shell line that
 // @pulumi/command executes. Secrets never appear here: they travel in the environment (ODAPI_SSH_KEY, ODAPI_API_KEY).
-import { shellJoin } from "../bootstrap/ssh/shell";
+import { shellJoin } from "../common/shell";
 
 /** Run from the project root (the command's `dir`), so the line does not depend on where the checkout lives. */
 export const ODAPI_ENTRY = "bin/odapi.cjs";
@@ -13,7 +13,8 @@ export interface SshEndpoint {
   hostKey?: string;
 }
 
-export interface DeployPlan {
+/** What the stack asks `odapi deploy` to do (the flags of its command line); the engine's own plan is bootstrap's DeployPlan. */
+export interface DeployRequest {
   remoteDir: string;
   /** Catalog models prepared on the host. */
   catalog: string[];
@@ -32,7 +33,7 @@ function connectionArgs(t: SshEndpoint): string[] {
 }
 
 /** `odapi deploy …`: upload/prepare, start, and return only once every model answers (--json for the log). */
-export function deployArgv(t: SshEndpoint, plan: DeployPlan): string[] {
+export function deployArgv(t: SshEndpoint, plan: DeployRequest): string[] {
   const argv = ["node", ODAPI_ENTRY, "deploy", ...connectionArgs(t), "--remote-dir", plan.remoteDir];
   argv.push("--version", String(plan.version));
   for (const name of plan.catalog) argv.push("--catalog", name);

@@ -1,14 +1,14 @@
 // The program's real I/O (network, disk, AWS lookups), gathered so tests can swap each one.
 import { stat } from "node:fs/promises";
-import path from "node:path";
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { scanLocalModels } from "../bootstrap/transfer";
+import { PROJECT_ROOT } from "../common/paths";
 import type { ProgramDeps } from "./program";
 import { detectPublicIp } from "./public-ip";
 
 /** The project root: Pulumi.yaml, bin/odapi.cjs. */
-export const PROJECT_DIR = path.resolve(__dirname, "..");
+export const PROJECT_DIR = PROJECT_ROOT;
 
 export function realDeps(): ProgramDeps {
   return {

@@ -1,6 +1,6 @@
 // Stack output values (pure): the URLs clients call and the ssh line a human types.
 import { isIP } from "node:net";
-import { shellJoin } from "../bootstrap/ssh/shell";
+import { shellJoin } from "../common/shell";
 
 function hostForUrl(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;

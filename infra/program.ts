@@ -11,7 +11,7 @@ import { ModelDeployment } from "./bootstrap";
 import { bundleHash, type LocalModelFile, localModelNames } from "./bundle";
 import { hostCidr } from "./cidrs";
 import { configError, fullKey, LEARNER_LAB_MAX_VOLUME_GB, type StackConfig } from "./config";
-import type { DeployPlan } from "./deploy-command";
+import type { DeployRequest } from "./deploy-command";
 import { ServingHost } from "./host";
 import { LoginKey } from "./keys";
 import { ApiFirewall } from "./network";
@@ -213,7 +213,7 @@ export async function deployObjectDetectionApi(
   const apiKey = cfg.requireApiKey
     ? pulumi.secret(new random.RandomPassword(`${NAME}-api-key`, { length: 40, special: false }).result)
     : undefined;
-  const plan: DeployPlan = {
+  const plan: DeployRequest = {
     remoteDir: cfg.remoteDir,
     catalog: cfg.models,
     modelsDir: pre.modelsDir,

@@ -9,6 +9,7 @@ import path from "node:path";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { OdapiError } from "../common/errors";
+import { RateMeter } from "../common/rate-meter";
 
 export interface DownloadProgress {
   receivedBytes: number;
@@ -17,19 +18,8 @@ export interface DownloadProgress {
   bytesPerSecond: number;
 }
 
-/** Transfer rate over a sliding window, so a stall shows quickly instead of being averaged away. */
-export class RateMeter {
-  private samples: { t: number; bytes: number }[] = [];
-  constructor(private readonly windowMs = 5000) {}
-
-  update(bytes: number, now = Date.now()): number {
-    this.samples.push({ t: now, bytes });
-    while (this.samples.length > 2 && now - this.samples[0].t > this.windowMs) this.samples.shift();
-    const first = this.samples[0];
-    const dt = (now - first.t) / 1000;
-    return dt > 0 ? (bytes - first.bytes) / dt : 0;
-  }
-}
+/** Downloads stall and resume for seconds at a time: a longer window keeps the shown rate readable. */
+const DOWNLOAD_RATE_WINDOW_MS = 5000;
 
 export interface CachePaths {
   dir: string;
@@ -254,7 +244,7 @@ export async function downloadToCache(
     }
     const start = append ? partBytes : 0;
     if (append) opts.log?.(`resuming the download at ${start} bytes`);
-    const meter = new RateMeter();
+    const meter = new RateMeter(DOWNLOAD_RATE_WINDOW_MS);
     let received = start;
     const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
     body.on("data", (chunk: Buffer) => {

@@ -1,6 +1,6 @@
 // Pinned TensorFlow for model-prep: the same minor as TF Serving (design.md: a SavedModel written by a newer
 // TensorFlow can hold ops the older server cannot load). requirements.txt pins the same version for the venv.
-import { TF_SERVING_VERSION } from "../serving/constants";
+import { TF_SERVING_VERSION } from "../common/pins";
 
 export const TENSORFLOW_VERSION = "2.20.0";
 

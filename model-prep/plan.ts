@@ -1,8 +1,8 @@
 // What `odapi prepare` will do, decided from its arguments without I/O: which models, from where, which runner.
 import { OdapiError } from "../common/errors";
-import { validateModelName } from "../serving/validate";
+import { validateModelName } from "../common/model-name";
 import { catalogEntry } from "./catalog";
-import { catalogUrl } from "./remote-runner";
+import { catalogUrl } from "./remote-job";
 import type { IfExists, RunnerKind } from "./runners";
 import { checkVersion } from "./version";
 

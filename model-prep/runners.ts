@@ -3,16 +3,16 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { parseRemoteErrorLine } from "../bootstrap/ssh/errors";
-import { type ExitCodeName, OdapiError } from "../common/errors";
+import { type ExitCodeName, OdapiError, parseRemoteErrorLine } from "../common/errors";
+import { DEFAULT_SAMPLE_IMAGE, PROJECT_ROOT } from "../common/paths";
 import { TENSORFLOW_IMAGE } from "./pins";
 
 export type RunnerKind = "venv" | "docker" | "remote";
 export const RUNNERS: readonly RunnerKind[] = ["venv", "docker", "remote"];
 export type IfExists = "fail" | "skip" | "replace";
 
-export const REPO_ROOT = path.resolve(__dirname, "..");
-export const DEFAULT_WARMUP_IMAGE = path.join(REPO_ROOT, "samples", "astronaut.jpg");
+export const REPO_ROOT = PROJECT_ROOT;
+export const DEFAULT_WARMUP_IMAGE = DEFAULT_SAMPLE_IMAGE;
 
 export interface PrepareJob {
   name: string;

@@ -2,9 +2,9 @@
 // trivial server (in its own process, so the two do not share a core). Run: npm run bench:client
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import path from "node:path";
-import { runBench } from "../bootstrap/client/bench";
-import { predictRequestBody } from "../bootstrap/client/request";
+import { runBench } from "../client/bench";
+import { predictRequestBody } from "../client/request";
+import { DEFAULT_SAMPLE_IMAGE } from "../common/paths";
 
 const TARGET_RPS = 1000;
 
@@ -28,9 +28,7 @@ async function main() {
   );
   const baseUrl = `http://127.0.0.1:${port}`;
   const tiny = JSON.stringify(predictRequestBody([Buffer.from([0xff, 0xd8, 0xff, 0xdb])]));
-  const photo = JSON.stringify(
-    predictRequestBody([readFileSync(path.join(__dirname, "../samples/astronaut.jpg"))]),
-  );
+  const photo = JSON.stringify(predictRequestBody([readFileSync(DEFAULT_SAMPLE_IMAGE)]));
   const cases = [
     { name: "4-byte body, concurrency 1", body: tiny, concurrency: 1, requests: 5000 },
     { name: "4-byte body, concurrency 8", body: tiny, concurrency: 8, requests: 20000 },

@@ -20,9 +20,9 @@ import path from "node:path";
 import Table from "cli-table3";
 import { connect, type SshTarget } from "../bootstrap/ssh/session";
 import { scanLocalModels, syncBundle, type Transport } from "../bootstrap/transfer";
-import { bannerSeen, startSshd } from "../tests/helpers/sshd";
-import { startTcpProxy } from "../tests/helpers/tcp-proxy";
-import { addLoginUser } from "../tests/helpers/users";
+import { bannerSeen, startSshd } from "./harness/sshd";
+import { startTcpProxy } from "./harness/tcp-proxy";
+import { addLoginUser } from "./harness/users";
 
 const DATA_DIR = path.join(os.tmpdir(), "odapi-bench-upload-data");
 /** Five files like a real detection SavedModel, 201.2 MB in total (design.md's measured set). */

@@ -7,9 +7,10 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
-import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "../infra/e2e-plan";
+import { PROJECT_ROOT } from "../common/paths";
+import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "./e2e-plan";
 
-const ROOT = path.resolve(__dirname, "..");
+const ROOT = PROJECT_ROOT;
 
 function log(msg: string): void {
   process.stderr.write(`e2e-aws: ${msg}\n`);

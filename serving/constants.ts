@@ -1,8 +1,6 @@
 // Pinned versions, names, ports and in-container paths: the one place each of them is decided.
+import { TF_SERVING_VERSION } from "../common/pins";
 import type { HostKind } from "./types";
-
-/** The one place the TF Serving version is pinned (images tensorflow/serving:<v> and <v>-gpu). */
-export const TF_SERVING_VERSION = "2.20.0";
 
 /** The gateway image: a well-known nginx, pinned to a minor line that gets security fixes. */
 export const GATEWAY_IMAGE = "nginx:1.27-alpine";

@@ -20,7 +20,6 @@ export {
   PROMETHEUS_PATH,
   SCRIPTS,
   servingImage,
-  TF_SERVING_VERSION,
 } from "./constants";
 export { gatewayRunArgs, servingRunArgs } from "./docker-args";
 export { API_KEY_HEADER, type GatewayParams, renderGatewayConfig } from "./gateway";
@@ -36,7 +35,7 @@ export type {
   ServingOptions,
   VersionPolicy,
 } from "./types";
-export { validateApiKey, validateModelName, validateServingOptions } from "./validate";
+export { validateApiKey, validateServingOptions } from "./validate";
 
 const CONFIG_MODE = 0o644;
 const SCRIPT_MODE = 0o755;

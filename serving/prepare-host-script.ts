@@ -1,9 +1,10 @@
 // prepare-host.sh: makes a fresh Ubuntu host able to run start.sh (Docker; on GPU hosts the NVIDIA stack).
 // Idempotent: every step checks first, so a rerun on a ready host changes nothing.
+
+import { shellQuote } from "../common/shell";
 import { SCRIPTS } from "./constants";
 import { imagesFor } from "./docker-args";
 import { failCall, scriptPrologue } from "./script-common";
-import { shellQuote } from "./shell";
 import type { ServingOptions } from "./types";
 
 /** Seconds to wait for dpkg's lock: cloud-init and unattended-upgrades hold it on a fresh instance. */

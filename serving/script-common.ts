@@ -1,5 +1,5 @@
 // The parts every rendered host script shares: strict mode and the one-line failure contract.
-import { shellQuote } from "./shell";
+import { shellQuote } from "../common/shell";
 
 /**
  * Header for a bash script. `fail` prints the contract line `odapi-error: <problem> | fix: <remedy>` on

@@ -1,10 +1,11 @@
 // start.sh: replaces and starts the TF Serving container (and the gateway), then says where the API listens.
-// It returns once the containers run; waiting for AVAILABLE is the caller's job (bootstrap/wait-ready.ts).
-import { CONTAINERS, DOCKER_NETWORK, FILES, PROMETHEUS_PATH, SCRIPTS, TF_SERVING_VERSION } from "./constants";
+// It returns once the containers run; waiting for AVAILABLE is the caller's job (bootstrap/deploy/wait-ready.ts).
+import { TF_SERVING_VERSION } from "../common/pins";
+import { shellJoinMultiline, shellQuote } from "../common/shell";
+import { CONTAINERS, DOCKER_NETWORK, FILES, PROMETHEUS_PATH, SCRIPTS } from "./constants";
 import { configHostDir, gatewayRunArgs, imagesFor, modelsHostDir, servingRunArgs } from "./docker-args";
 import { servingPorts } from "./ports";
 import { failCall, requireDockerLines, scriptPrologue } from "./script-common";
-import { shellJoinMultiline, shellQuote } from "./shell";
 import type { ServingOptions } from "./types";
 
 /** Seconds start.sh watches a fresh container, so a server that exits at once is reported here, not as a timeout later. */

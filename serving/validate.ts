@@ -1,26 +1,13 @@
 // Checks on user-supplied names and numbers, run before anything is rendered so bad input never reaches a file.
 import { OdapiError } from "../common/errors";
+import { validateModelName } from "../common/model-name";
+import { checkRemoteDir } from "../common/remote-dir";
 import type { BatchingOptions, ServedModel, ServingOptions, VersionPolicy } from "./types";
 
-const MODEL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 const LABEL_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const MAX_NAME_LENGTH = 128;
 // Keys go inside a double-quoted nginx string: restrict them to characters that need no escaping anywhere.
 const API_KEY = /^[A-Za-z0-9._~+/=-]{16,256}$/;
-
-/** Model names become URL path segments, directory names and text-proto strings: keep them boring. */
-export function validateModelName(name: string): void {
-  if (typeof name !== "string" || name.length === 0) {
-    throw new OdapiError("a model name is empty", "name every model, e.g. ssd_mobilenet_v2", "config");
-  }
-  if (name.length > MAX_NAME_LENGTH || !MODEL_NAME.test(name) || name.includes("..")) {
-    throw new OdapiError(
-      `model name ${JSON.stringify(name)} is not allowed`,
-      `use letters, digits, '_', '.' and '-' only, starting with a letter or digit, no '..', at most ${MAX_NAME_LENGTH} characters (e.g. ssd_mobilenet_v2)`,
-      "config",
-    );
-  }
-}
 
 function positiveInt(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value > 0;
@@ -148,7 +135,7 @@ export function validateServingOptions(opts: ServingOptions): void {
   if (opts.host !== "cpu" && opts.host !== "gpu") {
     throw new OdapiError(`host kind ${JSON.stringify(opts.host)} is unknown`, "use cpu or gpu", "config");
   }
-  validateHostDir("remoteDir", opts.remoteDir);
+  checkRemoteDir(opts.remoteDir, "remoteDir", "config");
   if (opts.modelsHostDir !== undefined) validateHostDir("models dir", opts.modelsHostDir);
   if (!Array.isArray(opts.models) || opts.models.length === 0) {
     throw new OdapiError(

@@ -1,5 +1,5 @@
 // Turning SSH and remote-command failures into one clear OdapiError with a remedy (pure).
-import { OdapiError } from "../../common/errors";
+import { OdapiError, parseRemoteErrorLine } from "../../common/errors";
 import type { ExecResult, SshTarget } from "./session";
 
 const RETRYABLE_CODES = new Set([
@@ -86,18 +86,6 @@ export function connectErrorOf(
       { cause: err },
     ),
   };
-}
-
-/** The `odapi-error: <problem> | fix: <remedy>` line remote scripts print on failure, if any (the last one wins). */
-export function parseRemoteErrorLine(stderr: string): { problem: string; remedy: string } | undefined {
-  const lines = stderr.split("\n").filter((l) => l.startsWith("odapi-error:"));
-  const last = lines[lines.length - 1];
-  if (!last) return undefined;
-  const body = last.slice("odapi-error:".length).trim();
-  const cut = body.indexOf(" | fix: ");
-  return cut < 0
-    ? { problem: body, remedy: "see the output above" }
-    : { problem: body.slice(0, cut).trim(), remedy: body.slice(cut + " | fix: ".length).trim() };
 }
 
 function lastLine(text: string): string {

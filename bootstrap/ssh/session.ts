@@ -4,6 +4,9 @@ import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { OdapiError } from "../../common/errors";
+import { remoteCommandLine } from "../../common/shell";
+import { connectErrorOf, remoteCommandError } from "./errors";
+import { parsePrivateKey } from "./keys";
 import {
   DEFAULT_KNOWN_HOSTS,
   decideHostKey,
@@ -16,12 +19,9 @@ import {
   parseHostKey,
   readKnownHostsFor,
   recordKnownHost,
-} from "../known-hosts";
-import { connectErrorOf, remoteCommandError } from "./errors";
-import { parsePrivateKey } from "./keys";
-import { remoteCommandLine } from "./shell";
+} from "./known-hosts";
 
-export { shellJoin } from "./shell";
+export { shellJoin } from "../../common/shell";
 
 export interface SshTarget {
   host: string;

@@ -9,6 +9,6 @@ export {
   scanLocalModels,
 } from "./manifest";
 export { TRANSPORTS, type Transport } from "./openssh-batch";
-export { stagedPathOf, stagingDir, validateRemoteDir, versionDir } from "./paths";
+export { stagedPathOf, stagingDir, versionDir } from "./paths";
 export { parseParallel } from "./ranges";
 export { remoteFreeBytes, type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";

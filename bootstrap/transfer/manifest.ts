@@ -5,7 +5,7 @@ import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promi
 import os from "node:os";
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
-import { validateModelName } from "../../serving/validate";
+import { validateModelName } from "../../common/model-name";
 import { validateRelPath } from "./paths";
 
 export interface BundleFile {

@@ -1,6 +1,6 @@
 // The OpenSSH `sftp -b -` data path, its pure parts: the argv (host key pinned, our key only, AES-GCM first),
 // which files it may carry, the batch lines, and what its output and errors mean.
-import { algorithmsForKeyType, type HostKey, knownHostsLine } from "../known-hosts";
+import { algorithmsForKeyType, type HostKey, knownHostsLine } from "../ssh/known-hosts";
 import { KiB } from "./ranges";
 
 /**

@@ -4,7 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { parseHostKey } from "../known-hosts";
+import { parseHostKey } from "../ssh/known-hosts";
 import type { SshTarget } from "../ssh/session";
 import {
   classifyOpenSshFailure,

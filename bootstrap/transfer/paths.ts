@@ -34,20 +34,6 @@ export function validateRelPath(relPath: string): void {
   if (relPath === ".odapi" || relPath.startsWith(".odapi/")) throw bad("the .odapi dir is reserved");
 }
 
-/** Throws unless the remote dir is an absolute, plain path. */
-export function validateRemoteDir(remoteDir: string): void {
-  if (!remoteDir.startsWith("/") || UNSAFE_CHARS.test(remoteDir) || remoteDir.split("/").includes("..")) {
-    throw new OdapiError(
-      `remote dir ${JSON.stringify(remoteDir)} is not an absolute plain path`,
-      "pass an absolute --remote-dir without '..', e.g. /opt/odapi",
-      "usage",
-    );
-  }
-  if (remoteDir.replace(/\/+$/, "") === "") {
-    throw new OdapiError("remote dir / is not allowed", "pass a dedicated dir, e.g. /opt/odapi", "usage");
-  }
-}
-
 export function versionOf(relPath: string): VersionRef | undefined {
   const m = VERSION_FILE.exec(relPath);
   return m ? { model: m[1] as string, version: m[2] as string, rest: m[3] as string } : undefined;

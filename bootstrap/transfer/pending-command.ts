@@ -2,8 +2,8 @@
 // shell's init, ~0.3 s on this machine) overlaps the upload instead of following it.
 import type { ClientChannel } from "ssh2";
 import { OdapiError } from "../../common/errors";
+import { shellJoin } from "../../common/shell";
 import type { ExecResult, SshSession } from "../ssh/session";
-import { shellJoin } from "../ssh/shell";
 
 export interface PendingCommand {
   /** Sends part of stdin now (buffered until the command has started). */

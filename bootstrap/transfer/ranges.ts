@@ -116,21 +116,6 @@ export function parseParallel(value: number | "auto" | undefined): number | unde
   return value;
 }
 
-/** Bytes per second over a sliding window of recent samples (steadier than total/elapsed at the start). */
-export class RateMeter {
-  private samples: { t: number; bytes: number }[] = [];
-  constructor(private readonly windowMs = 2000) {}
-
-  add(t: number, totalBytes: number): number {
-    this.samples.push({ t, bytes: totalBytes });
-    while (this.samples.length > 2 && t - (this.samples[1] as { t: number }).t >= this.windowMs)
-      this.samples.shift();
-    const first = this.samples[0] as { t: number; bytes: number };
-    const dt = t - first.t;
-    return dt > 0 ? ((totalBytes - first.bytes) * 1000) / dt : 0;
-  }
-}
-
 /** Every dir and its ancestors ("a/b/c" → a, a/b, a/b/c), grouped by depth, shallowest first. */
 export function dirLevels(dirs: readonly string[]): string[][] {
   const all = new Set<string>();

@@ -2,13 +2,15 @@
 import path from "node:path";
 import type { SFTPWrapper } from "ssh2";
 import { OdapiError } from "../../common/errors";
+import { RateMeter } from "../../common/rate-meter";
+import { checkRemoteDir } from "../../common/remote-dir";
 import { diskFullError, remoteCommandError } from "../ssh/errors";
 import type { SshSession } from "../ssh/session";
 import { notEnoughSpaceError, uploadErrorOf, verifyMismatchError } from "./errors";
 import { type BundleFile, hashBlocks, type ManifestEntry, parseManifest } from "./manifest";
 import type { Transport } from "./openssh-batch";
 import { OpenSshError, type OpenSshItem, type OpenSshSftp } from "./openssh-sftp";
-import { stagedPathOf, validateRelPath, validateRemoteDir } from "./paths";
+import { stagedPathOf, validateRelPath } from "./paths";
 import { startPending } from "./pending-command";
 import { hashRequestsFor, type Plan, planSync, type UploadItem } from "./plan";
 import {
@@ -18,7 +20,6 @@ import {
   MiB,
   parseParallel,
   pieceSizeFor,
-  RateMeter,
   splitPieces,
 } from "./ranges";
 import {
@@ -39,6 +40,9 @@ import {
 } from "./remote-scripts";
 import { fromOpenSsh, openSshUnusableError, splitTransports, startOpenSsh } from "./transports";
 import { measureRttMs, type UploadTarget, unlessStopped, uploadPieces } from "./uploader";
+
+/** The upload's shown rate looks 2 s back: steady at the start, and a stall shows within seconds. */
+const UPLOAD_RATE_WINDOW_MS = 2000;
 
 export interface SyncProgress {
   sentBytes: number;
@@ -91,7 +95,7 @@ const OPENSSH_POLL_MS = 250;
 /** How long the OpenSSH client may take to log in (it started with the state command) before ssh2 carries all. */
 const OPENSSH_READY_MS = 15_000;
 function checkInputs(files: BundleFile[], remoteDir: string): void {
-  validateRemoteDir(remoteDir);
+  checkRemoteDir(remoteDir);
   const seen = new Set<string>();
   for (const f of files) {
     validateRelPath(f.relPath);
@@ -322,7 +326,7 @@ async function sendAll(
   session.client.once("close", onClose);
   opts.signal?.addEventListener("abort", onAbort, { once: true });
   const channels: SFTPWrapper[] = [];
-  const meter = new RateMeter();
+  const meter = new RateMeter(UPLOAD_RATE_WINDOW_MS);
   const started = Date.now();
   let lastReport = 0;
   const progress = (force: boolean) => {
@@ -330,7 +334,11 @@ async function sendAll(
     const now = Date.now();
     if (!force && now - lastReport < PROGRESS_EVERY_MS) return;
     lastReport = now;
-    opts.onProgress?.({ sentBytes: sent, totalBytes: total, bytesPerSecond: meter.add(now - started, sent) });
+    opts.onProgress?.({
+      sentBytes: sent,
+      totalBytes: total,
+      bytesPerSecond: meter.update(sent, now - started),
+    });
   };
   let rttMs = 0;
   let poll: NodeJS.Timeout | undefined;

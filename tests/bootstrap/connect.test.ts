@@ -5,8 +5,8 @@ import path from "node:path";
 import { loadPrivateKey, readPrivateKeyFile } from "../../bootstrap/ssh/keys";
 import { connect } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
-import { freePort, type Sshd, startSshd } from "../helpers/sshd";
-import { startTcpProxy } from "../helpers/tcp-proxy";
+import { freePort, type Sshd, startSshd } from "../../scripts/harness/sshd";
+import { startTcpProxy } from "../../scripts/harness/tcp-proxy";
 import { makeTempDir, removeDir } from "../helpers/tmp";
 
 let tmp: string;

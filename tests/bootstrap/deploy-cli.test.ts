@@ -13,12 +13,12 @@ import {
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
-import { DEPLOY_RECORD } from "../../bootstrap/deploy";
-import { acquireRemoteLock } from "../../bootstrap/remote-lock";
+import { DEPLOY_RECORD } from "../../bootstrap/deploy/index";
+import { acquireRemoteLock } from "../../bootstrap/deploy/lock";
 import { connect } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
+import { type Sshd, startSshd } from "../../scripts/harness/sshd";
 import { runOdapi } from "../helpers/run";
-import { type Sshd, startSshd } from "../helpers/sshd";
 import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
 import { hashTree as tree, writeModelVersion } from "../helpers/tmp";
 import { hasCommand } from "../helpers/tools";

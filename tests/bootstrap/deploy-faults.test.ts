@@ -5,10 +5,10 @@ import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
+import type { Sshd } from "../../scripts/harness/sshd";
+import { startTcpProxy, type TcpProxy } from "../../scripts/harness/tcp-proxy";
 import { type OnOutput, runOdapi } from "../helpers/run";
-import type { Sshd } from "../helpers/sshd";
 import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
-import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
 import { hashTree as tree, writeModelVersion } from "../helpers/tmp";
 
 const BIG = 24 * 1024 * 1024;

@@ -1,10 +1,7 @@
+import { checkRemoteDir } from "../../common/remote-dir";
 // The pure decisions behind deploy/status/logs/stop: plan, argv (exact strings), sudo, parsing.
 
 import { EventEmitter } from "node:events";
-import { parseParallel } from "../../bootstrap/cli/deploy";
-import { logsArgv } from "../../bootstrap/cli/logs";
-import { dockerPsArgv, formatStatus, parseDeployRecord, parseDockerPs } from "../../bootstrap/cli/status";
-import { stopArgv } from "../../bootstrap/cli/stop";
 import {
   DEPLOY_RECORD,
   isDiskFull,
@@ -14,11 +11,14 @@ import {
   staleVersionMessages,
   throwIfCancelled,
   untilConnectionLost,
-  validateRemoteDir,
-} from "../../bootstrap/deploy";
-import { remoteCommandLine } from "../../bootstrap/ssh/shell";
+} from "../../bootstrap/deploy/index";
 import { parseDiskFree } from "../../bootstrap/transfer/remote-scripts";
+import { parseParallel } from "../../cli/deploy";
+import { logsArgv } from "../../cli/logs";
+import { dockerPsArgv, formatStatus, parseDeployRecord, parseDockerPs } from "../../cli/status";
+import { stopArgv } from "../../cli/stop";
 import { ExitCode } from "../../common/errors";
+import { remoteCommandLine } from "../../common/shell";
 
 const input = { remoteDir: "/opt/odapi/", modelsDir: "./models" };
 
@@ -118,7 +118,7 @@ describe("planDeploy", () => {
       message: expect.stringMatching(/model version 0 is not a positive integer/),
     });
     for (const dir of ["relative", "/", "/opt/../etc", ""]) {
-      expect(err(() => validateRemoteDir(dir)).exitCode).toBe(ExitCode.usage);
+      expect(err(() => checkRemoteDir(dir)).exitCode).toBe(ExitCode.usage);
     }
   });
 });

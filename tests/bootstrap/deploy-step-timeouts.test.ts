@@ -2,7 +2,7 @@
 // docker pull ends in a timeout error instead of a deploy that never returns. The SSH session, the upload engine,
 // the lock and the remote runner are stand-ins here: the subject is which options deploy hands to each step.
 import { EventEmitter } from "node:events";
-import { deploy, STEP_TIMEOUT_MS } from "../../bootstrap/deploy";
+import { deploy, STEP_TIMEOUT_MS } from "../../bootstrap/deploy/index";
 import type { SshSession } from "../../bootstrap/ssh/session";
 
 type RunCall = { argv: string[]; opts: { sudo?: boolean; timeoutMs?: number } };
@@ -23,7 +23,7 @@ jest.mock("../../bootstrap/ssh/session", () => ({
   ...jest.requireActual("../../bootstrap/ssh/session"),
   connect: async () => session,
 }));
-jest.mock("../../bootstrap/remote-lock", () => ({
+jest.mock("../../bootstrap/deploy/lock", () => ({
   acquireRemoteLock: async () => ({ holder: "test", release: async () => undefined }),
 }));
 jest.mock("../../bootstrap/transfer", () => ({
@@ -37,7 +37,7 @@ jest.mock("../../bootstrap/transfer", () => ({
     staleVersions: [],
   }),
 }));
-jest.mock("../../model-prep/remote-runner", () => ({
+jest.mock("../../bootstrap/deploy/prepare-models", () => ({
   prepareOnRemote: async () => ({ prepared: [], skipped: ["ssd_mobilenet_v2"] }),
 }));
 

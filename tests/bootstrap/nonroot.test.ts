@@ -5,12 +5,12 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
+import type { Sshd } from "../../scripts/harness/sshd";
+import { addLoginUser } from "../../scripts/harness/users";
 import { runOdapi } from "../helpers/run";
-import type { Sshd } from "../helpers/sshd";
 import { type SshdCliFixture, startSshdCliFixture } from "../helpers/sshd-cli";
 import { writeModelVersion } from "../helpers/tmp";
 import { hasCommand as have } from "../helpers/tools";
-import { addLoginUser } from "../helpers/users";
 
 const missing = [
   process.getuid?.() === 0 ? "" : "root",

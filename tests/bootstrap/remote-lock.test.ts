@@ -1,11 +1,11 @@
 // The deploy lock against a real sshd: a second holder is refused by name; the lock dies with its connection.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { acquireRemoteLock, holderDescription, lockArgv, lockPaths } from "../../bootstrap/remote-lock";
+import { acquireRemoteLock, holderDescription, lockArgv, lockPaths } from "../../bootstrap/deploy/lock";
 import { connect, type SshSession } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
-import { type Sshd, startSshd } from "../helpers/sshd";
-import { startTcpProxy, type TcpProxy } from "../helpers/tcp-proxy";
+import { type Sshd, startSshd } from "../../scripts/harness/sshd";
+import { startTcpProxy, type TcpProxy } from "../../scripts/harness/tcp-proxy";
 import { makeTempDir, removeDir } from "../helpers/tmp";
 
 let sshd: Sshd;

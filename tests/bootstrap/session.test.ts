@@ -1,6 +1,6 @@
 // bootstrap/ssh/session against a real OpenSSH server started by the test.
 import { connect, type SshSession } from "../../bootstrap/ssh/session";
-import { type Sshd, startSshd } from "../helpers/sshd";
+import { type Sshd, startSshd } from "../../scripts/harness/sshd";
 
 let sshd: Sshd;
 let session: SshSession;

@@ -1,5 +1,7 @@
-// Pure parts of bootstrap/ssh and bootstrap/known-hosts: exact strings, decisions, error classification.
+// Pure parts of bootstrap/ssh and bootstrap/ssh/known-hosts: exact strings, decisions, error classification.
 import { createHmac } from "node:crypto";
+import { connectErrorOf, remoteCommandError } from "../../bootstrap/ssh/errors";
+import { keyModeProblem } from "../../bootstrap/ssh/keys";
 import {
   decideHostKey,
   fingerprint,
@@ -9,12 +11,10 @@ import {
   parseHostKey,
   parseKnownHosts,
   patternMatches,
-} from "../../bootstrap/known-hosts";
-import { connectErrorOf, parseRemoteErrorLine, remoteCommandError } from "../../bootstrap/ssh/errors";
-import { keyModeProblem } from "../../bootstrap/ssh/keys";
+} from "../../bootstrap/ssh/known-hosts";
 import { backoffDelayMs } from "../../bootstrap/ssh/session";
-import { remoteCommandLine, shellJoin, shellQuote } from "../../bootstrap/ssh/shell";
-import { ExitCode } from "../../common/errors";
+import { ExitCode, parseRemoteErrorLine } from "../../common/errors";
+import { remoteCommandLine, shellJoin, shellQuote } from "../../common/shell";
 
 // Two real ed25519 public keys (made with ssh-keygen for this test).
 const KEY_A = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKiJ0U0SBleng0zTyiezwxAIJznEdH6qmXnVvtH9qu2w";

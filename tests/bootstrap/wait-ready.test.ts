@@ -5,16 +5,16 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { connect } from "../../bootstrap/ssh/session";
 import {
   assessStatus,
-  DEFAULT_SAMPLE_IMAGE,
   pollDelayMs,
   type ReadyEvent,
   waitUntilServing,
-} from "../../bootstrap/wait-ready";
+} from "../../bootstrap/deploy/wait-ready";
+import { connect } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
-import { startSshd } from "../helpers/sshd";
+import { DEFAULT_SAMPLE_IMAGE } from "../../common/paths";
+import { startSshd } from "../../scripts/harness/sshd";
 
 interface FakeModel {
   /** Answers to successive status polls; the last one repeats. */

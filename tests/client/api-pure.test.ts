@@ -7,9 +7,9 @@ import {
   requireAvailable,
   responseError,
   serverMessage,
-} from "../../bootstrap/client/api";
-import { COCO_LABELS, cocoLabel } from "../../bootstrap/client/coco-labels";
-import { predictRequestBody } from "../../bootstrap/client/request";
+} from "../../client/api";
+import { COCO_LABELS, cocoLabel } from "../../client/coco-labels";
+import { predictRequestBody } from "../../client/request";
 import { ExitCode, OdapiError } from "../../common/errors";
 import { thrown } from "../helpers/errors";
 

@@ -1,6 +1,6 @@
 // runBench in-process: stopping early, and errors counted instead of thrown after the warm-up.
-import { runBench } from "../../bootstrap/client/bench";
-import { predictRequestBody } from "../../bootstrap/client/request";
+import { runBench } from "../../client/bench";
+import { predictRequestBody } from "../../client/request";
 import { ExitCode } from "../../common/errors";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
 

@@ -1,8 +1,8 @@
 // Bench mode of the real script against a server with a known per-request delay.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { decodeImage } from "../../bootstrap/client/decode";
-import { seriesColor } from "../../bootstrap/client/histogram";
+import { decodeImage } from "../../client/present/decode";
+import { seriesColor } from "../../client/present/histogram";
 import { ExitCode } from "../../common/errors";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
 import { tempDirPerTest } from "../helpers/tmp";

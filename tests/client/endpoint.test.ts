@@ -4,7 +4,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { Jimp } from "jimp";
-import { decodeImage } from "../../bootstrap/client/decode";
+import { decodeImage } from "../../client/present/decode";
 import { ExitCode } from "../../common/errors";
 import { FAKE_DETECTIONS, type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
 import { makeTempDir, removeDir, tempDirPerTest } from "../helpers/tmp";

@@ -2,7 +2,7 @@
 // in front of the fake TF Serving.
 import path from "node:path";
 import { ExitCode } from "../../common/errors";
-import { type HostGateway, startHostGateway } from "../../serving/host-nginx";
+import { type HostGateway, startHostGateway } from "../../scripts/harness/host-nginx";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
 import { tempDirPerTest } from "../helpers/tmp";
 import { ROOT, runClient } from "./run-client";

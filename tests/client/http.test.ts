@@ -2,10 +2,10 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
-import { getModelStatus } from "../../bootstrap/client/api";
-import { writeFileAtomic } from "../../bootstrap/client/files";
-import { httpRequest } from "../../bootstrap/client/http";
+import { getModelStatus } from "../../client/api";
+import { httpRequest } from "../../client/http";
 import { ExitCode, OdapiError } from "../../common/errors";
+import { writeFileAtomic } from "../../common/files";
 import { tempDirPerTest } from "../helpers/tmp";
 
 async function rejection(p: Promise<unknown>): Promise<OdapiError> {

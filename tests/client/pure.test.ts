@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { Jimp } from "jimp";
-import { classColor, drawingPlan, fontNameFor, strokeFor } from "../../bootstrap/client/annotate";
-import { batchBodies, checkBenchNumbers, countErrors } from "../../bootstrap/client/bench";
-import { parseArgs, resolveTarget, withScheme } from "../../bootstrap/client/cli";
-import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../bootstrap/client/detections";
-import { histogramPlan } from "../../bootstrap/client/histogram";
-import { imageEntries, imageInfo, sniffFormat } from "../../bootstrap/client/image";
+import { parseArgs, resolveTarget, withScheme } from "../../cli/client";
+import { batchBodies, checkBenchNumbers, countErrors } from "../../client/bench";
+import { labelDetections, parseDetections, tableRows, toPixelBox } from "../../client/detections";
+import { imageEntries, imageInfo, sniffFormat } from "../../client/image";
+import { classColor, drawingPlan, fontNameFor, strokeFor } from "../../client/present/annotate";
+import { histogramPlan } from "../../client/present/histogram";
 import {
   annotatedName,
   comparisonRows,
@@ -14,10 +14,11 @@ import {
   progressPrefix,
   stamp,
   uniqueName,
-} from "../../bootstrap/client/report";
-import { parseStackOutputs, stackCommandError, stackOutputArgv } from "../../bootstrap/client/stack";
-import { histogramBins, niceStep, percentile, summarize } from "../../bootstrap/client/stats";
+} from "../../client/present/report";
+import { parseStackOutputs, stackCommandError, stackOutputArgv } from "../../client/stack";
+import { histogramBins, niceStep, summarize } from "../../client/stats";
 import { ExitCode, OdapiError } from "../../common/errors";
+import { percentile } from "../../common/stats";
 import { clientOptions } from "../helpers/client-options";
 import { thrown } from "../helpers/errors";
 

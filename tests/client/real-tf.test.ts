@@ -5,7 +5,7 @@ import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { Jimp } from "jimp";
-import { decodeImage } from "../../bootstrap/client/decode";
+import { decodeImage } from "../../client/present/decode";
 import { ExitCode } from "../../common/errors";
 import { makeTempDir, removeDir } from "../helpers/tmp";
 import { BROKEN_JPEG, ROOT, runClient } from "./run-client";

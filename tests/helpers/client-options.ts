@@ -1,4 +1,4 @@
-import type { ClientOptions } from "../../bootstrap/client/cli";
+import type { ClientOptions } from "../../cli/client";
 
 /** Test client options as the CLI defaults them for `--stack cpu` (one request, no bench), with overrides. */
 export function clientOptions(overrides: Partial<ClientOptions> = {}): ClientOptions {

@@ -2,7 +2,7 @@
 // in the temp dir, a models dir path there, and the CLI's connection flags for that server.
 import { writeFileSync } from "node:fs";
 import path from "node:path";
-import { type Sshd, type SshdOptions, startSshd } from "./sshd";
+import { type Sshd, type SshdOptions, startSshd } from "../../scripts/harness/sshd";
 import { makeTempDir, removeDir } from "./tmp";
 
 /** `--host 127.0.0.1 --port P --user U --key K --host-key H [--remote-dir D]` for this sshd. */

@@ -1,8 +1,8 @@
 // The seam between the stack and the test client: `npx zx bootstrap/test-endpoint.mjs` reads
 // `pulumi stack output --json --show-secrets -s <stack>`, which prints the program's exported values (secrets in
 // clear). Here those values come from the real program under mocks and go through the client's own parser.
-import { resolveTarget } from "../../bootstrap/client/cli";
-import { parseStackOutputs } from "../../bootstrap/client/stack";
+import { resolveTarget } from "../../cli/client";
+import { parseStackOutputs } from "../../client/stack";
 import { clientOptions } from "../helpers/client-options";
 import { API_KEY, EIP, runStack } from "./harness";
 

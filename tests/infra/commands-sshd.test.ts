@@ -5,8 +5,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "n
 import path from "node:path";
 import { connect } from "../../bootstrap/ssh/session";
 import { SSH_WAIT_SCRIPT } from "../../infra/deploy-command";
+import { type Sshd, startSshd } from "../../scripts/harness/sshd";
 import { renderServingFiles } from "../../serving";
-import { type Sshd, startSshd } from "../helpers/sshd";
 import { ROOT, runLikeLocalCommand, runStack } from "./harness";
 
 let sshd: Sshd;

@@ -9,10 +9,10 @@
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import { type Sshd, startSshd } from "../../scripts/harness/sshd";
 import { DEFAULT_INTERNAL_REST_PORT, DEFAULT_PUBLIC_PORT } from "../../serving/constants";
 import { writeDockerDouble } from "../helpers/docker-double";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
-import { type Sshd, startSshd } from "../helpers/sshd";
 import { makeTempDir, removeDir, writeModelVersion } from "../helpers/tmp";
 import { API_KEY, ROOT, runLikeLocalCommand, runStack } from "./harness";
 

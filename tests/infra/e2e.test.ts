@@ -3,7 +3,7 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "../../infra/e2e-plan";
+import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "../../scripts/e2e-plan";
 import { tempDirPerTest } from "../helpers/tmp";
 
 const ROOT = path.resolve(__dirname, "../..");

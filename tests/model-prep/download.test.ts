@@ -5,13 +5,13 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
+import { RateMeter } from "../../common/rate-meter";
 import {
   cachePaths,
   defaultCacheDir,
   fetchModel,
   findSavedModelDir,
   lockCacheEntry,
-  RateMeter,
   rangeHeaders,
   resumeDecision,
   tarExtractArgv,

@@ -1,7 +1,8 @@
 import { readdirSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { shellJoin } from "../../bootstrap/ssh/shell";
 import { OdapiError } from "../../common/errors";
+import { TF_SERVING_VERSION } from "../../common/pins";
+import { shellJoin } from "../../common/shell";
 import {
   minorOf,
   TENSORFLOW_IMAGE,
@@ -19,7 +20,6 @@ import {
   runLocalPrepare,
   venvPrepareArgv,
 } from "../../model-prep/runners";
-import { TF_SERVING_VERSION } from "../../serving";
 import { makeTempDir, removeDir } from "../helpers/tmp";
 import { dockerEngineWorks } from "../helpers/tools";
 

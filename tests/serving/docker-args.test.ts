@@ -1,5 +1,6 @@
 // The exact docker argv for each container, and the port rules that keep gRPC and raw TF Serving private.
 import { spawnSync } from "node:child_process";
+import { TF_SERVING_VERSION } from "../../common/pins";
 import {
   CONTAINERS,
   gatewayRunArgs,
@@ -7,7 +8,6 @@ import {
   type ServingOptions,
   servingPorts,
   servingRunArgs,
-  TF_SERVING_VERSION,
 } from "../../serving";
 import { describeWithDockerCli } from "./docker-cli";
 

@@ -2,11 +2,16 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { getModelStatus, predict } from "../../bootstrap/client/api";
+import { getModelStatus, predict } from "../../client/api";
 import { ExitCode, OdapiError } from "../../common/errors";
+import {
+  type HostGateway,
+  hostGatewayParams,
+  nginxCheck,
+  startHostGateway,
+} from "../../scripts/harness/host-nginx";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
 import { gatewayParamsForDocker } from "../../serving/gateway";
-import { type HostGateway, hostGatewayParams, nginxCheck, startHostGateway } from "../../serving/host-nginx";
 import { tempDirPerTest } from "../helpers/tmp";
 import { type DnsStub, startDnsStub } from "./dns-stub";
 

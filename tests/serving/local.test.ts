@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "no
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { type ClientOptions, parseArgs as parseClientArgs, resolveTarget } from "../../cli/client";
 import {
   dockerProblem,
   type LocalArgs,
@@ -10,8 +11,7 @@ import {
   scanModels,
   servableModels,
   testClientArgv,
-} from "../../bootstrap/cli/local";
-import { type ClientOptions, parseArgs as parseClientArgs, resolveTarget } from "../../bootstrap/client/cli";
+} from "../../cli/local";
 import { ExitCode } from "../../common/errors";
 import { servingRunArgs } from "../../serving";
 import { ODAPI_BIN, runOdapi } from "../helpers/run";

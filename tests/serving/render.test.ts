@@ -1,12 +1,8 @@
 // renderServingFiles: which files, with which modes, and bad input refused before anything is rendered.
+
 import { ExitCode, OdapiError } from "../../common/errors";
-import {
-  renderServingFiles,
-  SCRIPTS,
-  type ServingOptions,
-  scriptArgv,
-  validateModelName,
-} from "../../serving";
+import { validateModelName } from "../../common/model-name";
+import { renderServingFiles, SCRIPTS, type ServingOptions, scriptArgv } from "../../serving";
 import { renderBatchingConfig } from "../../serving/batching-config";
 import { renderModelsConfig } from "../../serving/models-config";
 import { thrown } from "../helpers/errors";

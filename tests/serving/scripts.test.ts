@@ -4,8 +4,8 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
+import { shellJoin, shellJoinMultiline } from "../../common/shell";
 import { gatewayRunArgs, renderServingFiles, type ServingOptions, servingRunArgs } from "../../serving";
-import { shellJoin, shellJoinMultiline } from "../../serving/shell";
 import { tempDirPerTest } from "../helpers/tmp";
 import { describeWithDockerCli } from "./docker-cli";
 

@@ -1,6 +1,6 @@
 """Every rendered TF Serving config file parsed with TF Serving's message definitions (google.protobuf.text_format).
 
-The text comes from the real TypeScript renderers: serving/render-cli.ts is run once through tsx with all cases.
+The text comes from the real TypeScript renderers: tests/helpers/render-serving.ts is run once through tsx with all cases.
 """
 
 import json
@@ -91,7 +91,7 @@ def render(cases):
     """Runs the real renderer once for a list of ServingOptions; returns one result per case."""
     tsx = REPO / "node_modules" / ".bin" / "tsx"
     proc = subprocess.run(
-        [str(tsx), "serving/render-cli.ts", "--json", json.dumps(cases)],
+        [str(tsx), "tests/helpers/render-serving.ts", "--json", json.dumps(cases)],
         cwd=REPO,
         capture_output=True,
         text=True,

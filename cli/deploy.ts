@@ -1,0 +1,166 @@
+// `odapi deploy`: upload models + serving files over SSH, start TF Serving, prove it answers.
+import type { CommandModule } from "yargs";
+import { deploy } from "../bootstrap/deploy/index";
+import { TRANSPORTS, type Transport } from "../bootstrap/transfer";
+import { OdapiError } from "../common/errors";
+import {
+  type ConnectionArgs,
+  connectOptionsFromArgs,
+  stderrLogger,
+  targetFromArgs,
+  withConnectionOptions,
+} from "./connection-options";
+import { createProgress } from "./progress";
+
+export const API_KEY_ENV = "ODAPI_API_KEY";
+
+interface DeployArgs extends ConnectionArgs {
+  verbose?: boolean;
+  models?: string;
+  catalog?: string[];
+  version: number;
+  gpu: boolean;
+  start: boolean;
+  "public-port"?: number;
+  wait: number;
+  parallel?: string;
+  transport: Transport;
+  prune: boolean;
+  "sample-image"?: string;
+}
+
+/** --parallel: a channel count or "auto" (pure). */
+export function parseParallel(v: string | undefined): number | "auto" | undefined {
+  if (v === undefined || v === "auto") return v;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    throw new OdapiError(
+      `--parallel ${v} is not a channel count`,
+      "pass a number from 1 to 64, or auto",
+      "usage",
+    );
+  }
+  return n;
+}
+
+export const deployCommand: CommandModule<object, DeployArgs> = {
+  command: "deploy",
+  describe:
+    "Upload models and TF Serving config to a host over SSH, start serving, and wait until it answers",
+  builder: (y) =>
+    // `--version N` is the model version here, so yargs' own --version (print the tool's) is off for this command.
+    withConnectionOptions(y.version(false))
+      .option("models", {
+        type: "string",
+        describe: "Local dir of prepared models: <name>/<version>/saved_model.pb … (from `odapi prepare`)",
+      })
+      .option("catalog", {
+        type: "string",
+        array: true,
+        describe: "Catalog model(s) to prepare on the host itself (e.g. ssd_mobilenet_v2); repeatable",
+      })
+      .option("version", { type: "number", default: 1, describe: "Version number for --catalog models" })
+      .option("gpu", {
+        type: "boolean",
+        default: false,
+        describe: "GPU host: TF Serving's -gpu image; checks the NVIDIA driver and container toolkit",
+      })
+      .option("start", {
+        type: "boolean",
+        default: true,
+        describe: "Run start.sh and wait for the models (--no-start: upload only)",
+      })
+      .option("public-port", { type: "number", describe: "Port clients use for the REST API (default 8501)" })
+      .option("wait", {
+        type: "number",
+        default: 600,
+        describe: "Seconds to wait after start for every model to be AVAILABLE and answer one detection",
+      })
+      .option("parallel", {
+        type: "string",
+        describe: "Upload channels: a number or auto (default: the upload engine's)",
+      })
+      .option("transport", {
+        choices: TRANSPORTS,
+        default: "auto" as Transport,
+        describe:
+          "What carries whole files: openssh = the system sftp client (fastest on fast links), ssh2 = built-in SSH channels; auto uses openssh when it is installed and one channel suffices",
+      })
+      .option("prune", {
+        type: "boolean",
+        default: false,
+        describe:
+          "Remove version dirs of the uploaded models that --models does not have (after the new ones are in place); without it they stay, with a warning when one would keep being served",
+      })
+      .option("sample-image", {
+        type: "string",
+        describe: "Image for the proof detection (default samples/astronaut.jpg)",
+      })
+      .epilogue(
+        `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).\n` +
+          "Exit codes: 2 usage, 3 unreachable, 4 auth, 5 host key mismatch, 6 locked by another deploy, 7 remote I/O (disk full, permissions), 8 timeout.",
+      )
+      .example(
+        "$0 deploy --host 203.0.113.7 --user ubuntu --key ~/.ssh/labsuser.pem --models ./models --remote-dir /opt/odapi",
+        "Deploy prepared models and wait until they answer",
+      )
+      .example(
+        '$0 deploy --host 203.0.113.7 --user ubuntu --key k.pem --host-key "ssh-ed25519 AAAA…" --catalog ssd_mobilenet_v2 --remote-dir /opt/odapi --json',
+        "Pinned host key, model prepared on the host, JSON result",
+      ) as never,
+  handler: async (args) => {
+    const log = stderrLogger();
+    const target = targetFromArgs(args);
+    const apiKey = process.env[API_KEY_ENV] || undefined;
+    const progress = createProgress("upload", { enabled: !args.json });
+    const abort = new AbortController();
+    const onSigint = () => {
+      log(
+        "interrupted: stopping after the current step (finished files are kept; rerun to continue; Ctrl-C again quits at once)",
+      );
+      abort.abort();
+    };
+    process.once("SIGINT", onSigint);
+    try {
+      const result = await deploy({
+        target,
+        remoteDir: args["remote-dir"],
+        ...(args.models ? { modelsDir: args.models } : {}),
+        ...(args.catalog ? { catalog: args.catalog } : {}),
+        version: args.version,
+        gpu: args.gpu,
+        start: args.start,
+        ...(apiKey ? { apiKey } : {}),
+        ...(args["public-port"] ? { publicPort: args["public-port"] } : {}),
+        connect: connectOptionsFromArgs(args, log),
+        waitDeadlineMs: args.wait * 1000,
+        ...(args["sample-image"] ? { sampleImage: args["sample-image"] } : {}),
+        ...(args.parallel ? { parallel: parseParallel(args.parallel) } : {}),
+        transport: args.transport,
+        prune: args.prune,
+        signal: abort.signal,
+        // --json: no bar, but log lines still go to stderr for whoever runs us (e.g. Pulumi's local.Command).
+        log: (line) => (args.json ? log(line) : progress.log(line)),
+        ...(args.verbose ? { debug: (line: string) => (args.json ? log : progress.log)(`  ${line}`) } : {}),
+        onUpload: (p) => progress.update(p),
+        onReady: (e) => {
+          if (e.phase === "waiting")
+            (args.json ? log : progress.log)(
+              `${e.model}: waiting (${e.detail}), ${Math.round(e.elapsedMs / 1000)} s`,
+            );
+        },
+      });
+      progress.stop();
+      if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        process.stdout.write(
+          `deployed ${result.models.join(", ")} to ${target.host}:${args["remote-dir"]} in ${result.seconds} s ` +
+            `(${result.uploadedFiles} files uploaded, ${result.skippedFiles} unchanged)\n`,
+        );
+      }
+    } finally {
+      progress.stop();
+      process.removeListener("SIGINT", onSigint);
+    }
+  },
+};

@@ -1,0 +1,155 @@
+// `odapi status`: the serving containers on the host and each deployed model's state, through an SSH tunnel.
+import Table from "cli-table3";
+import type { CommandModule } from "yargs";
+import { DEPLOY_RECORD, type DeployRecord } from "../bootstrap/deploy/index";
+import { assessStatus } from "../bootstrap/deploy/wait-ready";
+import type { SshSession } from "../bootstrap/ssh/session";
+import { getModelStatus } from "../client/api";
+import { isOdapiError, OdapiError } from "../common/errors";
+import { checkRemoteDir } from "../common/remote-dir";
+import { CONTAINERS } from "../serving";
+import { type ConnectionArgs, withConnectionOptions, withSession } from "./connection-options";
+
+export interface ContainerInfo {
+  name: string;
+  image: string;
+  state: string;
+  status: string;
+}
+
+export interface ModelInfo {
+  name: string;
+  state: string; // AVAILABLE | LOADING | … | unreachable
+  versions: string[];
+  detail?: string;
+}
+
+export interface StatusReport {
+  host: string;
+  remoteDir: string;
+  deployed: boolean;
+  containers: ContainerInfo[];
+  models: ModelInfo[];
+  publicPort?: number;
+}
+
+/** Lists our containers (running or not), one JSON object per line. Pure. */
+export function dockerPsArgv(): string[] {
+  return ["docker", "ps", "--all", "--no-trunc", "--filter", "name=^odapi-", "--format", "{{json .}}"];
+}
+
+/** Parses `docker ps --format '{{json .}}'` lines; keeps only the project's containers. Pure. */
+export function parseDockerPs(stdout: string): ContainerInfo[] {
+  const ours: string[] = Object.values(CONTAINERS);
+  return stdout
+    .split("\n")
+    .filter((l) => l.trim().startsWith("{"))
+    .map((l) => JSON.parse(l) as { Names?: string; Image?: string; State?: string; Status?: string })
+    .map((c) => ({ name: c.Names ?? "", image: c.Image ?? "", state: c.State ?? "", status: c.Status ?? "" }))
+    .filter((c) => ours.includes(c.name))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The deploy record written by `odapi deploy`, or undefined when the dir holds no deployment. Pure. */
+export function parseDeployRecord(text: string): DeployRecord | undefined {
+  try {
+    const r = JSON.parse(text) as DeployRecord;
+    return Array.isArray(r.models) && typeof r.internalRestPort === "number" ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function containers(session: SshSession): Promise<ContainerInfo[] | string> {
+  const res = await session.exec(dockerPsArgv(), { sudo: true, timeoutMs: 30_000 });
+  if (res.code === 127) return "docker is not installed (run `odapi deploy`: prepare-host.sh installs it)";
+  if (/Cannot connect to the Docker daemon|docker\.sock/i.test(res.stderr)) {
+    return `the Docker engine is not running on ${session.target.host}`;
+  }
+  if (res.code !== 0) return `docker ps failed: ${res.stderr.trim().split("\n").pop() ?? res.code}`;
+  return parseDockerPs(res.stdout);
+}
+
+async function modelStates(session: SshSession, record: DeployRecord): Promise<ModelInfo[]> {
+  const tunnel = await session.forwardPort(record.internalRestPort);
+  try {
+    const base = `http://127.0.0.1:${tunnel.localPort}`;
+    const out: ModelInfo[] = [];
+    for (const name of record.models) {
+      try {
+        const status = await getModelStatus(base, name, { timeoutMs: 5000 });
+        const a = assessStatus(status);
+        const versions = (status.model_version_status ?? []).map((v) => v.version);
+        out.push(
+          a.kind === "available"
+            ? { name, state: "AVAILABLE", versions: a.versions }
+            : a.kind === "failed"
+              ? { name, state: "FAILED", versions, detail: a.message }
+              : { name, state: "LOADING", versions, detail: a.detail },
+        );
+      } catch (err) {
+        out.push({
+          name,
+          state: "unreachable",
+          versions: [],
+          detail: isOdapiError(err) ? err.message : String(err),
+        });
+      }
+    }
+    return out;
+  } finally {
+    await tunnel.close();
+  }
+}
+
+export async function collectStatus(session: SshSession, remoteDir: string): Promise<StatusReport> {
+  const dir = checkRemoteDir(remoteDir);
+  const rec = await session.exec(["cat", `${dir}/${DEPLOY_RECORD}`]);
+  const record = rec.code === 0 ? parseDeployRecord(rec.stdout) : undefined;
+  const found = await containers(session);
+  if (typeof found === "string") {
+    throw new OdapiError(
+      found,
+      "run odapi deploy (prepare-host.sh installs and starts Docker), or start it: sudo systemctl start docker",
+      "missingTool",
+    );
+  }
+  return {
+    host: session.target.host,
+    remoteDir: dir,
+    deployed: Boolean(record),
+    containers: found,
+    models: record ? await modelStates(session, record) : [],
+    ...(record ? { publicPort: record.publicPort } : {}),
+  };
+}
+
+/** Human-readable status (pure). */
+export function formatStatus(r: StatusReport): string {
+  const lines: string[] = [];
+  if (!r.deployed) lines.push(`nothing deployed in ${r.host}:${r.remoteDir} (no ${DEPLOY_RECORD})`);
+  const ct = new Table({ head: ["container", "image", "state", "status"] });
+  for (const c of r.containers) ct.push([c.name, c.image, c.state, c.status]);
+  lines.push(r.containers.length ? ct.toString() : "no odapi containers on the host");
+  if (r.models.length) {
+    const mt = new Table({ head: ["model", "state", "versions", "detail"] });
+    for (const m of r.models) mt.push([m.name, m.state, m.versions.join(", "), m.detail ?? ""]);
+    lines.push(mt.toString());
+  }
+  if (r.publicPort) lines.push(`REST API: http://${r.host}:${r.publicPort}/v1/models/<model>`);
+  return lines.join("\n");
+}
+
+export const statusCommand: CommandModule<object, ConnectionArgs> = {
+  command: "status",
+  describe: "Show the serving containers and each deployed model's state on a host",
+  builder: (y) =>
+    withConnectionOptions(y).example(
+      "$0 status --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",
+      "Containers and model states",
+    ) as never,
+  handler: async (args) => {
+    const report = await withSession(args, (s) => collectStatus(s, args["remote-dir"]));
+    process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatStatus(report)}\n`);
+  },
+};

@@ -1,0 +1,30 @@
+// `odapi stop`: stop and remove the serving containers (the uploaded models stay on the host).
+import type { CommandModule } from "yargs";
+import { checkRemoteDir } from "../common/remote-dir";
+import { SCRIPTS, scriptArgv } from "../serving";
+import { type ConnectionArgs, withConnectionOptions, withSession } from "./connection-options";
+
+/** The stop.sh argv for a remote dir (pure; run with sudo). */
+export function stopArgv(remoteDir: string): string[] {
+  return scriptArgv(checkRemoteDir(remoteDir), SCRIPTS.stop);
+}
+
+export const stopCommand: CommandModule<object, ConnectionArgs> = {
+  command: "stop",
+  describe:
+    "Stop and remove the serving containers on a host (models and config stay; deploy starts them again)",
+  builder: (y) =>
+    withConnectionOptions(y).example(
+      "$0 stop --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",
+      "Stop serving",
+    ) as never,
+  handler: async (args) => {
+    const argv = stopArgv(args["remote-dir"]);
+    await withSession(args, (session) =>
+      session.run(argv, { sudo: true, onOutput: (c) => process.stderr.write(c), timeoutMs: 120_000 }),
+    );
+    process.stdout.write(
+      args.json ? `${JSON.stringify({ stopped: true })}\n` : `stopped odapi on ${args.host}\n`,
+    );
+  },
+};

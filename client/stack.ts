@@ -1,0 +1,89 @@
+// Where the API is: the Pulumi stack's outputs (apiUrl, models, apiKey), read with the pulumi CLI.
+import { execFile } from "node:child_process";
+import { OdapiError } from "../common/errors";
+
+export interface StackTarget {
+  apiUrl: string;
+  models: string[];
+  apiKey?: string;
+}
+
+/** The exact command that reads a stack's outputs, secrets included (pure). */
+export function stackOutputArgv(stack: string): string[] {
+  return ["pulumi", "stack", "output", "--json", "--show-secrets", "-s", stack];
+}
+
+/** Checks and narrows `pulumi stack output --json` to what the client needs (pure). */
+export function parseStackOutputs(json: string, stack: string): StackTarget {
+  let o: Record<string, unknown>;
+  try {
+    o = JSON.parse(json) as Record<string, unknown>;
+  } catch {
+    throw new OdapiError(
+      `\`pulumi stack output --json -s ${stack}\` did not print JSON`,
+      "run it yourself to see why, or pass --url",
+      "config",
+    );
+  }
+  const notDeployed = (what: string) =>
+    new OdapiError(
+      `stack ${stack} has no ${what} output (not deployed yet, or deployed by an older version)`,
+      `run \`pulumi up -s ${stack}\`, or pass --url`,
+      "config",
+    );
+  if (typeof o.apiUrl !== "string" || !o.apiUrl) throw notDeployed("apiUrl");
+  const models = o.models;
+  if (!Array.isArray(models) || models.length === 0 || models.some((m) => typeof m !== "string")) {
+    throw notDeployed("models");
+  }
+  return {
+    apiUrl: o.apiUrl,
+    models: models as string[],
+    apiKey: typeof o.apiKey === "string" && o.apiKey ? o.apiKey : undefined,
+  };
+}
+
+/** Maps a failed pulumi invocation to the user's fix (pure). */
+export function stackCommandError(
+  stack: string,
+  failure: { code?: string | number | null; stderr: string },
+): OdapiError {
+  if (failure.code === "ENOENT") {
+    return new OdapiError(
+      "the pulumi CLI is not installed (it reads the stack's apiUrl, models and apiKey)",
+      "install it from https://www.pulumi.com/docs/install/ or pass --url http://HOST:8501 (and --api-key)",
+      "missingTool",
+    );
+  }
+  const line = failure.stderr.trim().split("\n").filter(Boolean).pop() ?? "";
+  if (/no stack named|stack .* not found|no stack/i.test(failure.stderr)) {
+    return new OdapiError(
+      `Pulumi stack ${JSON.stringify(stack)} does not exist: ${line}`,
+      `create it with \`pulumi up -s ${stack}\` (see \`pulumi stack ls\`), or pass --url`,
+      "config",
+    );
+  }
+  return new OdapiError(
+    `\`${stackOutputArgv(stack).join(" ")}\` failed: ${line || `exit ${failure.code}`}`,
+    "run it yourself from the project directory (pulumi login, passphrase?) or pass --url",
+    "config",
+  );
+}
+
+export function readStack(stack: string, cwd: string): Promise<StackTarget> {
+  const [cmd, ...args] = stackOutputArgv(stack);
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        reject(stackCommandError(stack, { code, stderr: String(stderr) }));
+        return;
+      }
+      try {
+        resolve(parseStackOutputs(String(stdout), stack));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}

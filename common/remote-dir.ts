@@ -1,0 +1,30 @@
+// The one rule for the directory odapi owns on a host (--remote-dir, odapi:remoteDir, ServingOptions.remoteDir).
+// It appears in shell scripts, docker -v mounts (where ',' and ':' are separators) and nginx/text-proto strings.
+import { type ExitCodeName, OdapiError } from "./errors";
+
+const PLAIN_DIR = /^\/[A-Za-z0-9._/+@~-]*$/;
+
+export const REMOTE_DIR_RULE =
+  "must be an absolute path, not /, with no '..', of letters, digits and . _ - + @ ~ / only";
+
+/** Whether `dir` follows the rule (pure). */
+export function isPlainRemoteDir(dir: unknown): dir is string {
+  if (typeof dir !== "string" || !PLAIN_DIR.test(dir)) return false;
+  const clean = dir.replace(/\/+$/, "");
+  return clean !== "" && !clean.split("/").includes("..");
+}
+
+/**
+ * The dir without trailing slashes, or an error naming where the value came from (`what`: "--remote-dir",
+ * "remoteDir") with the fix. `kind` sets the exit code: a flag is a usage error, a config value a config error.
+ */
+export function checkRemoteDir(dir: string, what = "--remote-dir", kind: ExitCodeName = "usage"): string {
+  if (!isPlainRemoteDir(dir)) {
+    throw new OdapiError(
+      `${what} ${JSON.stringify(dir)} ${REMOTE_DIR_RULE}`,
+      `pass a dedicated directory, e.g. ${what} /opt/odapi or /home/ubuntu/odapi`,
+      kind,
+    );
+  }
+  return dir.replace(/\/+$/, "");
+}
