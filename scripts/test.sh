@@ -13,6 +13,8 @@ bash scripts/ensure-venv.sh
 
 echo "== tsc"; npx tsc --noEmit
 echo "== biome"; npx biome check .
+echo "== layout (dependency-cruiser)"
+npx depcruise --config .dependency-cruiser.cjs index.ts scripts cli infra bootstrap client serving model-prep common tests
 echo "== shellcheck"; git ls-files -z --cached --others --exclude-standard '*.sh' '.ci/run' | xargs -0 -r shellcheck
 echo "== jest"; npx jest --ci
 echo "== pytest"; .venv/bin/python -m pytest -q tests/python

@@ -1,6 +1,6 @@
 // Turning SSH and remote-command failures into one clear OdapiError with a remedy (pure).
 import { OdapiError, parseRemoteErrorLine } from "../../common/errors";
-import type { ExecResult, SshTarget } from "./session";
+import type { ExecResult, SshTarget } from "./target";
 
 const RETRYABLE_CODES = new Set([
   "ECONNREFUSED",

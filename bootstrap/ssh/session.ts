@@ -6,6 +6,9 @@ import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from
 import { OdapiError } from "../../common/errors";
 import { remoteCommandLine } from "../../common/shell";
 import { connectErrorOf, remoteCommandError } from "./errors";
+import type { ExecResult, SshTarget } from "./target";
+
+export type { ExecResult, SshTarget } from "./target";
 import { parsePrivateKey } from "./keys";
 import {
   DEFAULT_KNOWN_HOSTS,
@@ -22,23 +25,6 @@ import {
 } from "./known-hosts";
 
 export { shellJoin } from "../../common/shell";
-
-export interface SshTarget {
-  host: string;
-  port: number;
-  user: string;
-  privateKey: string | Buffer;
-  /** The server's public key, "ssh-ed25519 AAAA…": when set, nothing else is trusted. */
-  hostKey?: string;
-  /** Trust-on-first-use file (OpenSSH format); default `.odapi/known_hosts` under the current directory. */
-  knownHostsFile?: string;
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
 
 export interface ExecOptions {
   /** Run as root: prefixes `sudo -n --` unless the SSH user is root already. */
