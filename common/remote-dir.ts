@@ -2,14 +2,15 @@
 // It appears in shell scripts, docker -v mounts (where ',' and ':' are separators) and nginx/text-proto strings.
 import { type ExitCodeName, OdapiError } from "./errors";
 
-const PLAIN_DIR = /^\/[A-Za-z0-9._/+@~-]*$/;
+// Separators in docker -v (`,` `:`), string delimiters in nginx and text protos (quotes, `\`), and control characters.
+const UNSAFE = /[,:"'\\]|\p{Cc}/u;
 
 export const REMOTE_DIR_RULE =
-  "must be an absolute path, not /, with no '..', of letters, digits and . _ - + @ ~ / only";
+  "must be an absolute path, not /, with no '..' and none of , : quotes \\ or control characters";
 
 /** Whether `dir` follows the rule (pure). */
 export function isPlainRemoteDir(dir: unknown): dir is string {
-  if (typeof dir !== "string" || !PLAIN_DIR.test(dir)) return false;
+  if (typeof dir !== "string" || !dir.startsWith("/") || UNSAFE.test(dir)) return false;
   const clean = dir.replace(/\/+$/, "");
   return clean !== "" && !clean.split("/").includes("..");
 }
