@@ -398,7 +398,7 @@ describe("options", () => {
   });
 });
 
-describe("every validation error stops the program before Json resource is registered", () => {
+describe("every validation error stops the program before any resource is registered", () => {
   const customResources = (r: StackRun) => r.resources.filter((x) => !x.type.startsWith("odapi:"));
 
   test.each<[string, () => Promise<StackRun>, RegExp]>([
