@@ -1,9 +1,9 @@
 // The config keys, their types and defaults, read from Pulumi.yaml at run time: the one place they are declared
 // (Pulumi reads the same file for `pulumi config` and the engine's defaults).
-import { existsSync, readFileSync } from "node:fs";
-import path from "node:path";
+import { readFileSync } from "node:fs";
 import yaml from "js-yaml";
 import { OdapiError } from "../../common/errors";
+import { projectFile } from "../../common/paths";
 import type { ConfigKey } from "./types";
 
 /** Pulumi's config namespace for this project (= `name` in Pulumi.yaml). */
@@ -80,26 +80,12 @@ export function parseKeyTable(text: string, source = PROJECT_FILE): KeyTable {
   return table;
 }
 
-/** Pulumi.yaml of this project: the nearest one above this file (source checkout or compiled copy alike). */
-export function projectFile(from = __dirname): string {
-  for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, PROJECT_FILE);
-    if (existsSync(candidate)) return candidate;
-    if (path.dirname(dir) === dir)
-      throw new OdapiError(
-        `no ${PROJECT_FILE} found above ${from}`,
-        "run the program from the project checkout, where Pulumi.yaml declares the config keys",
-        "config",
-      );
-  }
-}
-
 let table: KeyTable | undefined;
 
 /** The project's key table, read once. */
 export function configKeys(): KeyTable {
   if (!table) {
-    const file = projectFile();
+    const file = projectFile(PROJECT_FILE);
     table = parseKeyTable(readFileSync(file, "utf8"), file);
   }
   return table;
