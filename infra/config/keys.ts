@@ -92,8 +92,8 @@ export function configKeys(): KeyTable {
 }
 
 /** One key's declaration; the program reading a key Pulumi.yaml does not declare is a broken checkout. */
-export function keySpec(key: ConfigKey, type: KeyType): KeySpec {
-  const spec = configKeys()[key];
+export function keySpec(table: KeyTable, key: ConfigKey, type: KeyType): KeySpec {
+  const spec = table[key];
   if (!spec || spec.type !== type)
     throw new OdapiError(
       spec

@@ -1,19 +1,26 @@
 // Pulumi's raw config strings → the typed StackConfig, with each key's default from Pulumi.yaml. A value of the
 // wrong type is a problem, never a silent default.
-import { fullKey, keySpec } from "./keys";
+import { configKeys, fullKey, type KeySpec, type KeyTable, type KeyType, keySpec } from "./keys";
 import { type ConfigProblem, configError } from "./problems";
 import type { ConfigKey, RawConfig, StackConfig } from "./types";
 
 class Reader {
   readonly problems: ConfigProblem[] = [];
-  constructor(private readonly raw: RawConfig) {}
+  constructor(
+    private readonly raw: RawConfig,
+    private readonly table: KeyTable,
+  ) {}
+
+  private spec(key: ConfigKey, type: KeyType): KeySpec {
+    return keySpec(this.table, key, type);
+  }
 
   private bad(key: ConfigKey, value: unknown, rule: string, fix: string): void {
     this.problems.push({ key: fullKey(key), value, rule, fix });
   }
 
   string(key: ConfigKey): string {
-    return (this.raw(fullKey(key)) ?? (keySpec(key, "string").default as string)).trim();
+    return (this.raw(fullKey(key)) ?? (this.spec(key, "string").default as string)).trim();
   }
 
   optional(key: ConfigKey): string | undefined {
@@ -22,7 +29,7 @@ class Reader {
   }
 
   boolean(key: ConfigKey): boolean {
-    const fallback = keySpec(key, "boolean").default as boolean;
+    const fallback = this.spec(key, "boolean").default as boolean;
     const v = this.raw(fullKey(key));
     if (v === undefined) return fallback;
     if (v === "true" || v === "false") return v === "true";
@@ -31,7 +38,7 @@ class Reader {
   }
 
   integer(key: ConfigKey): number {
-    const fallback = keySpec(key, "integer").default as number;
+    const fallback = this.spec(key, "integer").default as number;
     const v = this.raw(fullKey(key));
     if (v === undefined) return fallback;
     if (/^-?\d+$/.test(v.trim())) return Number(v.trim());
@@ -40,7 +47,7 @@ class Reader {
   }
 
   array(key: ConfigKey): string[] {
-    const fallback = keySpec(key, "array").default as string[];
+    const fallback = this.spec(key, "array").default as string[];
     const v = this.raw(fullKey(key));
     if (v === undefined) return [...fallback];
     try {
@@ -61,15 +68,19 @@ class Reader {
 
   /** Set and not blank; the value itself is read only as a secret (index.ts). */
   has(key: ConfigKey): boolean {
-    keySpec(key, "string");
+    this.spec(key, "string");
     const v = this.raw(fullKey(key));
     return v !== undefined && v.trim() !== "";
   }
 }
 
-/** Parses every key (defaults for the missing ones). Type errors are collected and thrown together. */
-export function parseStackConfig(raw: RawConfig, env: NodeJS.ProcessEnv = {}): StackConfig {
-  const r = new Reader(raw);
+/** Parses every key (defaults from the key table). Type errors are collected and thrown together. */
+export function parseStackConfig(
+  raw: RawConfig,
+  env: NodeJS.ProcessEnv = {},
+  table: KeyTable = configKeys(),
+): StackConfig {
+  const r = new Reader(raw, table);
   const target = r.string("target");
   if (target !== "aws" && target !== "host") {
     r.problems.push({

@@ -48,6 +48,27 @@ test("the program reads exactly the declared keys (plus aws:region)", () => {
   );
 });
 
+describe("the program's defaults and types come from the table, not from a copy", () => {
+  test("a changed default in the table is the parsed value", () => {
+    const table = { ...configKeys(), sshWaitMinutes: { ...configKeys().sshWaitMinutes, default: 42 } };
+    expect(parseStackConfig(() => undefined, {}, table).sshWaitMinutes).toBe(42);
+  });
+  test("a key the program reads but the table does not declare is an error naming it", () => {
+    const { gpu: _dropped, ...table } = configKeys();
+    const err = thrown(() => parseStackConfig(() => undefined, {}, table));
+    expect(err.message).toBe("Pulumi.yaml does not declare odapi:gpu");
+    expect(err.remedy).toMatch(/restore the declaration of gpu in Pulumi\.yaml/);
+  });
+  test("a key declared with another type than the program reads is an error naming both", () => {
+    const table = {
+      ...configKeys(),
+      sshPort: { ...configKeys().sshPort, type: "string" as const, default: "22" },
+    };
+    const err = thrown(() => parseStackConfig(() => undefined, {}, table));
+    expect(err.message).toBe("Pulumi.yaml declares odapi:sshPort as string, the program reads it as integer");
+  });
+});
+
 test("the models key defaults to the catalog's default set and names every catalog model", () => {
   const models = configKeys().models;
   expect(models.default).toEqual([...DEFAULT_CATALOG_MODELS]);
