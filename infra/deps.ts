@@ -4,7 +4,7 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { scanLocalModels } from "../bootstrap/transfer";
 import { PROJECT_ROOT } from "../common/paths";
-import type { ProgramDeps } from "./program";
+import type { ProgramDeps } from "./preflight";
 import { detectPublicIp } from "./public-ip";
 
 /** The project root: Pulumi.yaml, bin/odapi.cjs. */

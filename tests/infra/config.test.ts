@@ -1,6 +1,6 @@
-// infra/config.ts: parsing Pulumi's raw strings and every validation rule, each with its key, value and fix.
+// infra/config/: parsing Pulumi's raw strings and every validation rule, each with its key, value and fix.
 import {
-  CONFIG_KEYS,
+  configKeys,
   configProblems,
   loadStackConfig,
   parseStackConfig,
@@ -14,7 +14,7 @@ function raw(values: Record<string, string>) {
   return (key: string) => values[key];
 }
 
-/** A valid Learner Lab config, as the cpu stack sets it. */
+/** A valid Learner Lab config with the lab's own key pair (the option besides the generated key). */
 const LAB = {
   "aws:region": "us-east-1",
   "odapi:learnerLab": "true",
@@ -92,8 +92,13 @@ describe("parseStackConfig", () => {
 });
 
 describe("valid configs pass", () => {
-  test("the Learner Lab cpu config", () => {
+  test("the Learner Lab cpu config with the lab's key pair", () => {
     expect(problemsOf(LAB)).toEqual([]);
+  });
+  test("the Learner Lab cpu config as the cpu stack sets it: no key pair, no private key (one is generated)", () => {
+    expect(
+      problemsOf({ "aws:region": "us-east-1", "odapi:learnerLab": "true", "odapi:instanceType": "t3.large" }),
+    ).toEqual([]);
   });
   test("a gpu config in a normal account", () => {
     expect(
@@ -310,7 +315,7 @@ test("Learner Lab rules do not apply outside Learner Lab mode", () => {
 });
 
 test("every declared key has a description and a default of its type", () => {
-  for (const [key, spec] of Object.entries(CONFIG_KEYS)) {
+  for (const [key, spec] of Object.entries(configKeys())) {
     expect(spec.description.length).toBeGreaterThan(20);
     const d = spec.default as unknown;
     const ok =

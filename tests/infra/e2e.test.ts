@@ -45,8 +45,26 @@ test("ephemeral stack names are unique-looking and valid stack names", () => {
 });
 
 describe("e2eConfig", () => {
-  test("copies the real cpu stack file and adds the lab key as a secret", () => {
-    expect(e2eConfig(ROOT, "cpu", "PEM")).toEqual({
+  const labDir = tempDirPerTest("odapi-e2e-lab-");
+  /** A base stack that logs in with the lab's own key pair (the cpu stack with keyName vockey set). */
+  const labStack = () => {
+    const dir = labDir();
+    writeFileSync(
+      path.join(dir, "Pulumi.lab.yaml"),
+      "config:\n  aws:region: us-east-1\n  odapi:learnerLab: true\n  odapi:instanceType: t3.large\n  odapi:keyName: vockey\n",
+    );
+    return dir;
+  };
+
+  test("copies the real cpu stack file, which needs no key (it generates one)", () => {
+    expect(e2eConfig(ROOT, "cpu")).toEqual({
+      "aws:region": { value: "us-east-1", secret: false },
+      "odapi:learnerLab": { value: "true", secret: false },
+      "odapi:instanceType": { value: "t3.large", secret: false },
+    });
+  });
+  test("a base stack with the lab key pair gets the lab key added as a secret", () => {
+    expect(e2eConfig(labStack(), "lab", "PEM")).toEqual({
       "aws:region": { value: "us-east-1", secret: false },
       "odapi:learnerLab": { value: "true", secret: false },
       "odapi:instanceType": { value: "t3.large", secret: false },
@@ -54,8 +72,8 @@ describe("e2eConfig", () => {
       "odapi:sshPrivateKey": { value: "PEM", secret: true },
     });
   });
-  test("the cpu stack without the lab key is refused up front", () => {
-    expect(() => e2eConfig(ROOT, "cpu")).toThrow(/ODAPI_E2E_SSH_KEY_FILE/);
+  test("a base stack with the lab key pair but without the lab key is refused up front", () => {
+    expect(() => e2eConfig(labStack(), "lab")).toThrow(/ODAPI_E2E_SSH_KEY_FILE/);
   });
   test("the gpu stack needs no key (it generates one)", () => {
     expect(e2eConfig(ROOT, "gpu")["odapi:gpu"]).toEqual({ value: "true", secret: false });

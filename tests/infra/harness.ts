@@ -159,6 +159,43 @@ async function resolve(
   return { value: value.value, secret: secret.status === "fulfilled" && secret.value };
 }
 
+const STACK_TYPE = "pulumi:pulumi:Stack";
+
+/** What a stack transformation saw for one resource: the resource and the options it was declared with. */
+interface Declared {
+  key: string;
+  resource: PulumiModule.Resource;
+  opts: PulumiModule.ResourceOptions;
+}
+
+/** A resource's URN once the (mock) engine has registered it. */
+function urnOf(res: PulumiModule.Resource): Promise<string> {
+  return new Promise((done) => res.urn.apply(done));
+}
+
+/** Waits until every declared resource is registered, including ones declared while waiting. */
+async function registered(declared: Declared[]): Promise<void> {
+  for (let seen = -1; seen !== declared.length; ) {
+    seen = declared.length;
+    await Promise.all(declared.map((d) => urnOf(d.resource)));
+  }
+}
+
+/** The declared options in the engine's terms: dependencies as URNs, timeouts, parent URN. */
+async function registeredOptions(d: Declared): Promise<RegisteredOptions> {
+  const dependsOn = (await d.opts.dependsOn) ?? [];
+  const deps = await Promise.all((Array.isArray(dependsOn) ? dependsOn : [dependsOn]).map((dep) => dep));
+  const timeouts = d.opts.customTimeouts;
+  return {
+    urn: await urnOf(d.resource),
+    // The program passes resources themselves, never outputs of resources.
+    dependencies: await Promise.all(deps.map((dep) => urnOf(dep as PulumiModule.Resource))),
+    deleteBeforeReplace: (d.opts as PulumiModule.CustomResourceOptions).deleteBeforeReplace ?? false,
+    customTimeouts: timeouts ? { create: timeouts.create, update: timeouts.update } : undefined,
+    parent: d.opts.parent ? await urnOf(d.opts.parent) : undefined,
+  };
+}
+
 /** Loads index.ts in a fresh module registry with the given stack's config; never throws (see .error). */
 export async function runStack(stack: string, opts: RunOptions = {}): Promise<StackRun> {
   const resources: RecordedResource[] = [];
@@ -183,14 +220,16 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
   // Each isolated program run loads its own copy of part of @pulumi/pulumi's runtime, and each copy's promise
   // leak detector adds one process 'exit' listener: a test file with a dozen runs passes Node's default of 10.
   process.setMaxListeners(Math.max(process.getMaxListeners(), 64));
+  const pulumi = SDKS["@pulumi/pulumi"] as typeof PulumiModule;
   await jest.isolateModulesAsync(async () => {
     // The SDKs are loaded once per test file and shared (loading @pulumi/aws takes seconds); the program and
     // everything it imports from this repository is loaded fresh for every run.
     for (const [name, mod] of Object.entries(SDKS)) jest.doMock(name, () => mod);
-    const pulumi = SDKS["@pulumi/pulumi"] as typeof PulumiModule;
     await pulumi.runtime.setMocks(
       {
         newResource(args) {
+          // The harness's own root stack is not part of what the program creates.
+          if (args.type === STACK_TYPE) return { id: undefined, state: {} };
           const secretInputs: string[] = [];
           const inputs = unwrapSecrets(args.inputs, "", secretInputs) as Record<string, Json>;
           resources.push({ type: args.type, name: args.name, inputs, secretInputs, opts: {} });
@@ -207,47 +246,42 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
       false,
     );
     pulumi.runtime.setAllConfig(engineConfig(stack, opts.overrides), opts.secretKeys ?? []);
-    // The mocks' newResource sees no resource options: read them (dependencies, timeouts …) off the request.
-    const settings = require("@pulumi/pulumi/runtime/settings");
-    const monitor = settings.getMonitor() as Json;
-    const register = monitor.registerResource.bind(monitor);
-    monitor.registerResource = (req: Json, callback: (err: unknown, res: Json) => void) =>
-      register(req, (err: unknown, res: Json) => {
-        const timeouts = req.getCustomtimeouts();
-        options.set(`${req.getType()}::${req.getName()}`, {
-          urn: res?.getUrn(),
-          dependencies: req.getDependenciesList(),
-          deleteBeforeReplace: req.getDeletebeforereplace(),
-          customTimeouts: timeouts
-            ? { create: timeouts.getCreate(), update: timeouts.getUpdate() }
-            : undefined,
-          parent: req.getParent(),
-        });
-        callback(err, res);
-      });
     jest.doMock("../../infra/public-ip", () => ({
       ...jest.requireActual("../../infra/public-ip"),
       detectPublicIp: opts.detectPublicIp ?? (async () => DEPLOYER_IP),
     }));
-    try {
-      const program = (await import("../../index")) as Record<string, unknown>;
-      const exported = Object.entries(program).filter(([, value]) => pulumi.Output.isInstance(value));
-      const settled = await Promise.allSettled(exported.map(([, value]) => resolve(pulumi, value)));
-      // Resources nobody exports (the deploy command) may still be registering: drain the queue before the
-      // next run replaces the mock monitor.
-      await settings.waitForRPCs();
-      settled.forEach((r, i) => {
-        if (r.status === "rejected") throw r.reason;
-        if (r.value.value === undefined) return;
-        outputs[exported[i][0]] = r.value.value;
-        secret[exported[i][0]] = r.value.secret;
+    // The mocks' newResource sees no resource options: a stack transformation (public API, applied to every
+    // resource under the root stack) records what each resource asked for.
+    const declared: Declared[] = [];
+    // The stack's init never rejects (a rejected root stack is an unhandled rejection inside the SDK): the
+    // program's error is kept in `error` instead.
+    await pulumi.runtime.runInPulumiStack(async () => {
+      pulumi.runtime.registerStackTransformation((args) => {
+        declared.push({ key: `${args.type}::${args.name}`, resource: args.resource, opts: args.opts });
+        return undefined;
       });
-    } catch (err) {
-      error = err;
-    }
+      try {
+        const program = (await import("../../index")) as Record<string, unknown>;
+        const exported = Object.entries(program).filter(([, value]) => pulumi.Output.isInstance(value));
+        const settled = await Promise.allSettled(exported.map(([, value]) => resolve(pulumi, value)));
+        // Resources nobody exports (the deploy command) may still be registering: wait for every URN before
+        // the next run replaces the mocks.
+        await registered(declared);
+        settled.forEach((r, i) => {
+          if (r.status === "rejected") throw r.reason;
+          if (r.value.value === undefined) return;
+          outputs[exported[i][0]] = r.value.value;
+          secret[exported[i][0]] = r.value.secret;
+        });
+        for (const d of declared) options.set(d.key, await registeredOptions(d));
+      } catch (err) {
+        error = err;
+      }
+      return undefined;
+    });
   });
   for (const r of resources) r.opts = options.get(`${r.type}::${r.name}`) ?? {};
-  const custom = resources.filter((r) => !r.type.startsWith("odapi:") && r.type !== "pulumi:pulumi:Stack");
+  const custom = resources.filter((r) => !r.type.startsWith("odapi:"));
   return {
     resources,
     calls,

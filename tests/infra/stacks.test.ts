@@ -19,8 +19,13 @@ import {
 
 const SECRET_KEY = { "odapi:sshPrivateKey": LAB_PEM };
 const SECRET_KEYS = ["odapi:sshPrivateKey"];
-const cpu = (overrides: Record<string, unknown> = {}) =>
-  runStack("cpu", { overrides: { ...SECRET_KEY, ...overrides }, secretKeys: SECRET_KEYS });
+const cpu = (overrides: Record<string, unknown> = {}) => runStack("cpu", { overrides });
+/** The cpu stack with the lab's own key pair instead of a generated key: `vockey` + labsuser.pem as a secret. */
+const cpuWithLabKey = (overrides: Record<string, unknown> = {}) =>
+  runStack("cpu", {
+    overrides: { "odapi:keyName": "vockey", ...SECRET_KEY, ...overrides },
+    secretKeys: SECRET_KEYS,
+  });
 const gpu = (overrides: Record<string, unknown> = {}) => runStack("gpu", { overrides });
 const DEV_HOST = { "odapi:sshHost": "192.0.2.10", ...SECRET_KEY };
 const dev = (overrides: Record<string, unknown> = {}) =>
@@ -178,6 +183,20 @@ describe.each(AWS_STACKS)("%s stack", (_name, run) => {
     expect(r.outputs.sshCommand).toContain(`ubuntu@${EIP}`);
   });
 
+  test("no key download: generates an ed25519 login key, imports its public half, exports the private half as a secret", () => {
+    const key = r.byType("tls:index/privateKey:PrivateKey").find((k) => k.name.includes("login"));
+    expect(key?.inputs.algorithm).toBe("ED25519");
+    const pair = r.one("aws:ec2/keyPair:KeyPair");
+    expect(pair.inputs.publicKey).toMatch(/^ssh-ed25519 /);
+    expect(r.one(INSTANCE).inputs.keyName).toBe(`${pair.name}-generated`);
+    expect(r.outputs.sshPrivateKey).toBe(FAKE_LOGIN_KEY);
+    expect(r.secret.sshPrivateKey).toBe(true);
+    // the generated key is what the SSH wait and the deploy log in with, and only as a secret
+    expect(r.one(LOCAL).inputs.environment.ODAPI_SSH_KEY).toBe(FAKE_LOGIN_KEY);
+    expect(r.one(REMOTE).inputs.connection.privateKey).toBe(FAKE_LOGIN_KEY);
+    expect(secretAt(r.one(LOCAL), "environment.ODAPI_SSH_KEY")).toBe(true);
+  });
+
   test("no IAM resources are created", () => {
     expect(r.resources.filter((x) => x.type.startsWith("aws:iam/"))).toEqual([]);
   });
@@ -202,12 +221,15 @@ describe("cpu stack (Learner Lab)", () => {
     expect(r.calls.filter((c) => c.token.startsWith("aws:ssm/"))).toEqual([]);
   });
 
-  test("uses the existing key pair vockey with the private key from the stack secret", () => {
-    expect(r.one(INSTANCE).inputs.keyName).toBe("vockey");
-    expect(r.byType("aws:ec2/keyPair:KeyPair")).toEqual([]);
-    expect(r.one(LOCAL).inputs.environment.ODAPI_SSH_KEY).toBe(LAB_PEM);
-    expect(r.one(REMOTE).inputs.connection.privateKey).toBe(LAB_PEM);
-    expect(r.outputs).not.toHaveProperty("sshPrivateKey");
+  test("the lab's key pair stays an option: vockey with the private key from the stack secret, nothing generated", async () => {
+    const lab = ok(await cpuWithLabKey());
+    expect(lab.one(INSTANCE).inputs.keyName).toBe("vockey");
+    expect(lab.byType("aws:ec2/keyPair:KeyPair")).toEqual([]);
+    expect(lab.byType("tls:index/privateKey:PrivateKey").filter((k) => k.name.includes("login"))).toEqual([]);
+    expect(lab.one(LOCAL).inputs.environment.ODAPI_SSH_KEY).toBe(LAB_PEM);
+    expect(lab.one(REMOTE).inputs.connection.privateKey).toBe(LAB_PEM);
+    expect(secretAt(lab.one(REMOTE), "connection.privateKey")).toBe(true);
+    expect(lab.outputs).not.toHaveProperty("sshPrivateKey");
   });
 
   test("root volume sized automatically, within the lab's 100 GB", () => {
@@ -246,16 +268,6 @@ describe("gpu stack", () => {
 
   test("the root volume is at least the DLAMI's snapshot plus room for the GPU image and models", () => {
     expect(r.one(INSTANCE).inputs.rootBlockDevice.volumeSize).toBeGreaterThanOrEqual(75 + 14 + 2);
-  });
-
-  test("generates an ed25519 login key, imports its public half, exports the private half as a secret", () => {
-    const key = r.byType("tls:index/privateKey:PrivateKey").find((k) => k.name.includes("login"));
-    expect(key?.inputs.algorithm).toBe("ED25519");
-    const pair = r.one("aws:ec2/keyPair:KeyPair");
-    expect(pair.inputs.publicKey).toMatch(/^ssh-ed25519 /);
-    expect(r.one(INSTANCE).inputs.keyName).toBe(`${pair.name}-generated`);
-    expect(r.outputs.sshPrivateKey).toBe(FAKE_LOGIN_KEY);
-    expect(r.secret.sshPrivateKey).toBe(true);
   });
 
   test("deploys with --gpu", () => {
@@ -356,11 +368,9 @@ describe("options", () => {
     const r = ok(
       await runStack("cpu", {
         overrides: {
-          ...SECRET_KEY,
           "odapi:allowedCidrs": ["10.1.2.0/24", "2001:db8::/64"],
           "odapi:apiCidrs": ["0.0.0.0/0"],
         },
-        secretKeys: SECRET_KEYS,
         detectPublicIp: async () => {
           lookups += 1;
           return DEPLOYER_IP;
@@ -398,7 +408,7 @@ describe("options", () => {
   });
 });
 
-describe("every validation error stops the program before Json resource is registered", () => {
+describe("every validation error stops the program before any resource is registered", () => {
   const customResources = (r: StackRun) => r.resources.filter((x) => !x.type.startsWith("odapi:"));
 
   test.each<[string, () => Promise<StackRun>, RegExp]>([
@@ -424,7 +434,7 @@ describe("every validation error stops the program before Json resource is regis
     ],
     [
       "missing private key for vockey",
-      () => runStack("cpu"),
+      () => runStack("cpu", { overrides: { "odapi:keyName": "vockey" } }),
       /odapi:sshPrivateKey = "": is required with odapi:keyName \(vockey\)[\s\S]*labsuser\.pem/,
     ],
     [

@@ -1,0 +1,39 @@
+// The typed stack configuration every other infra module works with (types only).
+
+export type Target = "aws" | "host";
+
+export interface StackConfig {
+  target: Target;
+  learnerLab: boolean;
+  gpu: boolean;
+  instanceType: string;
+  amiId?: string;
+  availabilityZone?: string;
+  /** undefined = automatic sizing. */
+  volumeSizeGb?: number;
+  keyName?: string;
+  /** Whether a private key is configured; the key itself is only ever read as a Pulumi secret. */
+  hasSshPrivateKey: boolean;
+  sshUser: string;
+  sshHost?: string;
+  sshPort: number;
+  hostKey?: string;
+  allowedCidrs: string[];
+  apiCidrs: string[];
+  requireApiKey: boolean;
+  models: string[];
+  localModelsDir?: string;
+  modelVersion: number;
+  pruneOldVersions: boolean;
+  remoteDir: string;
+  instanceProfile?: string;
+  sshWaitMinutes: number;
+  /** aws:region (or AWS_REGION / AWS_DEFAULT_REGION). */
+  region?: string;
+}
+
+/** A key of the odapi namespace: the config fields, with the private key's own name instead of its presence flag. */
+export type ConfigKey = Exclude<keyof StackConfig, "hasSshPrivateKey" | "region"> | "sshPrivateKey";
+
+/** Reads one raw config value by full key ("odapi:gpu", "aws:region"), as Pulumi hands it to programs. */
+export type RawConfig = (fullKey: string) => string | undefined;
