@@ -52,7 +52,7 @@ function load(modulePath) {
   // Only a person at a terminal is told; scripts and tests read stderr and must see the same output either way.
   if (source.why !== "never built" && process.stderr.isTTY) {
     process.stderr.write(
-      `odapi: ${source.why}, so it runs through tsx (slower); \`npm run build\` compiles it\n`,
+      `odapi: ${source.why}: running the TypeScript through tsx (slower) until \`npm run build\`\n`,
     );
   }
   require("tsx/cjs/api").register();
