@@ -16,7 +16,8 @@ import { REPO_ROOT, runProcess } from "../helpers/run";
 import { makeTempDir, removeDir } from "../helpers/tmp";
 
 const SOURCES = ["bin", "infra", "bootstrap", "cli", "client", "serving", "model-prep", "common"];
-const FILES = ["package.json", "tsconfig.json", "tsconfig.build.json", "scripts/build.mjs"];
+// Pulumi.yaml: infra/ reads its key table at run time.
+const FILES = ["package.json", "Pulumi.yaml", "tsconfig.json", "tsconfig.build.json", "scripts/build.mjs"];
 const USAGE_LINE = "Deploy and test an object detection REST API served by TensorFlow Serving.";
 
 let root = "";
