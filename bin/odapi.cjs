@@ -1,4 +1,3 @@
 #!/usr/bin/env node
-// Runs the TypeScript CLI through tsx, so `npx odapi` works right after `npm ci` without a build step.
-require("tsx/cjs/api").register();
-require("../cli/main.ts").main(process.argv.slice(2));
+// The `odapi` command: the compiled CLI from dist/, or the TypeScript through tsx in a checkout with no fresh build (load.cjs).
+require("./load.cjs").load("cli/main").main(process.argv.slice(2));

@@ -6,17 +6,11 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
 import { RateMeter } from "../../common/rate-meter";
-import {
-  cachePaths,
-  defaultCacheDir,
-  fetchModel,
-  findSavedModelDir,
-  lockCacheEntry,
-  rangeHeaders,
-  resumeDecision,
-  tarExtractArgv,
-  validatorOf,
-} from "../../model-prep/download";
+import { fetchModel } from "../../model-prep/download";
+import { cachePaths, defaultCacheDir } from "../../model-prep/download/cache";
+import { lockCacheEntry } from "../../model-prep/download/cache-lock";
+import { findSavedModelDir, tarExtractArgv } from "../../model-prep/download/extract";
+import { rangeHeaders, resumeDecision, validatorOf } from "../../model-prep/download/resume";
 import { makeTempDir, removeDir } from "../helpers/tmp";
 
 describe("download decisions (pure)", () => {
