@@ -1,5 +1,5 @@
 // odapi local: the plan (pure), the Docker checks, and the command run for real on this engine-less machine.
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -187,10 +187,11 @@ describe("odapi local, run for real", () => {
   const cwd = tempDirPerTest("odapi-local-");
 
   test("without docker on PATH: exit 12 (missingTool), what to install, nothing prepared or written", async () => {
-    const r = await odapi(["local"], {
-      cwd: cwd(),
-      env: { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` },
-    });
+    // A PATH with node alone: /usr/bin (and /bin, a link to it on merged-/usr systems) may hold a docker client.
+    const nodeOnly = path.join(cwd(), "node-only-bin");
+    mkdirSync(nodeOnly);
+    symlinkSync(process.execPath, path.join(nodeOnly, "node"));
+    const r = await odapi(["local"], { cwd: cwd(), env: { ...process.env, PATH: nodeOnly } });
     expect(r.code).toBe(ExitCode.missingTool);
     expect(r.stderr).toMatch(/^error: Docker is not installed .*\n {2}fix: install Docker Desktop/m);
     expect(existsSync(path.join(cwd(), "models"))).toBe(false);
