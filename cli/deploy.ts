@@ -45,8 +45,6 @@ export function parseParallel(v: string | undefined): number | "auto" | undefine
 
 export const deployCommand: CommandModule<object, DeployArgs> = {
   command: "deploy",
-  describe:
-    "Upload models and TF Serving config to a host over SSH, start serving, and wait until it answers",
   builder: (y) =>
     // `--version N` is the model version here, so yargs' own --version (print the tool's) is off for this command.
     withConnectionOptions(y.version(false))

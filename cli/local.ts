@@ -289,7 +289,6 @@ export async function runLocal(
 
 export const localCommand: CommandModule<object, LocalArgs> = {
   command: "local",
-  describe: "Serve the prepared models with the local Docker engine (like a deployed host), then test them",
   builder: (y) =>
     y
       .option("models", {

@@ -37,7 +37,6 @@ export function logsArgv(opts: {
 
 export const logsCommand: CommandModule<object, LogsArgs> = {
   command: "logs",
-  describe: "Print the TF Serving container's log from the host (--follow to keep streaming)",
   builder: (y) =>
     withConnectionOptions(y)
       .option("follow", {

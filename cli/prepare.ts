@@ -152,7 +152,6 @@ async function prepareRemote(
 
 export const prepareCommand: CommandModule<object, CliArgs> = {
   command: "prepare",
-  describe: "Wrap detectors so TF Serving takes base64 JPEG/PNG: catalog models or your own SavedModel",
   builder: (y) =>
     y
       // `--version` is the model version here, as in `odapi deploy`, not the tool's version.

@@ -142,7 +142,6 @@ export function formatStatus(r: StatusReport): string {
 
 export const statusCommand: CommandModule<object, ConnectionArgs> = {
   command: "status",
-  describe: "Show the serving containers and each deployed model's state on a host",
   builder: (y) =>
     withConnectionOptions(y).example(
       "$0 status --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",

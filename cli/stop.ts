@@ -11,8 +11,6 @@ export function stopArgv(remoteDir: string): string[] {
 
 export const stopCommand: CommandModule<object, ConnectionArgs> = {
   command: "stop",
-  describe:
-    "Stop and remove the serving containers on a host (models and config stay; deploy starts them again)",
   builder: (y) =>
     withConnectionOptions(y).example(
       "$0 stop --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",

@@ -17,6 +17,8 @@ export const ExitCode = {
   missingTool: 12,
   config: 13,
   serverError: 14,
+  /** The shell's convention for a run stopped by SIGINT (128 + 2). */
+  interrupted: 130,
 } as const;
 export type ExitCodeName = keyof typeof ExitCode;
 
@@ -39,6 +41,34 @@ export class OdapiError extends Error {
 
 export function isOdapiError(err: unknown): err is OdapiError {
   return err instanceof OdapiError;
+}
+
+/** Node's error for a local file this user may not read or list (EACCES, EPERM), as an OdapiError naming it. */
+export function unreadableFileError(err: unknown): OdapiError | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (!(e instanceof Error) || !e.path || (e.code !== "EACCES" && e.code !== "EPERM")) return undefined;
+  return new OdapiError(
+    `cannot read ${e.path}: permission denied (${e.code})`,
+    `make it readable for this user (ls -l ${e.path}; chmod u+r, or a+rX for a directory, as its owner), or run odapi as a user that can read it`,
+    "config",
+    { cause: err },
+  );
+}
+
+/** Any thrown value as the error a user sees: OdapiErrors as they are, known system errors explained. */
+export function toUserError(err: unknown): unknown {
+  return isOdapiError(err) ? err : (unreadableFileError(err) ?? err);
+}
+
+/** The one JSON object `--json` prints on stdout when a command fails. */
+export function failureJson(err: unknown): {
+  ok: false;
+  error: { message: string; remedy: string; exitCode: number };
+} {
+  const error = isOdapiError(err)
+    ? { message: err.message, remedy: err.remedy, exitCode: err.exitCode }
+    : { message: err instanceof Error ? err.message : String(err), remedy: "", exitCode: exitCodeOf(err) };
+  return { ok: false, error };
 }
 
 /** One-line message for a user: the problem, then the fix. */
