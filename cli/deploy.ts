@@ -6,10 +6,13 @@ import { OdapiError } from "../common/errors";
 import {
   type ConnectionArgs,
   connectOptionsFromArgs,
+  SSH_EXIT_CODES,
   stderrLogger,
   targetFromArgs,
   withConnectionOptions,
 } from "./connection-options";
+import { exitCodeHelp } from "./exit-codes";
+import { onFirstInterrupt } from "./interrupt";
 import { createProgress } from "./progress";
 
 export const API_KEY_ENV = "ODAPI_API_KEY";
@@ -95,8 +98,20 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         describe: "Image for the proof detection (default samples/astronaut.jpg)",
       })
       .epilogue(
-        `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).\n` +
-          "Exit codes: 2 usage, 3 unreachable, 4 auth, 5 host key mismatch, 6 locked by another deploy, 7 remote I/O (disk full, permissions), 8 timeout.",
+        `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).
+${exitCodeHelp(
+  [
+    ...SSH_EXIT_CODES,
+    "locked",
+    "remoteIo",
+    "notFound",
+    "badRequest",
+    "notAnImage",
+    "missingTool",
+    "serverError",
+  ],
+  { notFound: "a model not found by TF Serving", notAnImage: "--sample-image is not an image" },
+)}`,
       )
       .example(
         "$0 deploy --host 203.0.113.7 --user ubuntu --key ~/.ssh/labsuser.pem --models ./models --remote-dir /opt/odapi",
@@ -112,13 +127,12 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
     const apiKey = process.env[API_KEY_ENV] || undefined;
     const progress = createProgress("upload", { enabled: !args.json });
     const abort = new AbortController();
-    const onSigint = () => {
+    const release = onFirstInterrupt(() => {
       log(
         "interrupted: stopping after the current step (finished files are kept; rerun to continue; Ctrl-C again quits at once)",
       );
       abort.abort();
-    };
-    process.once("SIGINT", onSigint);
+    });
     try {
       const result = await deploy({
         target,
@@ -158,7 +172,7 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
       }
     } finally {
       progress.stop();
-      process.removeListener("SIGINT", onSigint);
+      release();
     }
   },
 };

@@ -19,6 +19,8 @@ import {
   type RunnerKind,
   runLocalPrepare,
 } from "../model-prep/runners";
+import { SSH_EXIT_CODES } from "./connection-options";
+import { exitCodeHelp } from "./exit-codes";
 import { createProgress } from "./progress";
 
 interface CliArgs {
@@ -236,6 +238,11 @@ export const prepareCommand: CommandModule<object, CliArgs> = {
       .example(
         "$0 prepare --catalog ssd_mobilenet_v2 --runner remote --host 1.2.3.4 --user ubuntu --key k.pem --remote-dir /opt/odapi",
         "prepare on the server (no TensorFlow here)",
+      )
+      .epilogue(
+        exitCodeHelp([...SSH_EXIT_CODES, "locked", "remoteIo", "notFound", "missingTool"], {
+          notFound: "model download not found",
+        }),
       ) as never,
   handler: async (a) => {
     const started = Date.now();
