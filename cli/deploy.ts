@@ -3,6 +3,7 @@ import type { CommandModule } from "yargs";
 import { deploy } from "../bootstrap/deploy/index";
 import { TRANSPORTS, type Transport } from "../bootstrap/transfer";
 import { OdapiError } from "../common/errors";
+import { requireReadableTree } from "../common/files";
 import {
   type ConnectionArgs,
   connectOptionsFromArgs,
@@ -124,6 +125,8 @@ ${exitCodeHelp(
   handler: async (args) => {
     const log = stderrLogger();
     const target = targetFromArgs(args);
+    // Unreadable model files fail here, by name, not as EACCES in the middle of an upload.
+    for (const input of [args.models, args["sample-image"]]) if (input) requireReadableTree(input);
     const apiKey = process.env[API_KEY_ENV] || undefined;
     const progress = createProgress("upload", { enabled: !args.json });
     const abort = new AbortController();

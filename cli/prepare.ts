@@ -6,6 +6,7 @@ import { ensureDirArgv, ensureRemoteDir } from "../bootstrap/deploy/index";
 import { prepareOnRemote } from "../bootstrap/deploy/prepare-models";
 import { loadPrivateKey } from "../bootstrap/ssh/keys";
 import { connect } from "../bootstrap/ssh/session";
+import { requireReadableTree } from "../common/files";
 import { checkRemoteDir } from "../common/remote-dir";
 import { CATALOG, CATALOG_NAMES } from "../model-prep/catalog";
 import { defaultCacheDir, fetchModel } from "../model-prep/download";
@@ -247,6 +248,7 @@ export const prepareCommand: CommandModule<object, CliArgs> = {
   handler: async (a) => {
     const started = Date.now();
     const sources = planSources(toPrepareArgs(a));
+    for (const s of sources) if (s.kind === "saved-model") requireReadableTree(s.savedModelDir);
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const runner = chooseRunner(a.runner, { python: a.runner ? true : hasPython() });
     say(`runner: ${runner.kind} (${runner.reason})`);

@@ -43,13 +43,24 @@ export function isOdapiError(err: unknown): err is OdapiError {
   return err instanceof OdapiError;
 }
 
-/** Node's error for a local file this user may not read or list (EACCES, EPERM), as an OdapiError naming it. */
+/** What a denied file-system call was doing, for the message (mkdir denied is a write, scandir a listing). */
+const DENIED_VERB: Record<string, string> = {
+  mkdir: "cannot create",
+  rename: "cannot write",
+  unlink: "cannot remove",
+  rmdir: "cannot remove",
+  scandir: "cannot list",
+  opendir: "cannot list",
+};
+
+/** Node's error for a local path this user may not access (EACCES, EPERM), as an OdapiError naming it (pure). */
 export function unreadableFileError(err: unknown): OdapiError | undefined {
   const e = err as NodeJS.ErrnoException | undefined;
   if (!(e instanceof Error) || !e.path || (e.code !== "EACCES" && e.code !== "EPERM")) return undefined;
+  const verb = DENIED_VERB[e.syscall ?? ""] ?? "cannot read";
   return new OdapiError(
-    `cannot read ${e.path}: permission denied (${e.code})`,
-    `make it readable for this user (ls -l ${e.path}; chmod u+r, or a+rX for a directory, as its owner), or run odapi as a user that can read it`,
+    `${verb} ${e.path}: permission denied (${e.code})`,
+    `check its permissions and those of its directories (ls -ld ${e.path}): give this user access (chmod, as the owner) or run odapi as a user that has it`,
     "config",
     { cause: err },
   );
