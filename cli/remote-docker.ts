@@ -2,7 +2,7 @@
 // with its real cause (no Docker, no engine, no sudo) and the exit code of that cause.
 import { remoteCommandError } from "../bootstrap/ssh/errors";
 import type { ExecResult, SshTarget } from "../bootstrap/ssh/target";
-import { ExitCode, OdapiError } from "../common/errors";
+import { ExitCode, OdapiError, parseRemoteErrorLine } from "../common/errors";
 
 const NO_ENGINE = /Cannot connect to the Docker daemon|docker\.sock|Docker engine is not running/i;
 
@@ -23,14 +23,14 @@ export function dockerFailure(
   }
   // The generic reading knows sudo (auth) and our scripts' own odapi-error lines; an engine that is down is a missing tool.
   const err = remoteCommandError(argv, res, target);
-  if (!NO_ENGINE.test(`${res.stderr}\n${err.message}`) || err.exitCode === ExitCode.auth) return err;
-  return new OdapiError(
-    NO_ENGINE.test(err.message) ? err.message : `the Docker engine is not running on ${target.host}`,
-    NO_ENGINE.test(err.message)
-      ? err.remedy
-      : "start it: sudo systemctl start docker (odapi deploy installs and starts it)",
-    "missingTool",
-  );
+  if (!NO_ENGINE.test(res.stderr) || err.exitCode === ExitCode.auth) return err;
+  return parseRemoteErrorLine(res.stderr)
+    ? new OdapiError(err.message, err.remedy, "missingTool")
+    : new OdapiError(
+        `the Docker engine is not running on ${target.host}`,
+        "start it: sudo systemctl start docker (odapi deploy installs and starts it)",
+        "missingTool",
+      );
 }
 
 /**
