@@ -224,23 +224,35 @@ const asNobody = process.getuid?.() === 0 && hasCommand("setpriv");
 });
 
 describe("Ctrl-C exits 130", () => {
-  /** Starts `odapi …args`, sends SIGINT once `ready` matches stderr (or `times` presses), returns the result. */
-  function interrupt(args: string[], ready: RegExp, times = 1) {
+  /**
+   * Starts `odapi …args` and presses Ctrl-C once each time stderr matches the next pattern (one press per
+   * pattern: signals sent back to back can merge into one), then returns the result.
+   */
+  function interrupt(args: string[], ...presses: RegExp[]) {
     let sent = 0;
     return odapi(args, {
       onStderr: (soFar, kill) => {
-        if (sent === 0 && ready.test(soFar)) {
-          for (; sent < times; sent++) kill("SIGINT");
+        const next = presses[sent];
+        if (next?.test(soFar)) {
+          sent++;
+          kill("SIGINT");
         }
       },
     });
   }
 
-  it.each(["status", "logs", "stop"])("odapi %s while it retries the connection", async (name) => {
+  // prepare's remote runner connects the same way (with its own 60 s deadline).
+  const ownFlags: Record<string, string[]> = {
+    status: ["--connect-timeout", "60"],
+    logs: ["--connect-timeout", "60"],
+    stop: ["--connect-timeout", "60"],
+    prepare: ["--runner", "remote", "--catalog", "ssd_mobilenet_v2"],
+  };
+  it.each(Object.keys(ownFlags))("odapi %s while it retries the connection", async (name) => {
     const port = await closedPort();
     const args = [name, "--host", "127.0.0.1", "--port", String(port), "--user", "u", "--key", key];
     const r = await interrupt(
-      [...args, "--remote-dir", "/srv/x", "--connect-timeout", "60", "--json"],
+      [...args, "--remote-dir", "/srv/x", ...(ownFlags[name] ?? []), "--json"],
       /retrying/,
     );
     expect(r.code).toBe(ExitCode.interrupted);
@@ -258,7 +270,11 @@ describe("Ctrl-C exits 130", () => {
     expect(errorLines(once.stderr)).toHaveLength(1);
     expect(onlyJson(once.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.interrupted } });
     // Twice: quit at once, long before the 60 s connect deadline.
-    const twice = await interrupt([...args, "--connect-timeout", "60"], /retrying/, 2);
+    const twice = await interrupt(
+      [...args, "--connect-timeout", "60"],
+      /retrying/,
+      /stopping after the current step/,
+    );
     expect(twice.code).toBe(ExitCode.interrupted);
     expect(errorLines(twice.stderr)).toEqual(["error: interrupted (Ctrl-C)"]);
   });
