@@ -278,6 +278,15 @@ test("status and stop explain a host without a running Docker engine", async () 
     hasDockerCli ? /the Docker engine is not running on 127\.0\.0\.1/ : /docker is not installed/,
   );
 
+  // logs reads docker's failure the same way: the cause and 12, not "docker logs failed" and 1.
+  const logs = await odapi(["logs", ...conn(remoteDir)]);
+  expect(logs.code).toBe(ExitCode.missingTool);
+  expect(logs.stderr.split("\n").filter((l) => l.startsWith("error:"))).toEqual([
+    hasDockerCli
+      ? "error: the Docker engine is not running on 127.0.0.1"
+      : "error: docker is not installed on 127.0.0.1",
+  ]);
+
   const stop = await odapi(["stop", ...conn(remoteDir), "--json"]);
   if (hasDockerCli) {
     // stop.sh's own `odapi-error:` line becomes the error message and remedy, printed once; a missing engine is 12.
