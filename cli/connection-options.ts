@@ -3,7 +3,7 @@ import type { Argv } from "yargs";
 import { KEY_ENV, loadPrivateKey } from "../bootstrap/ssh/keys";
 import { DEFAULT_KNOWN_HOSTS } from "../bootstrap/ssh/known-hosts";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "../bootstrap/ssh/session";
-import { OdapiError } from "../common/errors";
+import { type ExitCodeName, OdapiError } from "../common/errors";
 
 export interface ConnectionArgs {
   host: string;
@@ -18,6 +18,9 @@ export interface ConnectionArgs {
 }
 
 export const CONNECTION_GROUP = "Connection:";
+
+/** How any command over SSH can fail before its own work starts. */
+export const SSH_EXIT_CODES: ExitCodeName[] = ["unreachable", "auth", "hostKey", "timeout"];
 
 /** Adds --host --port --user --key --host-key --known-hosts --connect-timeout --remote-dir --json. */
 export function withConnectionOptions<T>(y: Argv<T>): Argv<T & ConnectionArgs> {

@@ -3,13 +3,17 @@ import type { CommandModule } from "yargs";
 import { deploy } from "../bootstrap/deploy/index";
 import { TRANSPORTS, type Transport } from "../bootstrap/transfer";
 import { OdapiError } from "../common/errors";
+import { requireReadableTree } from "../common/files";
 import {
   type ConnectionArgs,
   connectOptionsFromArgs,
+  SSH_EXIT_CODES,
   stderrLogger,
   targetFromArgs,
   withConnectionOptions,
 } from "./connection-options";
+import { exitCodeHelp } from "./exit-codes";
+import { onFirstInterrupt } from "./interrupt";
 import { createProgress } from "./progress";
 
 export const API_KEY_ENV = "ODAPI_API_KEY";
@@ -45,8 +49,6 @@ export function parseParallel(v: string | undefined): number | "auto" | undefine
 
 export const deployCommand: CommandModule<object, DeployArgs> = {
   command: "deploy",
-  describe:
-    "Upload models and TF Serving config to a host over SSH, start serving, and wait until it answers",
   builder: (y) =>
     // `--version N` is the model version here, so yargs' own --version (print the tool's) is off for this command.
     withConnectionOptions(y.version(false))
@@ -97,8 +99,20 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         describe: "Image for the proof detection (default samples/astronaut.jpg)",
       })
       .epilogue(
-        `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).\n` +
-          "Exit codes: 2 usage, 3 unreachable, 4 auth, 5 host key mismatch, 6 locked by another deploy, 7 remote I/O (disk full, permissions), 8 timeout.",
+        `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).
+${exitCodeHelp(
+  [
+    ...SSH_EXIT_CODES,
+    "locked",
+    "remoteIo",
+    "notFound",
+    "badRequest",
+    "notAnImage",
+    "missingTool",
+    "serverError",
+  ],
+  { notFound: "a model not found by TF Serving", notAnImage: "--sample-image is not an image" },
+)}`,
       )
       .example(
         "$0 deploy --host 203.0.113.7 --user ubuntu --key ~/.ssh/labsuser.pem --models ./models --remote-dir /opt/odapi",
@@ -111,16 +125,17 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
   handler: async (args) => {
     const log = stderrLogger();
     const target = targetFromArgs(args);
+    // Unreadable model files fail here, by name, not as EACCES in the middle of an upload.
+    for (const input of [args.models, args["sample-image"]]) if (input) requireReadableTree(input);
     const apiKey = process.env[API_KEY_ENV] || undefined;
     const progress = createProgress("upload", { enabled: !args.json });
     const abort = new AbortController();
-    const onSigint = () => {
+    const release = onFirstInterrupt(() => {
       log(
         "interrupted: stopping after the current step (finished files are kept; rerun to continue; Ctrl-C again quits at once)",
       );
       abort.abort();
-    };
-    process.once("SIGINT", onSigint);
+    });
     try {
       const result = await deploy({
         target,
@@ -160,7 +175,7 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
       }
     } finally {
       progress.stop();
-      process.removeListener("SIGINT", onSigint);
+      release();
     }
   },
 };

@@ -16,6 +16,7 @@ import {
   servingImage,
   servingPorts,
 } from "../serving";
+import { exitCodeHelp } from "./exit-codes";
 
 export const LOCAL_STATE_DIR = ".odapi/local";
 export const DEFAULT_LOCAL_MODEL = "ssd_mobilenet_v2";
@@ -289,7 +290,6 @@ export async function runLocal(
 
 export const localCommand: CommandModule<object, LocalArgs> = {
   command: "local",
-  describe: "Serve the prepared models with the local Docker engine (like a deployed host), then test them",
   builder: (y) =>
     y
       .option("models", {
@@ -334,7 +334,10 @@ export const localCommand: CommandModule<object, LocalArgs> = {
         "the same behind the API-key gateway",
       )
       .epilogue(
-        "Needs Docker (Desktop or Engine). The API key for the gateway comes only from the env var ODAPI_API_KEY.",
+        "Needs Docker (Desktop or Engine). The API key for the gateway comes only from the env var ODAPI_API_KEY.\n" +
+          exitCodeHelp(["missingTool", "unreachable", "timeout", "notFound", "badRequest", "serverError"], {
+            missingTool: "Docker missing, not running or not usable",
+          }),
       ) as never,
   handler: async (args) => {
     const result = await runLocal(args);

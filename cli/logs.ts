@@ -2,7 +2,15 @@
 import type { CommandModule } from "yargs";
 import { OdapiError } from "../common/errors";
 import { CONTAINERS } from "../serving";
-import { type ConnectionArgs, withConnectionOptions, withSession } from "./connection-options";
+import {
+  type ConnectionArgs,
+  SSH_EXIT_CODES,
+  withConnectionOptions,
+  withSession,
+} from "./connection-options";
+import { exitCodeHelp } from "./exit-codes";
+import { onFirstInterrupt } from "./interrupt";
+import { dockerFailure } from "./remote-docker";
 
 interface LogsArgs extends ConnectionArgs {
   follow: boolean;
@@ -37,7 +45,6 @@ export function logsArgv(opts: {
 
 export const logsCommand: CommandModule<object, LogsArgs> = {
   command: "logs",
-  describe: "Print the TF Serving container's log from the host (--follow to keep streaming)",
   builder: (y) =>
     withConnectionOptions(y)
       .option("follow", {
@@ -61,13 +68,15 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
       .example(
         "$0 logs --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi -f",
         "Follow the log",
+      )
+      .epilogue(
+        exitCodeHelp([...SSH_EXIT_CODES, "notFound", "missingTool"], { notFound: "no such container" }),
       ) as never,
   handler: async (args) => {
     const argv = logsArgv(args);
     await withSession(args, async (session) => {
       // Ctrl-C ends a --follow by closing the connection, which ends `docker logs` on the host.
-      const onSigint = () => void session.close();
-      process.once("SIGINT", onSigint);
+      const release = onFirstInterrupt(() => void session.close());
       try {
         const res = await session.exec(argv, {
           sudo: true,
@@ -75,13 +84,6 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
           pty: args.follow,
           onOutput: (chunk) => process.stdout.write(args.follow ? chunk.replace(/\r\n/g, "\n") : chunk),
         });
-        if (res.code === 127) {
-          throw new OdapiError(
-            `docker is not installed on ${session.target.host}`,
-            "deploy first: odapi deploy … (prepare-host.sh installs Docker)",
-            "missingTool",
-          );
-        }
         if (res.code !== 0 && /No such container/i.test(res.stderr)) {
           throw new OdapiError(
             `container ${argv[argv.length - 1]} does not exist on ${session.target.host}`,
@@ -89,14 +91,15 @@ export const logsCommand: CommandModule<object, LogsArgs> = {
             "notFound",
           );
         }
-        if (res.code !== 0 && !(args.follow && res.code === 255)) {
-          throw new OdapiError(`docker logs failed (exit ${res.code})`, "see the output above", "failure");
-        }
+        // 255: the connection we closed on Ctrl-C ended a --follow.
+        const failure =
+          args.follow && res.code === 255 ? undefined : dockerFailure(argv, res, session.target);
+        if (failure) throw failure;
       } catch (err) {
         // The connection we closed on Ctrl-C is not an error.
         if (!(args.follow && err instanceof OdapiError && err.exitCode === 3)) throw err;
       } finally {
-        process.removeListener("SIGINT", onSigint);
+        release();
       }
     });
   },

@@ -6,6 +6,7 @@ import { ensureDirArgv, ensureRemoteDir } from "../bootstrap/deploy/index";
 import { prepareOnRemote } from "../bootstrap/deploy/prepare-models";
 import { loadPrivateKey } from "../bootstrap/ssh/keys";
 import { connect } from "../bootstrap/ssh/session";
+import { requireReadableTree } from "../common/files";
 import { checkRemoteDir } from "../common/remote-dir";
 import { CATALOG, CATALOG_NAMES } from "../model-prep/catalog";
 import { defaultCacheDir, fetchModel } from "../model-prep/download";
@@ -19,6 +20,8 @@ import {
   type RunnerKind,
   runLocalPrepare,
 } from "../model-prep/runners";
+import { SSH_EXIT_CODES } from "./connection-options";
+import { exitCodeHelp } from "./exit-codes";
 import { createProgress } from "./progress";
 
 interface CliArgs {
@@ -152,7 +155,6 @@ async function prepareRemote(
 
 export const prepareCommand: CommandModule<object, CliArgs> = {
   command: "prepare",
-  describe: "Wrap detectors so TF Serving takes base64 JPEG/PNG: catalog models or your own SavedModel",
   builder: (y) =>
     y
       // `--version` is the model version here, as in `odapi deploy`, not the tool's version.
@@ -237,10 +239,16 @@ export const prepareCommand: CommandModule<object, CliArgs> = {
       .example(
         "$0 prepare --catalog ssd_mobilenet_v2 --runner remote --host 1.2.3.4 --user ubuntu --key k.pem --remote-dir /opt/odapi",
         "prepare on the server (no TensorFlow here)",
+      )
+      .epilogue(
+        exitCodeHelp([...SSH_EXIT_CODES, "locked", "remoteIo", "notFound", "missingTool"], {
+          notFound: "model download not found",
+        }),
       ) as never,
   handler: async (a) => {
     const started = Date.now();
     const sources = planSources(toPrepareArgs(a));
+    for (const s of sources) if (s.kind === "saved-model") requireReadableTree(s.savedModelDir);
     const say = (line: string) => process.stderr.write(`${line}\n`);
     const runner = chooseRunner(a.runner, { python: a.runner ? true : hasPython() });
     say(`runner: ${runner.kind} (${runner.reason})`);

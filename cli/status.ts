@@ -5,10 +5,17 @@ import { DEPLOY_RECORD, type DeployRecord } from "../bootstrap/deploy/index";
 import { assessStatus } from "../bootstrap/deploy/wait-ready";
 import type { SshSession } from "../bootstrap/ssh/session";
 import { getModelStatus } from "../client/api";
-import { isOdapiError, OdapiError } from "../common/errors";
+import { isOdapiError } from "../common/errors";
 import { checkRemoteDir } from "../common/remote-dir";
 import { CONTAINERS } from "../serving";
-import { type ConnectionArgs, withConnectionOptions, withSession } from "./connection-options";
+import {
+  type ConnectionArgs,
+  SSH_EXIT_CODES,
+  withConnectionOptions,
+  withSession,
+} from "./connection-options";
+import { exitCodeHelp } from "./exit-codes";
+import { dockerFailure } from "./remote-docker";
 
 export interface ContainerInfo {
   name: string;
@@ -60,13 +67,11 @@ export function parseDeployRecord(text: string): DeployRecord | undefined {
   }
 }
 
-async function containers(session: SshSession): Promise<ContainerInfo[] | string> {
-  const res = await session.exec(dockerPsArgv(), { sudo: true, timeoutMs: 30_000 });
-  if (res.code === 127) return "docker is not installed (run `odapi deploy`: prepare-host.sh installs it)";
-  if (/Cannot connect to the Docker daemon|docker\.sock/i.test(res.stderr)) {
-    return `the Docker engine is not running on ${session.target.host}`;
-  }
-  if (res.code !== 0) return `docker ps failed: ${res.stderr.trim().split("\n").pop() ?? res.code}`;
+async function containers(session: SshSession): Promise<ContainerInfo[]> {
+  const argv = dockerPsArgv();
+  const res = await session.exec(argv, { sudo: true, timeoutMs: 30_000 });
+  const failure = dockerFailure(argv, res, session.target);
+  if (failure) throw failure;
   return parseDockerPs(res.stdout);
 }
 
@@ -107,13 +112,6 @@ export async function collectStatus(session: SshSession, remoteDir: string): Pro
   const rec = await session.exec(["cat", `${dir}/${DEPLOY_RECORD}`]);
   const record = rec.code === 0 ? parseDeployRecord(rec.stdout) : undefined;
   const found = await containers(session);
-  if (typeof found === "string") {
-    throw new OdapiError(
-      found,
-      "run odapi deploy (prepare-host.sh installs and starts Docker), or start it: sudo systemctl start docker",
-      "missingTool",
-    );
-  }
   return {
     host: session.target.host,
     remoteDir: dir,
@@ -142,12 +140,13 @@ export function formatStatus(r: StatusReport): string {
 
 export const statusCommand: CommandModule<object, ConnectionArgs> = {
   command: "status",
-  describe: "Show the serving containers and each deployed model's state on a host",
   builder: (y) =>
-    withConnectionOptions(y).example(
-      "$0 status --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",
-      "Containers and model states",
-    ) as never,
+    withConnectionOptions(y)
+      .example(
+        "$0 status --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",
+        "Containers and model states",
+      )
+      .epilogue(exitCodeHelp([...SSH_EXIT_CODES, "missingTool"])) as never,
   handler: async (args) => {
     const report = await withSession(args, (s) => collectStatus(s, args["remote-dir"]));
     process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatStatus(report)}\n`);

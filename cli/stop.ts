@@ -2,7 +2,14 @@
 import type { CommandModule } from "yargs";
 import { checkRemoteDir } from "../common/remote-dir";
 import { SCRIPTS, scriptArgv } from "../serving";
-import { type ConnectionArgs, withConnectionOptions, withSession } from "./connection-options";
+import {
+  type ConnectionArgs,
+  SSH_EXIT_CODES,
+  withConnectionOptions,
+  withSession,
+} from "./connection-options";
+import { exitCodeHelp } from "./exit-codes";
+import { dockerFailure, withoutErrorLines } from "./remote-docker";
 
 /** The stop.sh argv for a remote dir (pure; run with sudo). */
 export function stopArgv(remoteDir: string): string[] {
@@ -11,18 +18,19 @@ export function stopArgv(remoteDir: string): string[] {
 
 export const stopCommand: CommandModule<object, ConnectionArgs> = {
   command: "stop",
-  describe:
-    "Stop and remove the serving containers on a host (models and config stay; deploy starts them again)",
   builder: (y) =>
-    withConnectionOptions(y).example(
-      "$0 stop --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",
-      "Stop serving",
-    ) as never,
+    withConnectionOptions(y)
+      .example("$0 stop --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi", "Stop serving")
+      .epilogue(exitCodeHelp([...SSH_EXIT_CODES, "missingTool", "remoteIo"])) as never,
   handler: async (args) => {
     const argv = stopArgv(args["remote-dir"]);
-    await withSession(args, (session) =>
-      session.run(argv, { sudo: true, onOutput: (c) => process.stderr.write(c), timeoutMs: 120_000 }),
-    );
+    await withSession(args, async (session) => {
+      const output = withoutErrorLines((s) => process.stderr.write(s));
+      const res = await session.exec(argv, { sudo: true, onOutput: output.push, timeoutMs: 120_000 });
+      output.end();
+      const failure = dockerFailure(argv, res, session.target);
+      if (failure) throw failure;
+    });
     process.stdout.write(
       args.json ? `${JSON.stringify({ stopped: true })}\n` : `stopped odapi on ${args.host}\n`,
     );

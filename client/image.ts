@@ -1,7 +1,7 @@
 // Local image files: find them, tell a real image from anything else, and read the size from the header.
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
-import { OdapiError } from "../common/errors";
+import { OdapiError, unreadableFileError } from "../common/errors";
 
 /** The encoded formats TensorFlow's decode_image accepts (and so the prepared models). */
 export type ImageFormat = "jpeg" | "png" | "gif" | "bmp";
@@ -118,6 +118,8 @@ export async function collectImagePaths(args: string[]): Promise<string[]> {
 /** Reads a file and refuses anything that is not a JPEG/PNG/GIF/BMP before it is sent. */
 export async function loadImage(file: string): Promise<LocalImage> {
   const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {
+    const unreadable = unreadableFileError(e);
+    if (unreadable) throw unreadable;
     throw new OdapiError(
       `cannot read ${file}: ${e.code ?? e.message}`,
       "check the path and its permissions",

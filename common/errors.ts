@@ -17,6 +17,8 @@ export const ExitCode = {
   missingTool: 12,
   config: 13,
   serverError: 14,
+  /** The shell's convention for a run stopped by SIGINT (128 + 2). */
+  interrupted: 130,
 } as const;
 export type ExitCodeName = keyof typeof ExitCode;
 
@@ -39,6 +41,45 @@ export class OdapiError extends Error {
 
 export function isOdapiError(err: unknown): err is OdapiError {
   return err instanceof OdapiError;
+}
+
+/** What a denied file-system call was doing, for the message (mkdir denied is a write, scandir a listing). */
+const DENIED_VERB: Record<string, string> = {
+  mkdir: "cannot create",
+  rename: "cannot write",
+  unlink: "cannot remove",
+  rmdir: "cannot remove",
+  scandir: "cannot list",
+  opendir: "cannot list",
+};
+
+/** Node's error for a local path this user may not access (EACCES, EPERM), as an OdapiError naming it (pure). */
+export function unreadableFileError(err: unknown): OdapiError | undefined {
+  const e = err as NodeJS.ErrnoException | undefined;
+  if (!(e instanceof Error) || !e.path || (e.code !== "EACCES" && e.code !== "EPERM")) return undefined;
+  const verb = DENIED_VERB[e.syscall ?? ""] ?? "cannot read";
+  return new OdapiError(
+    `${verb} ${e.path}: permission denied (${e.code})`,
+    `check its permissions and those of its directories (ls -ld ${e.path}): give this user access (chmod, as the owner) or run odapi as a user that has it`,
+    "config",
+    { cause: err },
+  );
+}
+
+/** Any thrown value as the error a user sees: OdapiErrors as they are, known system errors explained. */
+export function toUserError(err: unknown): unknown {
+  return isOdapiError(err) ? err : (unreadableFileError(err) ?? err);
+}
+
+/** The one JSON object `--json` prints on stdout when a command fails. */
+export function failureJson(err: unknown): {
+  ok: false;
+  error: { message: string; remedy: string; exitCode: number };
+} {
+  const error = isOdapiError(err)
+    ? { message: err.message, remedy: err.remedy, exitCode: err.exitCode }
+    : { message: err instanceof Error ? err.message : String(err), remedy: "", exitCode: exitCodeOf(err) };
+  return { ok: false, error };
 }
 
 /** One-line message for a user: the problem, then the fix. */

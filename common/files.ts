@@ -1,8 +1,10 @@
-// Output files appear whole or not at all: write a temp file beside the target, then rename over it.
+// Output files appear whole or not at all (a temp file beside the target, then a rename); input trees are
+// checked for permissions before long work starts.
 import { randomBytes } from "node:crypto";
+import { accessSync, constants, readdirSync, statSync } from "node:fs";
 import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { OdapiError } from "./errors";
+import { OdapiError, unreadableFileError } from "./errors";
 
 export async function writeFileAtomic(file: string, data: Buffer | string): Promise<void> {
   const dir = path.dirname(file);
@@ -14,11 +16,31 @@ export async function writeFileAtomic(file: string, data: Buffer | string): Prom
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined); // best effort: the write error below is what matters
     const err = e as NodeJS.ErrnoException;
+    const denied = unreadableFileError(e) !== undefined;
     throw new OdapiError(
-      `cannot write ${file}: ${err.code ?? err.message}`,
+      `cannot write ${file}: ${denied ? `permission denied (${err.code})` : (err.code ?? err.message)}`,
       "pass --out with a directory you can write to (and check free disk space)",
-      "failure",
+      denied ? "config" : "failure",
       { cause: e },
     );
   }
+}
+
+/**
+ * Throws the OdapiError naming the first file or directory below `root` that this user cannot read (or list):
+ * a clear error before an upload or a TensorFlow run, not EACCES half-way. Missing paths are left to the caller.
+ */
+export function requireReadableTree(root: string): void {
+  const visit = (p: string) => {
+    try {
+      const dir = statSync(p).isDirectory();
+      accessSync(p, dir ? constants.R_OK | constants.X_OK : constants.R_OK);
+      if (dir) for (const name of readdirSync(p)) visit(path.join(p, name));
+    } catch (err) {
+      const denied = unreadableFileError(err);
+      if (denied) throw denied;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  };
+  visit(root);
 }

@@ -115,7 +115,8 @@ test("a host key mismatch aborts with exit 5 and writes nothing on the host", as
     args[args.indexOf("--host-key") + 1] = other.hostKey;
     const run = await odapi(["deploy", ...args, "--models", modelsDir, "--no-start", "--json"]);
     expect(run.code).toBe(ExitCode.hostKey);
-    expect(run.stdout).toBe("");
+    // --json: the failure as one JSON object on stdout, the same message once on stderr.
+    expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.hostKey } });
     expect(run.stderr).toMatch(
       /^error: host key mismatch for \[127\.0\.0\.1\]:\d+: the server presented ssh-ed25519 SHA256:\S+ but --host-key expects ssh-ed25519 SHA256:\S+; nothing was sent$/m,
     );
@@ -239,7 +240,7 @@ const asRoot = process.getuid?.() === 0;
     await onTmpfs(remoteDir, "size=2m", async () => {
       const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
       expect(run.code).toBe(ExitCode.remoteIo);
-      expect(run.stdout).toBe("");
+      expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.remoteIo } });
       expect(run.stderr).toMatch(/error: the disk on 127\.0\.0\.1 is full/);
       // Only complete, verified versions may have a numeric dir: the 3 MiB model cannot be one of them.
       const served = existsSync(path.join(remoteDir, "models", "ssd_mobilenet_v2"))
@@ -257,7 +258,7 @@ const asRoot = process.getuid?.() === 0;
     await onTmpfs(remoteDir, "ro,size=1m", async () => {
       const run = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
       expect(run.code).toBe(ExitCode.remoteIo);
-      expect(run.stdout).toBe("");
+      expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.remoteIo } });
       expect(run.stderr).toMatch(
         new RegExp(
           `^error: cannot create or write --remote-dir ${remoteDir} on 127\\.0\\.0\\.1 as ${sshd.user}: ${remoteDir} is not writable \\(owner or read-only filesystem\\)$`,
@@ -277,13 +278,24 @@ test("status and stop explain a host without a running Docker engine", async () 
     hasDockerCli ? /the Docker engine is not running on 127\.0\.0\.1/ : /docker is not installed/,
   );
 
+  // logs reads docker's failure the same way: the cause and 12, not "docker logs failed" and 1.
+  const logs = await odapi(["logs", ...conn(remoteDir)]);
+  expect(logs.code).toBe(ExitCode.missingTool);
+  expect(logs.stderr.split("\n").filter((l) => l.startsWith("error:"))).toEqual([
+    hasDockerCli
+      ? "error: the Docker engine is not running on 127.0.0.1"
+      : "error: docker is not installed on 127.0.0.1",
+  ]);
+
   const stop = await odapi(["stop", ...conn(remoteDir), "--json"]);
   if (hasDockerCli) {
-    // stop.sh's own `odapi-error:` line becomes the error message and remedy.
-    expect(stop.code).toBe(ExitCode.failure);
+    // stop.sh's own `odapi-error:` line becomes the error message and remedy, printed once; a missing engine is 12.
+    expect(stop.code).toBe(ExitCode.missingTool);
     expect(stop.stderr).toMatch(
       /error: the Docker engine is not running or this user may not use it\n {2}fix: start it/,
     );
+    expect(stop.stderr.match(/the Docker engine is not running/g)).toHaveLength(1);
+    expect(JSON.parse(stop.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.missingTool } });
   } else {
     expect(stop.code).toBe(0);
     expect(JSON.parse(stop.stdout)).toEqual({ stopped: true });

@@ -70,7 +70,8 @@ test("a connection cut at ~50 % fails clearly (exit 3), serves nothing partial, 
   const cut = await odapi([...deployArgs(proxy.port, remoteDir), "--verbose"]);
   expect(proxy.stats().cut).toBe(true);
   expect(cut.code).toBe(ExitCode.unreachable);
-  expect(cut.stdout).toBe("");
+  // --json: the failure as one JSON object on stdout.
+  expect(JSON.parse(cut.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.unreachable } });
   expect(cut.stderr).toMatch(/^error: .*connection .*lost/m);
   // The default transport on a fast link: the big file went to the OpenSSH sftp client, and its cut was caught.
   expect(cut.stderr).toMatch(/sending \d+ bytes: [1-9]\d* file\(s\), \d+ bytes with the OpenSSH sftp client/);
@@ -98,8 +99,8 @@ test("Ctrl-C during the upload stops with a clear message, no partial version, a
     }
   });
   expect(sent).toBe(true);
-  expect(run.code).not.toBe(0);
-  expect(run.stdout).toBe("");
+  expect(run.code).toBe(ExitCode.interrupted);
+  expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.interrupted } });
   expect(run.stderr).toContain("interrupted: stopping after the current step");
   expect(run.stderr).toMatch(/^error: upload cancelled/m);
   expect(servedVersions(remoteDir)).not.toHaveProperty("1");

@@ -92,7 +92,7 @@ test("a failing start.sh surfaces its odapi-error line and remedy, with start.sh
   writeFileSync(`${callsFile}.fail-run`, "");
   const run = await deploy(remoteDir).finally(() => rmSync(`${callsFile}.fail-run`));
   expect(run.code).toBe(ExitCode.failure);
-  expect(run.stdout).toBe("");
+  expect(JSON.parse(run.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.failure } });
   expect(run.stderr).toMatch(
     /^error: could not start container odapi-serving \(docker's message is above\)$/m,
   );
@@ -128,7 +128,7 @@ test("status lists the containers and asks each deployed model for its state thr
   expect(readFileSync(callsFile, "utf8")).toBe("logs --tail 5 odapi-serving\n");
 });
 
-test("logs --follow streams until Ctrl-C, then exits 0 and the remote docker logs ends with the connection", async () => {
+test("logs --follow streams until Ctrl-C, then exits 130 and the remote docker logs ends with the connection", async () => {
   const remoteDir = path.join(tmp, "remote");
   let interruptedAt = 0;
   const run = await odapi(["logs", ...conn(remoteDir), "--follow", "-n", "1"], (text, kill) => {
@@ -138,7 +138,9 @@ test("logs --follow streams until Ctrl-C, then exits 0 and the remote docker log
     }
   });
   expect(interruptedAt).toBeGreaterThan(0);
-  expect(run.code).toBe(0);
+  // Ctrl-C is 130 for every command; a follow that Ctrl-C ended is no error, so nothing is printed on stderr.
+  expect(run.code).toBe(ExitCode.interrupted);
+  expect(run.stderr).not.toMatch(/^error/m);
   expect(run.stdout).toBe("I following\n");
   expect(Date.now() - interruptedAt).toBeLessThan(5000);
   // The remote `docker logs --follow` (here: its sleep) got SIGHUP with the terminal and is gone.

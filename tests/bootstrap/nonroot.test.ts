@@ -124,7 +124,7 @@ suite("a non-root SSH user", () => {
     if (have("docker")) {
       // This machine has the docker client but no engine: stop.sh ran as root (it got past its own root-only
       // parts) and reported the engine.
-      expect(run.code).toBe(ExitCode.failure);
+      expect(run.code).toBe(ExitCode.missingTool);
       expect(run.stderr).toMatch(/^error: the Docker engine is not running or this user may not use it$/m);
     } else {
       expect(run.code).toBe(0);
@@ -143,6 +143,16 @@ suite("a non-root SSH user", () => {
       `fix: connect as root, or allow passwordless sudo: echo '${withoutSudo} ALL=(ALL) NOPASSWD:ALL'`,
     );
     expect(existsSync(remoteDir)).toBe(false);
+  });
+
+  test("status without passwordless sudo says sudo is what failed, not that Docker is missing", async () => {
+    const run = await odapi(withoutSudo, ["status", "--remote-dir", path.join(tmp, withoutSudo, "odapi")]);
+    expect(run.code).toBe(ExitCode.auth);
+    expect(run.stderr).toMatch(
+      new RegExp(`^error: ${withoutSudo} cannot run sudo without a password on 127\\.0\\.0\\.1`, "m"),
+    );
+    expect(run.stderr).toContain(`fix: connect as root, or allow passwordless sudo`);
+    expect(run.stderr).not.toMatch(/install|Docker engine/i);
   });
 
   test("without sudo, a dir under its home needs none: --no-start deploys as the user", async () => {

@@ -1,0 +1,94 @@
+// Where the client sends its requests and what it sends: the target (flags, env, stack outputs), the images,
+// and each model's check (AVAILABLE, takes encoded images) before any detection.
+import path from "node:path";
+import pc from "picocolors";
+import {
+  availableVersions,
+  encodedImageInput,
+  getModelMetadata,
+  getModelStatus,
+  requireAvailable,
+} from "../client/api";
+import { collectImagePaths, type LocalImage, loadImage } from "../client/image";
+import { type ModelCheck, modelLine } from "../client/present/report";
+import { readStack, type StackTarget } from "../client/stack";
+import { OdapiError } from "../common/errors";
+import { PROJECT_ROOT } from "../common/paths";
+import { type ClientOptions, DEFAULT_IMAGE, DEFAULT_MODEL } from "./client-options";
+
+export interface Target {
+  url: string;
+  models: string[];
+  apiKey?: string;
+  source: string;
+}
+
+export interface ClientIo {
+  out: (s: string) => void;
+  err: (s: string) => void;
+  env: NodeJS.ProcessEnv;
+  isTty: boolean;
+}
+
+/** A target with its images loaded and every model checked: what detect and bench start from. */
+export interface OpenTarget {
+  target: Target;
+  images: LocalImage[];
+  checks: ModelCheck[];
+}
+
+/** `203.0.113.7:8501` → `http://203.0.113.7:8501`: a bare host:port is what people paste (pure). */
+export function withScheme(url: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
+}
+
+/** Where to send requests and with which key: flags first, then env, then the stack's outputs (pure). */
+export function resolveTarget(opts: ClientOptions, env: NodeJS.ProcessEnv, stack?: StackTarget): Target {
+  const url = opts.url ?? stack?.apiUrl;
+  if (!url) throw new OdapiError("no API URL", "pass --url or deploy a stack", "usage");
+  return {
+    url: withScheme(url),
+    models: opts.models.length ? opts.models : (stack?.models ?? [DEFAULT_MODEL]),
+    apiKey: opts.apiKey || env.ODAPI_API_KEY || stack?.apiKey || undefined,
+    source: opts.url ? "--url" : `stack ${opts.stack}`,
+  };
+}
+
+async function checkModel(t: Target, model: string, timeoutMs: number): Promise<ModelCheck> {
+  const opts = { apiKey: t.apiKey, timeoutMs };
+  const status = await getModelStatus(t.url, model, opts);
+  requireAvailable(status, model);
+  const input = encodedImageInput(await getModelMetadata(t.url, model, opts), model);
+  return { name: model, versions: availableVersions(status), input };
+}
+
+/** Loads the images (local checks first), resolves the target, and checks every model, printing each. */
+export async function openTarget(opts: ClientOptions, io: ClientIo): Promise<OpenTarget> {
+  const images = await Promise.all(
+    (
+      await collectImagePaths(
+        opts.images.length ? opts.images : [path.relative(process.cwd(), DEFAULT_IMAGE)],
+      )
+    ).map(loadImage),
+  );
+  const stack = opts.url ? undefined : await readStack(opts.stack, PROJECT_ROOT);
+  const target = resolveTarget(opts, io.env, stack);
+  if (!opts.json)
+    io.out(`${pc.bold("▶")} ${target.url}  (${target.source}${target.apiKey ? ", with API key" : ""})\n`);
+  const checks: ModelCheck[] = [];
+  for (const model of target.models) {
+    const check = await checkModel(target, model, opts.timeoutMs);
+    checks.push(check);
+    if (!opts.json) io.out(`${modelLine(check)}\n`);
+  }
+  return { target, images, checks };
+}
+
+export function processIo(): ClientIo {
+  return {
+    out: (s) => process.stdout.write(s),
+    err: (s) => process.stderr.write(s),
+    env: process.env,
+    isTty: Boolean(process.stderr.isTTY),
+  };
+}
