@@ -9,6 +9,7 @@ import { connectErrorOf, remoteCommandError } from "./errors";
 import type { ExecResult, SshTarget } from "./target";
 
 export type { ExecResult, SshTarget } from "./target";
+
 import { parsePrivateKey } from "./keys";
 import {
   DEFAULT_KNOWN_HOSTS,

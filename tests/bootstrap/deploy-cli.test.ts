@@ -13,8 +13,8 @@ import {
   writeFileSync,
 } from "node:fs";
 import path from "node:path";
-import { DEPLOY_RECORD } from "../../bootstrap/deploy/index";
 import { acquireRemoteLock } from "../../bootstrap/deploy/lock";
+import { DEPLOY_RECORD } from "../../bootstrap/deploy/plan";
 import { connect } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
 import { type Sshd, startSshd } from "../../scripts/harness/sshd";

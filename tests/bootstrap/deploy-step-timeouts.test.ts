@@ -2,7 +2,8 @@
 // docker pull ends in a timeout error instead of a deploy that never returns. The SSH session, the upload engine,
 // the lock and the remote runner are stand-ins here: the subject is which options deploy hands to each step.
 import { EventEmitter } from "node:events";
-import { deploy, STEP_TIMEOUT_MS } from "../../bootstrap/deploy/index";
+import { deploy } from "../../bootstrap/deploy/index";
+import { STEP_TIMEOUT_MS } from "../../bootstrap/deploy/plan";
 import type { SshSession } from "../../bootstrap/ssh/session";
 
 type RunCall = { argv: string[]; opts: { sudo?: boolean; timeoutMs?: number } };
