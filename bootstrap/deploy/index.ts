@@ -4,14 +4,21 @@
 // upload (models + rendered serving files, incremental and atomic) while prepare-host.sh (Docker, NVIDIA checks,
 // image pull) runs beside it → prepare catalog models on the host → start.sh → wait until every model is
 // AVAILABLE and answers one detection → check the API-key gateway.
-import { OdapiError } from "../../common/errors";
+import { ExitCode, isOdapiError, OdapiError } from "../../common/errors";
 import { formatBytes } from "../../common/format";
-import { type ConnectOptions, connect, type SshTarget } from "../ssh/session";
-import { type SyncProgress, scanLocalModels, type Transport } from "../transfer";
+import { type ConnectOptions, connect, type SshSession, type SshTarget } from "../ssh/session";
+import { type SyncProgress, scanLocalModels, startEarly, stateCommand, type Transport } from "../transfer";
 import { ensureRemoteDir } from "./ensure-dir";
 import { checkGateway } from "./gateway";
 import { acquireRemoteLock, type RemoteLock } from "./lock";
-import { type DeployInput, modelNamesOf, planDeploy, renderedToBundle, STEP_TIMEOUT_MS } from "./plan";
+import {
+  type DeployInput,
+  type DeployPlan,
+  modelNamesOf,
+  planDeploy,
+  renderedToBundle,
+  STEP_TIMEOUT_MS,
+} from "./plan";
 import { startPrepareHost } from "./prepare-host";
 import { prepareOnRemote } from "./prepare-models";
 import { startServing } from "./start";
@@ -67,10 +74,17 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
   log(`connecting to ${opts.target.user}@${opts.target.host}:${opts.target.port}`);
   const session = await connect(opts.target, { log, ...opts.connect });
+  // The upload's first channel, round trip and OpenSSH login start now: they overlap the dir check and the lock.
+  const early = startEarly(session, {
+    files,
+    remoteDir: plan.remoteDir,
+    transport: opts.transport ?? "auto",
+    ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
+    ...(opts.debug ? { log: opts.debug } : {}),
+  });
   let lock: RemoteLock | undefined;
   try {
-    await ensureRemoteDir(session, plan);
-    lock = await acquireRemoteLock(session, plan.remoteDir);
+    lock = await ensureDirAndLock(session, plan);
 
     // Docker install + image pull (root, on its own channel) overlap the upload; both must finish before going on.
     const needsDocker = Boolean(plan.start) || plan.catalog.length > 0;
@@ -93,6 +107,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       ...(opts.debug ? { debug: opts.debug } : {}),
       ...(opts.onUpload ? { onProgress: opts.onUpload } : {}),
       ...(opts.signal ? { signal: opts.signal } : {}),
+      early,
+      ...(lock.underLock ? { state: lock.underLock } : {}),
     });
     // allSettled: never leave prepare-host (apt, dpkg) cut off mid-way because the upload failed first.
     const [synced, prepared] = await Promise.allSettled([upload, hostReady]);
@@ -143,7 +159,25 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       seconds: Math.round((Date.now() - t0) / 100) / 10,
     };
   } finally {
+    await early.close();
     await lock?.release().catch(() => undefined);
     await session.close();
   }
+}
+
+/**
+ * The dir check and the lock (which also reads the upload's remote state) go out together: one round trip
+ * of commands instead of three. A dir only sudo could create fails the first lock attempt; it is taken again
+ * once the dir exists.
+ */
+async function ensureDirAndLock(session: SshSession, plan: DeployPlan): Promise<RemoteLock> {
+  const take = () => acquireRemoteLock(session, plan.remoteDir, { underLock: stateCommand(plan.remoteDir) });
+  const [dir, locked] = await Promise.allSettled([ensureRemoteDir(session, plan), take()]);
+  if (dir.status === "rejected") {
+    if (locked.status === "fulfilled") await locked.value.release().catch(() => undefined);
+    throw dir.reason;
+  }
+  if (locked.status === "fulfilled") return locked.value;
+  if (isOdapiError(locked.reason) && locked.reason.exitCode === ExitCode.locked) throw locked.reason;
+  return take();
 }

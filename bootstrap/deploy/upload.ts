@@ -2,9 +2,10 @@
 // failures a deploy must name itself (disk full, connection lost while a request hangs).
 import { OdapiError } from "../../common/errors";
 import { diskFullError } from "../ssh/errors";
-import type { SshSession } from "../ssh/session";
+import type { ExecResult, SshSession } from "../ssh/session";
 import {
   type BundleFile,
+  type EarlyStart,
   remoteFreeBytes,
   type SyncProgress,
   type SyncResult,
@@ -52,6 +53,9 @@ export interface UploadStep {
   /** The engine's plan and channel lines (--verbose). */
   debug?: (line: string) => void;
   onProgress?: (p: SyncProgress) => void;
+  /** The transfer's early start (begun before the dir check and the lock) and the state read under the lock. */
+  early?: EarlyStart;
+  state?: ExecResult;
 }
 
 export function uploadBundle(session: SshSession, step: UploadStep): Promise<SyncResult> {
@@ -66,6 +70,8 @@ export function uploadBundle(session: SshSession, step: UploadStep): Promise<Syn
       ...(step.debug ? { log: step.debug } : {}),
       ...(step.onProgress ? { onProgress: step.onProgress } : {}),
       ...(step.signal ? { signal: step.signal } : {}),
+      ...(step.early ? { early: step.early } : {}),
+      ...(step.state ? { state: step.state } : {}),
     }),
   ).catch(async (err) => {
     if (isDiskFull(err))
