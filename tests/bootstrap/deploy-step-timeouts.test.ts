@@ -29,6 +29,13 @@ jest.mock("../../bootstrap/deploy/lock", () => ({
 }));
 jest.mock("../../bootstrap/transfer", () => ({
   ...jest.requireActual("../../bootstrap/transfer"),
+  startEarly: () => ({
+    probe: Promise.resolve(undefined),
+    extra: Promise.resolve({ asked: 0, channels: Promise.resolve([]) }),
+    openssh: undefined,
+    handOver: () => undefined,
+    close: async () => undefined,
+  }),
   syncBundle: async () => ({
     uploadedFiles: 0,
     uploadedBytes: 0,
