@@ -2,7 +2,7 @@
 // with base64 images. TensorFlow runs in the project venv, the pinned TensorFlow image, or on the target host.
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { ensureDirArgv, ensureRemoteDir } from "../bootstrap/deploy/index";
+import { ensureDirArgv, ensureRemoteDir } from "../bootstrap/deploy/ensure-dir";
 import { prepareOnRemote } from "../bootstrap/deploy/prepare-models";
 import { loadPrivateKey } from "../bootstrap/ssh/keys";
 import { connect } from "../bootstrap/ssh/session";

@@ -1,7 +1,7 @@
 // `odapi status`: the serving containers on the host and each deployed model's state, through an SSH tunnel.
 import Table from "cli-table3";
 import type { CommandModule } from "yargs";
-import { DEPLOY_RECORD, type DeployRecord } from "../bootstrap/deploy/index";
+import { DEPLOY_RECORD, type DeployRecord } from "../bootstrap/deploy/plan";
 import { assessStatus } from "../bootstrap/deploy/wait-ready";
 import type { SshSession } from "../bootstrap/ssh/session";
 import { getModelStatus } from "../client/api";

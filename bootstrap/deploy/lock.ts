@@ -26,10 +26,15 @@ export interface LockOptions {
   waitSeconds?: number;
   /** Give up if the remote side does not answer at all. Default 30 s + waitSeconds. */
   timeoutMs?: number;
+  /** A command run once the lock is held, before the lock reports it (deploy reads the upload state here: its
+   * round trips then cost nothing extra). Its stdout and exit code come back as `RemoteLock.underLock`. */
+  underLock?: string[];
 }
 
 export interface RemoteLock {
   readonly holder: string;
+  /** What `LockOptions.underLock` printed and its exit code (stderr is not kept apart from the lock's own). */
+  readonly underLock?: { code: number; stdout: string; stderr: string };
   release(): Promise<void>;
 }
 
@@ -56,14 +61,22 @@ const LOCK_SCRIPT = [
   // -E: "held by someone else" gets its own exit code, apart from real errors (bad fd, no flock).
   `flock -w "$wait" -E ${LOCK_BUSY_EXIT} 9 || { rc=$?; [ "$rc" -eq ${LOCK_BUSY_EXIT} ] && printf '${LOCK_HELD} %s\\n' "$(cat "$owner" 2>/dev/null || echo 'an unknown process')" >&2; exit "$rc"; }`,
   'printf "%s\\n" "$holder" >"$owner"',
-  `echo ${LOCK_ACQUIRED}`,
+  // The optional command after the six fixed arguments runs under the lock; its exit code follows the marker.
+  'shift 6; rc=0; if [ "$#" -gt 0 ]; then "$@" </dev/null; rc=$?; fi',
+  `echo; echo ${LOCK_ACQUIRED} "$rc"`,
   // Each heartbeat line restarts the wait; EOF or silence ends bash, which drops the flock.
   'while IFS= read -r -t "$idle" _; do :; done',
   'rm -f "$owner"',
 ].join("\n");
 
 /** The remote argv that takes the lock and holds it while stdin keeps delivering heartbeats (pure). */
-export function lockArgv(remoteDir: string, holder: string, idleSeconds: number, waitSeconds = 5): string[] {
+export function lockArgv(
+  remoteDir: string,
+  holder: string,
+  idleSeconds: number,
+  waitSeconds = 5,
+  underLock: string[] = [],
+): string[] {
   const p = lockPaths(remoteDir);
   return [
     "bash",
@@ -76,7 +89,16 @@ export function lockArgv(remoteDir: string, holder: string, idleSeconds: number,
     holder,
     String(idleSeconds),
     String(waitSeconds),
+    ...underLock,
   ];
+}
+
+const ACQUIRED_LINE = new RegExp(`\n${LOCK_ACQUIRED} (\\d+)\n`);
+
+/** Splits the lock's stdout at the acquired marker: the `underLock` command's output and exit code (pure). */
+export function parseAcquired(stdout: string): { code: number; stdout: string } | undefined {
+  const m = ACQUIRED_LINE.exec(stdout);
+  return m ? { code: Number(m[1]), stdout: stdout.slice(0, m.index) } : undefined;
 }
 
 export function lockedError(host: string, remoteDir: string, holderText: string): OdapiError {
@@ -104,7 +126,7 @@ export function acquireRemoteLock(
   const idleSeconds = opts.idleSeconds ?? 30;
   const heartbeatMs = opts.heartbeatMs ?? Math.max(200, (idleSeconds * 1000) / 3);
   const waitSeconds = opts.waitSeconds ?? 5;
-  const argv = lockArgv(remoteDir, holder, idleSeconds, waitSeconds);
+  const argv = lockArgv(remoteDir, holder, idleSeconds, waitSeconds, opts.underLock);
   const command = remoteCommandLine(argv, { sudo: false, user: session.target.user });
 
   return new Promise((resolve, reject) => {
@@ -149,7 +171,8 @@ export function acquireRemoteLock(
 
       stream.on("data", (d: Buffer) => {
         stdout += d.toString();
-        if (!acquired && stdout.includes(LOCK_ACQUIRED)) {
+        const ran = acquired ? undefined : parseAcquired(stdout);
+        if (ran) {
           acquired = true;
           clearTimeout(timer);
           heartbeat = setInterval(() => {
@@ -158,6 +181,7 @@ export function acquireRemoteLock(
           heartbeat.unref();
           resolve({
             holder,
+            ...(opts.underLock ? { underLock: { ...ran, stderr } } : {}),
             release: () =>
               new Promise<void>((done) => {
                 if (heartbeat) clearInterval(heartbeat);

@@ -5,6 +5,7 @@ import { parseDetections } from "../../client/detections";
 import { predictRequestBody } from "../../client/request";
 import { ExitCode, isOdapiError, OdapiError } from "../../common/errors";
 import { DEFAULT_SAMPLE_IMAGE } from "../../common/paths";
+import type { SshSession } from "../ssh/session";
 
 export type ReadyEvent =
   | { model: string; phase: "waiting"; detail: string; elapsedMs: number }
@@ -144,4 +145,27 @@ export async function waitUntilServing(
     results.push({ model, versions, detections: detections.length, topScore, latencyMs });
   }
   return results;
+}
+
+/** Deploy step "wait until serving": the wait above, through an SSH port forward to TF Serving's internal port
+ * (works before the firewall admits us, and never exposes that port); one log line per ready model. */
+export async function waitServingOverSsh(
+  session: SshSession,
+  internalRestPort: number,
+  models: string[],
+  opts: WaitOptions,
+  log: (line: string) => void,
+): Promise<ModelReady[]> {
+  const tunnel = await session.forwardPort(internalRestPort);
+  try {
+    const ready = await waitUntilServing(`http://127.0.0.1:${tunnel.localPort}`, models, opts);
+    for (const r of ready) {
+      log(
+        `${r.model}: AVAILABLE (version ${r.versions.join(", ")}), ${r.detections} detections, top score ${r.topScore.toFixed(2)}, ${r.latencyMs} ms`,
+      );
+    }
+    return ready;
+  } finally {
+    await tunnel.close();
+  }
 }

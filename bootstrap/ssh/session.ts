@@ -139,6 +139,8 @@ function connectOnce(
       port: target.port,
       username: target.user,
       privateKey,
+      // Only the key: ssh2 would first try "none", one more round trip before every connection.
+      authHandler: ["publickey"],
       readyTimeout: opts.readyTimeoutMs ?? 20_000,
       keepaliveInterval: opts.keepaliveIntervalMs ?? 5000,
       keepaliveCountMax: opts.keepaliveCountMax ?? 3,

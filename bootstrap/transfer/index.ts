@@ -1,4 +1,7 @@
 // The upload engine used by deploy: scan the local bundle, then sync it to the remote dir (see README.md).
+
+export { type EarlyStart, startEarly } from "./channels";
+export { remoteFreeBytes } from "./disk";
 export {
   type BundleFile,
   bundleFileFromContent,
@@ -11,4 +14,5 @@ export {
 export { TRANSPORTS, type Transport } from "./openssh-batch";
 export { stagedPathOf, stagingDir, versionDir } from "./paths";
 export { parseParallel } from "./ranges";
-export { remoteFreeBytes, type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";
+export { stateCommand } from "./remote-scripts";
+export { type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";

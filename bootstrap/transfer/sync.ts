@@ -1,54 +1,34 @@
 // syncBundle: check the remote, plan, prepare, send in parallel, verify every file by sha256, rename into place.
-import path from "node:path";
-import type { SFTPWrapper } from "ssh2";
 import { OdapiError } from "../../common/errors";
-import { RateMeter } from "../../common/rate-meter";
 import { checkRemoteDir } from "../../common/remote-dir";
 import { diskFullError, remoteCommandError } from "../ssh/errors";
-import type { SshSession } from "../ssh/session";
+import type { ExecResult, SshSession } from "../ssh/session";
+import { type EarlyStart, startEarly } from "./channels";
+import { remoteFreeBytes } from "./disk";
 import { notEnoughSpaceError, uploadErrorOf, verifyMismatchError } from "./errors";
 import { type BundleFile, hashBlocks, type ManifestEntry, parseManifest } from "./manifest";
 import type { Transport } from "./openssh-batch";
-import { OpenSshError, type OpenSshItem, type OpenSshSftp } from "./openssh-sftp";
 import { stagedPathOf, validateRelPath } from "./paths";
 import { startPending } from "./pending-command";
-import { hashRequestsFor, type Plan, planSync, type UploadItem } from "./plan";
-import {
-  blockSizeFor,
-  chooseParallelism,
-  dirLevels,
-  MiB,
-  parseParallel,
-  pieceSizeFor,
-  splitPieces,
-} from "./ranges";
+import { hashRequestsFor, type Plan, planSync } from "./plan";
+import { blockSizeFor, MiB, parseParallel } from "./ranges";
 import {
   commitCommand,
   commitTail,
   commitVerifyLine,
-  diskFreeCommand,
   type HashResults,
   hashCommand,
   hashRequestText,
   opsCommand,
   opsText,
   parseCommitOutput,
-  parseDiskFree,
   parseHashOutput,
   parseState,
   stateCommand,
 } from "./remote-scripts";
-import { fromOpenSsh, openSshUnusableError, splitTransports, startOpenSsh } from "./transports";
-import { measureRttMs, type UploadTarget, unlessStopped, uploadPieces } from "./uploader";
+import { type SendProgress, sendAll } from "./send";
 
-/** The upload's shown rate looks 2 s back: steady at the start, and a stall shows within seconds. */
-const UPLOAD_RATE_WINDOW_MS = 2000;
-
-export interface SyncProgress {
-  sentBytes: number;
-  totalBytes: number;
-  bytesPerSecond: number;
-}
+export type SyncProgress = SendProgress;
 
 export interface SyncOptions {
   files: BundleFile[];
@@ -69,6 +49,11 @@ export interface SyncOptions {
   signal?: AbortSignal;
   /** One line per step, for --verbose. */
   log?: (line: string) => void;
+  /** Work started before the remote state was read (startEarly with the same files and remoteDir); owned and
+   * closed by syncBundle from here on. Without it syncBundle starts the same itself. */
+  early?: EarlyStart;
+  /** The state command's result when the caller ran it already (deploy reads it inside the lock's command). */
+  state?: ExecResult;
 }
 
 export interface SyncResult {
@@ -87,13 +72,9 @@ export interface SyncResult {
   staleVersions: { dir: string; outranks: boolean; removed: boolean }[];
 }
 
-const PROGRESS_EVERY_MS = 100;
 /** Less free space than this after a failed commit means the disk is the cause. */
 const DISK_FULL_BYTES = 1 * MiB;
-/** How often the size of the file the OpenSSH client is writing is polled, for the progress bar. */
-const OPENSSH_POLL_MS = 250;
-/** How long the OpenSSH client may take to log in (it started with the state command) before ssh2 carries all. */
-const OPENSSH_READY_MS = 15_000;
+
 function checkInputs(files: BundleFile[], remoteDir: string): void {
   checkRemoteDir(remoteDir);
   const seen = new Set<string>();
@@ -123,44 +104,6 @@ function sameEntries(a: Record<string, ManifestEntry>, b: Record<string, Manifes
   });
 }
 
-/** Free bytes on the filesystem of `remoteDir` (`df`), or undefined when that cannot be learned. */
-export async function remoteFreeBytes(session: SshSession, remoteDir: string): Promise<number | undefined> {
-  const df = await session.exec(diskFreeCommand(remoteDir)).catch(() => undefined);
-  return df ? parseDiskFree(df.stdout) : undefined;
-}
-
-/** Creates the upload dirs over SFTP (no remote shell start): ancestors first, each depth in parallel; existing dirs are fine. */
-async function makeDirs(sftp: SFTPWrapper, remoteDir: string, dirs: string[]): Promise<void> {
-  // One round trip: sftp-server handles a channel's requests in order, so parents exist before their children.
-  // An error here (e.g. "exists") is ignored; a real problem resurfaces as a clear open() error.
-  await Promise.all(
-    dirLevels(dirs)
-      .flat()
-      .map((d) => new Promise<void>((resolve) => sftp.mkdir(`${remoteDir}/${d}`, () => resolve()))),
-  );
-}
-
-interface Probe {
-  sftp: SFTPWrapper;
-  rttMs: number;
-}
-
-/** The first SFTP channel and the round trip, measured while the state command runs (saves ~5 round trips). */
-function startProbe(session: SshSession): Promise<Probe | undefined> {
-  return session
-    .sftp()
-    .then(async (sftp) => ({ sftp, rttMs: await measureRttMs(sftp) }))
-    .catch(() => undefined);
-}
-
-async function openChannels(session: SshSession, count: number): Promise<SFTPWrapper[]> {
-  const settled = await Promise.allSettled(Array.from({ length: count }, () => session.sftp()));
-  const ok = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
-  // The server may cap sessions per connection (MaxSessions, 10 by default): use what it granted.
-  if (ok.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
-  return ok;
-}
-
 async function localBlocksFor(
   files: BundleFile[],
   hashes: HashResults | undefined,
@@ -181,11 +124,11 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
   const { host } = session.target;
   const channelsWanted = parseParallel(opts.parallel);
 
-  const openssh = startOpenSsh(session, opts, remoteDir);
-  const probe = startProbe(session);
-  let probeHandedOver = false;
+  const early = opts.early ?? startEarly(session, { ...opts, remoteDir });
   try {
-    const state = parseState((await session.run(stateCommand(remoteDir))).stdout);
+    const stateRun = opts.state ?? (await session.exec(stateCommand(remoteDir)));
+    if (stateRun.code !== 0) throw remoteCommandError(stateCommand(remoteDir), stateRun, session.target);
+    const state = parseState(stateRun.stdout);
     const view = { files: state.files, manifest: parseManifest(state.manifestText) };
     const requests = hashRequestsFor(opts.files, view);
     let hashes: HashResults | undefined;
@@ -220,21 +163,31 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
       for (const v of plan.verify) if (!sending.has(v.remotePath)) announce(v);
       const verifyOf = new Map(plan.verify.map((v) => [v.remotePath, v]));
       if (plan.uploads.length > 0) {
-        probeHandedOver = true; // sendAll closes every channel it uses
-        const r = await sendAll(
+        // Not waiting for the early extra channels: they join the sending as they open.
+        const [probe, extra] = await Promise.all([early.probe, early.extra]);
+        early.handOver(); // sendAll closes every channel it uses
+        ({
+          sentBytes: sent,
+          channels,
+          rttMs,
+          opensshFiles,
+        } = await sendAll({
           session,
-          await probe,
-          openssh,
           plan,
           remoteDir,
+          probe,
+          extra,
+          openssh: early.openssh,
           channelsWanted,
-          opts,
-          (remotePath) => {
+          transport: opts.transport ?? "ssh2",
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(opts.log ? { log: opts.log } : {}),
+          ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+          onFileDone: (remotePath) => {
             const v = verifyOf.get(remotePath);
             if (v) announce(v);
           },
-        );
-        ({ sentBytes: sent, channels, rttMs, opensshFiles } = r);
+        }));
       }
     } catch (err) {
       commit?.cancel();
@@ -287,188 +240,6 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
       staleVersions: plan.stale.map((v) => ({ ...v, removed: plan.prune })),
     };
   } finally {
-    if (!probeHandedOver) void probe.then((p) => p?.sftp.end());
-    await openssh?.close();
-  }
-}
-
-async function sendAll(
-  session: SshSession,
-  probe: Probe | undefined,
-  openssh: OpenSshSftp | undefined,
-  plan: Plan,
-  remoteDir: string,
-  channelsWanted: number | undefined,
-  opts: SyncOptions,
-  /** A staged file (relative path) is completely written. */
-  done: (remotePath: string) => void,
-): Promise<{ sentBytes: number; channels: number; rttMs: number; opensshFiles: number }> {
-  const { host, user } = session.target;
-  const total = plan.sendBytes;
-  let ssh2Sent = 0;
-  let nativeDone = 0;
-  let nativeCurrent = 0;
-  const sentNow = () => ssh2Sent + nativeDone + nativeCurrent;
-  let lost = false;
-  let failure: Error | undefined;
-  const lostError = new Error("connection lost");
-  const abortError = new Error("aborted");
-  let stop: (e: Error) => void = () => undefined;
-  const stopped = new Promise<Error>((resolve) => {
-    stop = resolve;
-  });
-  void stopped.then(() => openssh?.kill());
-  const onClose = () => {
-    lost = true;
-    stop(lostError);
-  };
-  const onAbort = () => stop(abortError);
-  session.client.once("close", onClose);
-  opts.signal?.addEventListener("abort", onAbort, { once: true });
-  const channels: SFTPWrapper[] = [];
-  const meter = new RateMeter(UPLOAD_RATE_WINDOW_MS);
-  const started = Date.now();
-  let lastReport = 0;
-  const progress = (force: boolean) => {
-    const sent = sentNow();
-    const now = Date.now();
-    if (!force && now - lastReport < PROGRESS_EVERY_MS) return;
-    lastReport = now;
-    opts.onProgress?.({
-      sentBytes: sent,
-      totalBytes: total,
-      bytesPerSecond: meter.update(sent, now - started),
-    });
-  };
-  let rttMs = 0;
-  let poll: NodeJS.Timeout | undefined;
-  /** Re-reads the size of the file the OpenSSH client was writing (for the bytes-sent figure after a failure). */
-  let refreshNative: () => Promise<void> = async () => undefined;
-  try {
-    const first = probe?.sftp ?? (await unlessStopped(session.sftp(), stopped));
-    channels.push(first);
-    rttMs = probe?.rttMs ?? (await unlessStopped(measureRttMs(first), stopped));
-    const count = channelsWanted ?? chooseParallelism(rttMs, total, plan.uploads.length);
-    const transport = opts.transport ?? "ssh2";
-    const tryNative = openssh !== undefined && (transport === "openssh" || count === 1);
-    const [more, , nativeUp] = await unlessStopped(
-      Promise.all([
-        count > 1 ? openChannels(session, count - 1) : [],
-        makeDirs(first, remoteDir, plan.dirs),
-        tryNative
-          ? (openssh as OpenSshSftp).readyWithin(OPENSSH_READY_MS).then(
-              () => true,
-              (err: Error) => {
-                if (transport === "openssh") throw openSshUnusableError(err);
-                opts.log?.(`OpenSSH sftp not usable (${err.message}); sending over ssh2`);
-                return false;
-              },
-            )
-          : false,
-      ]),
-      stopped,
-    );
-    channels.push(...more);
-    const { native, rest } = splitTransports(plan.uploads, remoteDir, nativeUp);
-    const nativeBytes = native.reduce((n, u) => n + u.file.size, 0);
-    opts.log?.(
-      `sending ${total} bytes: ${native.length} file(s), ${nativeBytes} bytes with the OpenSSH sftp client; ` +
-        `${rest.length} file(s) over ${channels.length} SFTP channel(s); round trip ${rttMs.toFixed(1)} ms`,
-    );
-    const targetOf = (u: UploadItem): UploadTarget => ({
-      file: u.file,
-      remotePath: `${remoteDir}/${u.remotePath}`,
-    });
-    const pieces = splitPieces(
-      rest.map((u) => ({ file: targetOf(u), size: u.file.size, ranges: u.ranges })),
-      pieceSizeFor(total - nativeBytes, channels.length),
-    );
-    const failed = (err: Error): never => {
-      failure ??= err;
-      stop(err);
-      throw err;
-    };
-    progress(true);
-    const ssh2Run =
-      pieces.length === 0
-        ? Promise.resolve()
-        : uploadPieces(channels, pieces, {
-            onBytes: (n) => {
-              ssh2Sent += n;
-              progress(false);
-            },
-            onTargetDone: (t) => done(t.remotePath.slice(remoteDir.length + 1)),
-            stopReason: () => failure ?? (lost ? lostError : opts.signal?.aborted ? abortError : undefined),
-            stopped,
-          }).catch(failed);
-    let nativeRun: Promise<void> = Promise.resolve();
-    if (native.length > 0) {
-      const items: OpenSshItem[] = native.map((u) => ({
-        localPath: path.resolve(u.file.localPath as string),
-        remotePath: `${remoteDir}/${u.remotePath}`,
-        size: u.file.size,
-      }));
-      let writing = -1;
-      const pollSize = (done: () => void) => {
-        const i = writing;
-        const it = items[i];
-        if (!it) return done();
-        first.stat(it.remotePath, (err, st) => {
-          if (!err && i === writing) nativeCurrent = Math.min(st.size, it.size);
-          done();
-        });
-      };
-      // The client reports nothing within a file: poll the size of the one it is writing.
-      poll = setInterval(() => pollSize(() => progress(false)), OPENSSH_POLL_MS);
-      refreshNative = () =>
-        new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 1000); // a dead connection never answers
-          pollSize(() => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-      nativeRun = unlessStopped(
-        (openssh as OpenSshSftp).send(items, {
-          onStart: (i) => {
-            writing = i;
-            nativeCurrent = 0;
-          },
-          onDone: (i) => {
-            writing = -1;
-            nativeCurrent = 0;
-            nativeDone += (items[i] as OpenSshItem).size;
-            progress(false);
-            done((native[i] as UploadItem).remotePath);
-          },
-        }),
-        stopped,
-      ).catch((err: Error) => {
-        if (err instanceof OpenSshError && err.failure.kind === "lost") return failed(lostError);
-        return failed(err instanceof OpenSshError ? fromOpenSsh(err) : err);
-      });
-    }
-    await Promise.all([ssh2Run, nativeRun]);
-    progress(true);
-    return { sentBytes: sentNow(), channels: channels.length, rttMs, opensshFiles: native.length };
-  } catch (e) {
-    const err = failure ?? (e as Error);
-    let freeBytesAfter: number | undefined;
-    if (!lost) await refreshNative();
-    if (!lost && !opts.signal?.aborted) freeBytesAfter = await remoteFreeBytes(session, remoteDir);
-    throw uploadErrorOf(err, {
-      host,
-      user,
-      sentBytes: sentNow(),
-      totalBytes: total,
-      connectionLost: lost || err === lostError,
-      aborted: Boolean(opts.signal?.aborted),
-      freeBytesAfter,
-    });
-  } finally {
-    if (poll) clearInterval(poll);
-    session.client.removeListener("close", onClose);
-    opts.signal?.removeEventListener("abort", onAbort);
-    for (const ch of channels) ch.end();
+    await early.close();
   }
 }

@@ -151,6 +151,8 @@ async function sendPiece(sftp: SFTPWrapper, piece: Piece<UploadTarget>, hooks: U
 export async function uploadPieces(
   channels: SFTPWrapper[],
   pieces: Piece<UploadTarget>[],
+  /** Channels still opening: their lanes join when they arrive, if pieces are left. */
+  late: Promise<SFTPWrapper[]>,
   hooks: UploadHooks,
 ): Promise<void> {
   const remaining = new Map<UploadTarget, number>();
@@ -184,16 +186,30 @@ export async function uploadPieces(
       if (left === 0) hooks.onTargetDone(piece.file);
     }
   };
-  const lanes: Promise<void>[] = [];
-  for (let i = 0; i < LANES_PER_CHANNEL; i++) for (const ch of channels) lanes.push(lane(ch));
-  await Promise.all(lanes);
+  const lanesOn = (chs: SFTPWrapper[]) => {
+    const lanes: Promise<void>[] = [];
+    for (let i = 0; i < LANES_PER_CHANNEL; i++) for (const ch of chs) lanes.push(lane(ch));
+    return Promise.all(lanes);
+  };
+  let joined: Promise<unknown> | undefined;
+  void late.then((more) => {
+    if (!failure && next < pieces.length) joined = lanesOn(more);
+  });
+  await lanesOn(channels);
+  // Lanes that joined late finish the pieces they took (channels still opening are not waited for).
+  if (joined) await joined;
   if (failure) throw failure;
 }
 
-/** Round trip of one SFTP request, the minimum of a few (the first may include server-side setup). */
+/** A round trip this long is a network path, not server start-up noise. */
+const SLOW_RTT_MS = 20;
+
+/** Round trip of one SFTP request, the minimum of a few (the first may include server-side setup); two slow
+ * samples settle it, so a slow link pays two round trips here instead of three. */
 export async function measureRttMs(sftp: SFTPWrapper, samples = 3): Promise<number> {
   let best = Number.POSITIVE_INFINITY;
   for (let i = 0; i < samples; i++) {
+    if (i >= 2 && best >= SLOW_RTT_MS) break;
     const t0 = process.hrtime.bigint();
     await new Promise<void>((resolve, reject) =>
       sftp.realpath(".", (err) => (err ? reject(err) : resolve())),

@@ -33,7 +33,8 @@ function delayLine(src: net.Socket, dst: net.Socket, ms: number): (chunk: Buffer
 export interface TcpProxy {
   port: number;
   /** Bytes forwarded client → server and server → client so far (all connections). */
-  stats(): { up: number; down: number; connections: number; cut: boolean };
+  /** cut: a cut has happened; cuts: how many (a test that cuts several times checks each one landed). */
+  stats(): { up: number; down: number; connections: number; cut: boolean; cuts: number };
   /** Change behaviour for new data, e.g. switch from "cut" back to "pass" for a rerun. */
   setMode(mode: ProxyMode): void;
   close(): Promise<void>;
@@ -48,6 +49,7 @@ export async function startTcpProxy(
   let down = 0;
   let connections = 0;
   let cut = false;
+  let cuts = 0;
   let throttleStart: number | undefined;
   const sockets = new Set<net.Socket>();
   const track = (s: net.Socket) => {
@@ -96,6 +98,7 @@ export async function startTcpProxy(
         const room = mode.bytes - up;
         if (room <= 0) {
           cut = true;
+          cuts++;
           killBoth();
           return;
         }
@@ -103,6 +106,7 @@ export async function startTcpProxy(
           up += room;
           upstream.write(chunk.subarray(0, room));
           cut = true;
+          cuts++;
           killBoth();
           return;
         }
@@ -135,7 +139,7 @@ export async function startTcpProxy(
 
   return {
     port: (server.address() as net.AddressInfo).port,
-    stats: () => ({ up, down, connections, cut }),
+    stats: () => ({ up, down, connections, cut, cuts }),
     setMode: (m) => {
       mode = m;
     },

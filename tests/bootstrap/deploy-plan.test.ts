@@ -2,16 +2,9 @@ import { checkRemoteDir } from "../../common/remote-dir";
 // The pure decisions behind deploy/status/logs/stop: plan, argv (exact strings), sudo, parsing.
 
 import { EventEmitter } from "node:events";
-import {
-  DEPLOY_RECORD,
-  isDiskFull,
-  modelNamesOf,
-  planDeploy,
-  renderedToBundle,
-  staleVersionMessages,
-  throwIfCancelled,
-  untilConnectionLost,
-} from "../../bootstrap/deploy/index";
+import { throwIfCancelled } from "../../bootstrap/deploy/index";
+import { DEPLOY_RECORD, modelNamesOf, planDeploy, renderedToBundle } from "../../bootstrap/deploy/plan";
+import { isDiskFull, staleVersionMessages, untilConnectionLost } from "../../bootstrap/deploy/upload";
 import { parseDiskFree } from "../../bootstrap/transfer/remote-scripts";
 import { parseParallel } from "../../cli/deploy";
 import { logsArgv } from "../../cli/logs";

@@ -2,7 +2,8 @@
 // docker pull ends in a timeout error instead of a deploy that never returns. The SSH session, the upload engine,
 // the lock and the remote runner are stand-ins here: the subject is which options deploy hands to each step.
 import { EventEmitter } from "node:events";
-import { deploy, STEP_TIMEOUT_MS } from "../../bootstrap/deploy/index";
+import { deploy } from "../../bootstrap/deploy/index";
+import { STEP_TIMEOUT_MS } from "../../bootstrap/deploy/plan";
 import type { SshSession } from "../../bootstrap/ssh/session";
 
 type RunCall = { argv: string[]; opts: { sudo?: boolean; timeoutMs?: number } };
@@ -28,6 +29,13 @@ jest.mock("../../bootstrap/deploy/lock", () => ({
 }));
 jest.mock("../../bootstrap/transfer", () => ({
   ...jest.requireActual("../../bootstrap/transfer"),
+  startEarly: () => ({
+    probe: Promise.resolve(undefined),
+    extra: Promise.resolve({ asked: 0, channels: Promise.resolve([]) }),
+    openssh: undefined,
+    handOver: () => undefined,
+    close: async () => undefined,
+  }),
   syncBundle: async () => ({
     uploadedFiles: 0,
     uploadedBytes: 0,

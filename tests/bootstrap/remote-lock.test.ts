@@ -1,7 +1,13 @@
 // The deploy lock against a real sshd: a second holder is refused by name; the lock dies with its connection.
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { acquireRemoteLock, holderDescription, lockArgv, lockPaths } from "../../bootstrap/deploy/lock";
+import {
+  acquireRemoteLock,
+  holderDescription,
+  lockArgv,
+  lockPaths,
+  parseAcquired,
+} from "../../bootstrap/deploy/lock";
 import { connect, type SshSession } from "../../bootstrap/ssh/session";
 import { ExitCode } from "../../common/errors";
 import { type Sshd, startSshd } from "../../scripts/harness/sshd";
@@ -63,6 +69,28 @@ test("holder text and argv are exact", () => {
     "30",
     "5",
   ]);
+});
+
+test("the acquired marker splits off what the command under the lock printed, and its exit code", () => {
+  expect(parseAcquired("a\nb\n\nodapi-lock-acquired 0\n")).toEqual({ code: 0, stdout: "a\nb\n" });
+  expect(parseAcquired("no newline\nodapi-lock-acquired 3\n")).toEqual({ code: 3, stdout: "no newline" });
+  expect(parseAcquired("odapi-lock-acquired 0\n")).toBeUndefined(); // not yet a whole marker line after the echo
+  expect(parseAcquired("\nodapi-lock-acquired 0")).toBeUndefined(); // the line is not complete yet
+  expect(lockArgv("/srv/odapi", "me", 30, 5, ["bash", "-c", "x"]).slice(-3)).toEqual(["bash", "-c", "x"]);
+});
+
+test("a command under the lock runs once the lock is held, before acquire resolves; its output and code come back", async () => {
+  const a = await session();
+  const lock = await acquireRemoteLock(a, remoteDir, {
+    underLock: ["sh", "-c", 'cat "$1"; printf "two words\\n"; exit 4', "sh", lockPaths(remoteDir).ownerFile],
+  });
+  expect(lock.underLock?.code).toBe(4);
+  // The owner file is written before the command runs: the command sees the lock held by us.
+  expect(lock.underLock?.stdout).toBe(`${lock.holder}\ntwo words\n`);
+  await lock.release();
+  const plain = await acquireRemoteLock(a, remoteDir);
+  expect(plain.underLock).toBeUndefined();
+  await plain.release();
 });
 
 test("a second lock on the same dir fails after a short grace naming the holder; after release it is free", async () => {

@@ -104,12 +104,27 @@ test("cut at many points of a first upload: never a partial numeric dir, and a r
   const proxy = await startTcpProxy({ port: sshd.port }, { kind: "pass" });
   open.push(proxy);
   for (const fraction of [0.05, 0.3, 0.6, 0.9, 0.99, 1.02]) {
+    // Each round is a first upload, so the cut point is a fraction of everything this sync has to send.
+    rmSync(remote, { recursive: true, force: true });
     proxy.setMode({ kind: "pass" });
     const s = await viaProxy(proxy);
+    const cutsBefore = proxy.stats().cuts;
     proxy.setMode({ kind: "cut", bytes: proxy.stats().up + Math.round(4_010_000 * fraction) });
-    await syncBundle(s, { files, remoteDir: remote, parallel: 2 }).catch((e) => {
-      expect(e).toBeInstanceOf(OdapiError);
-    });
+    const outcome = await syncBundle(s, { files, remoteDir: remote, parallel: 2 }).then(
+      () => "completed" as const,
+      (e: unknown) => e,
+    );
+    if (fraction < 1) {
+      // The cut landed inside the data: this sync was really broken, with the connection-lost error.
+      expect(proxy.stats().cuts).toBe(cutsBefore + 1);
+      expect(outcome).toBeInstanceOf(OdapiError);
+      expect((outcome as OdapiError).exitCode).toBe(3);
+    } else if (outcome === "completed") {
+      // Past the data: a sync that finished must have finished right.
+      expect(treeHashes(remote)).toEqual(want);
+    } else {
+      expect(outcome).toBeInstanceOf(OdapiError);
+    }
     expect(partialVersions(remote, [want])).toEqual([]);
   }
   proxy.setMode({ kind: "pass" });

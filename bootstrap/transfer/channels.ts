@@ -1,0 +1,113 @@
+// The SFTP channels of an upload, and the work started before the plan is known: the first channel and the
+// round trip, the OpenSSH client's login, and (on a slow link) the extra channels, so that none of their round
+// trips stand between the plan and the first byte.
+import type { SFTPWrapper } from "ssh2";
+import type { SshSession } from "../ssh/session";
+import type { BundleFile } from "./manifest";
+import type { Transport } from "./openssh-batch";
+import type { OpenSshSftp } from "./openssh-sftp";
+import { chooseParallelism, dirLevels, parseParallel } from "./ranges";
+import { startOpenSsh } from "./transports";
+import { measureRttMs } from "./uploader";
+
+/** Channels opened before the plan: few enough that the lock, the commit and a command still get a session
+ * each under OpenSSH's default MaxSessions 10 (the rest open after the plan, as before). */
+export const EARLY_CHANNELS_MAX = 6;
+
+export interface Probe {
+  sftp: SFTPWrapper;
+  rttMs: number;
+}
+
+/** What an upload starts before it knows what to send; handed to syncBundle, which owns and closes it. */
+export interface EarlyStart {
+  probe: Promise<Probe | undefined>;
+  /** Extra SFTP channels opening as soon as the round trip says several are needed (possibly none): how many
+   * were asked for is known with the probe; the channels themselves arrive later. */
+  extra: Promise<EarlyChannels>;
+  openssh: OpenSshSftp | undefined;
+  /** Ends whatever was started and not handed over (idempotent). */
+  close(): Promise<void>;
+  /** syncBundle calls this when it hands the channels to the sender, which closes them itself. */
+  handOver(): void;
+}
+
+export interface EarlyChannels {
+  asked: number;
+  channels: Promise<SFTPWrapper[]>;
+}
+
+export interface EarlyOptions {
+  files: readonly BundleFile[];
+  remoteDir: string;
+  parallel?: number | "auto";
+  transport?: Transport;
+  sftpBinary?: string;
+  log?: (line: string) => void;
+}
+
+/**
+ * The first SFTP channel and the round trip (one request: a slow link shows in one sample; a fast one takes
+ * the best of three), then, when the local bundle's size at that round trip wants several channels, up to
+ * EARLY_CHANNELS_MAX of them; and the OpenSSH client's connection. All of it overlaps the remote state read.
+ */
+export function startEarly(session: SshSession, opts: EarlyOptions): EarlyStart {
+  const remoteDir = opts.remoteDir.replace(/\/+$/, "");
+  const wanted = parseParallel(opts.parallel);
+  const openssh = startOpenSsh(session, opts, remoteDir);
+  const probe: Promise<Probe | undefined> = session
+    .sftp()
+    .then(async (sftp) => ({ sftp, rttMs: await measureRttMs(sftp) }))
+    .catch(() => undefined);
+  const localBytes = opts.files.reduce((n, f) => n + f.size, 0);
+  const extra = probe.then((p): EarlyChannels => {
+    const count = p ? (wanted ?? chooseParallelism(p.rttMs, localBytes, opts.files.length)) : 1;
+    const asked = Math.min(count, EARLY_CHANNELS_MAX) - 1;
+    return {
+      asked,
+      channels: asked > 0 ? openChannels(session, asked).catch(() => []) : Promise.resolve([]),
+    };
+  });
+  let handedOver = false;
+  let closed = false;
+  return {
+    probe,
+    extra,
+    openssh,
+    handOver: () => {
+      handedOver = true;
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      if (!handedOver) {
+        void probe.then((p) => p?.sftp.end());
+        void extra.then(async (e) => {
+          for (const ch of await e.channels) ch.end();
+        });
+      }
+      await openssh?.close();
+    },
+  };
+}
+
+/** Opens up to `count` SFTP channels in parallel; the server may cap sessions per connection (MaxSessions,
+ * 10 by default): use what it granted. */
+export async function openChannels(session: SshSession, count: number): Promise<SFTPWrapper[]> {
+  if (count <= 0) return [];
+  const settled = await Promise.allSettled(Array.from({ length: count }, () => session.sftp()));
+  const ok = settled.flatMap((s) => (s.status === "fulfilled" ? [s.value] : []));
+  if (ok.length === 0) throw (settled[0] as PromiseRejectedResult).reason;
+  return ok;
+}
+
+/** Creates the upload dirs over SFTP (no remote shell start): ancestors first, each depth in parallel; existing dirs are fine. */
+export async function makeDirs(sftp: SFTPWrapper, remoteDir: string, dirs: string[]): Promise<void> {
+  // One round trip: sftp-server handles a channel's requests in order, so parents exist before their children.
+  // An error here (e.g. "exists") is ignored; a real problem resurfaces as a clear open() error.
+  await Promise.all(
+    dirLevels(dirs)
+      .flat()
+      .map((d) => new Promise<void>((resolve) => sftp.mkdir(`${remoteDir}/${d}`, () => resolve()))),
+  );
+}
