@@ -54,7 +54,7 @@ beforeAll(async () => {
 afterAll(() => fx.stop());
 
 test("deploy --no-start --json uploads the models and serving files, and a rerun sends nothing", async () => {
-  const remoteDir = path.join(tmp, "remote-one");
+  const remoteDir = path.join(tmp, "remote one");
   const first = await odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"]);
   expect(first.stderr).not.toMatch(/^error/m);
   expect(first.code).toBe(0);
@@ -270,7 +270,7 @@ const asRoot = process.getuid?.() === 0;
 );
 
 test("status and stop explain a host without a running Docker engine", async () => {
-  const remoteDir = path.join(tmp, "remote-one");
+  const remoteDir = path.join(tmp, "remote one");
   const hasDockerCli = hasCommand("docker");
   const status = await odapi(["status", ...conn(remoteDir)]);
   expect(status.code).toBe(ExitCode.missingTool);
