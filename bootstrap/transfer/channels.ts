@@ -6,7 +6,7 @@ import type { SshSession } from "../ssh/session";
 import type { BundleFile } from "./manifest";
 import type { Transport } from "./openssh-batch";
 import type { OpenSshSftp } from "./openssh-sftp";
-import { chooseParallelism, dirLevels, parseParallel } from "./ranges";
+import { channelCountOf, chooseParallelism, dirLevels } from "./ranges";
 import { startOpenSsh } from "./transports";
 import { measureRttMs } from "./uploader";
 
@@ -53,7 +53,7 @@ export interface EarlyOptions {
  */
 export function startEarly(session: SshSession, opts: EarlyOptions): EarlyStart {
   const remoteDir = opts.remoteDir.replace(/\/+$/, "");
-  const wanted = parseParallel(opts.parallel);
+  const wanted = channelCountOf(opts.parallel);
   const openssh = startOpenSsh(session, opts, remoteDir);
   const probe: Promise<Probe | undefined> = session
     .sftp()

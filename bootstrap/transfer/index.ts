@@ -13,6 +13,6 @@ export {
 } from "./manifest";
 export { TRANSPORTS, type Transport } from "./openssh-batch";
 export { stagedPathOf, stagingDir, versionDir } from "./paths";
-export { parseParallel } from "./ranges";
+export { channelCountOf } from "./ranges";
 export { stateCommand } from "./remote-scripts";
 export { type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";

@@ -103,8 +103,8 @@ export function chooseParallelism(rttMs: number, totalBytes: number, fileCount: 
   return Math.min(16, Math.max(2, Math.ceil(rttMs / 8)));
 }
 
-/** Parses the `--parallel` value: "auto" or a channel count 1–64. Returns undefined for auto. */
-export function parseParallel(value: number | "auto" | undefined): number | undefined {
+/** The engine's `parallel` option as an explicit channel count 1–64, or undefined for "auto" (the CLI flag's text is cli/deploy.ts parseParallel). */
+export function channelCountOf(value: number | "auto" | undefined): number | undefined {
   if (value === undefined || value === "auto") return undefined;
   if (!Number.isInteger(value) || value < 1 || value > 64) {
     throw new OdapiError(

@@ -11,7 +11,7 @@ import type { Transport } from "./openssh-batch";
 import { stagedPathOf, validateRelPath } from "./paths";
 import { startPending } from "./pending-command";
 import { hashRequestsFor, type Plan, planSync } from "./plan";
-import { blockSizeFor, MiB, parseParallel } from "./ranges";
+import { blockSizeFor, channelCountOf, MiB } from "./ranges";
 import {
   commitCommand,
   commitTail,
@@ -122,7 +122,7 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
   checkInputs(opts.files, remoteDir);
   const log = opts.log ?? (() => undefined);
   const { host } = session.target;
-  const channelsWanted = parseParallel(opts.parallel);
+  const channelsWanted = channelCountOf(opts.parallel);
 
   const early = opts.early ?? startEarly(session, { ...opts, remoteDir });
   try {

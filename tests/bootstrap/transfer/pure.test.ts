@@ -12,10 +12,10 @@ import { isTransientPath, stagedPathOf, validateRelPath, versionOf } from "../..
 import { hashRequestsFor, planSync, type RemoteView, trustedHash } from "../../../bootstrap/transfer/plan";
 import {
   blockSizeFor,
+  channelCountOf,
   chooseParallelism,
   dirLevels,
   MiB,
-  parseParallel,
   pieceSizeFor,
   rangesToResend,
   splitPieces,
@@ -163,11 +163,11 @@ describe("ranges", () => {
     expect(chooseParallelism(80, 200 * MiB, 5)).toBe(10);
     expect(chooseParallelism(300, 200 * MiB, 5)).toBe(16);
     expect(chooseParallelism(80, 1000, 2)).toBe(1);
-    expect(parseParallel("auto")).toBeUndefined();
-    expect(parseParallel(undefined)).toBeUndefined();
-    expect(parseParallel(6)).toBe(6);
-    expect(() => parseParallel(0)).toThrow(OdapiError);
-    expect(() => parseParallel(1.5)).toThrow(OdapiError);
+    expect(channelCountOf("auto")).toBeUndefined();
+    expect(channelCountOf(undefined)).toBeUndefined();
+    expect(channelCountOf(6)).toBe(6);
+    expect(() => channelCountOf(0)).toThrow(OdapiError);
+    expect(() => channelCountOf(1.5)).toThrow(OdapiError);
   });
 
   test("dir levels list ancestors shallowest first", () => {
