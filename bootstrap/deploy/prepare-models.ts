@@ -20,22 +20,7 @@ import {
 } from "../../model-prep/remote-job";
 import type { SshSession } from "../ssh/session";
 import { listLocalFiles } from "../transfer/manifest";
-
-/** Splits streamed output into whole lines for the log callback. */
-function lineSplitter(log: (line: string) => void): { push(chunk: string): void; flush(): void } {
-  let rest = "";
-  return {
-    push(chunk) {
-      const parts = (rest + chunk).split("\n");
-      rest = parts.pop() ?? "";
-      for (const line of parts) if (line.trim()) log(line);
-    },
-    flush() {
-      if (rest.trim()) log(rest);
-      rest = "";
-    },
-  };
-}
+import { wholeLines } from "./lines";
 
 function uploadError(what: string, remoteDir: string, err: unknown): OdapiError {
   if (err instanceof OdapiError) return err;
@@ -155,7 +140,7 @@ export async function prepareOnRemote(
       await uploadRaw(session, opts, upload);
     }
     log(`${job.name}: preparing on ${session.target.host} (version ${opts.version})`);
-    const lines = lineSplitter((line) => log(`${job.name}: ${line}`));
+    const lines = wholeLines((line) => log(`${job.name}: ${line}`));
     const res = await session.run(remotePrepareArgv(job, opts), {
       sudo: true,
       onOutput: (c) => lines.push(c),
