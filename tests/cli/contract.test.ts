@@ -45,7 +45,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** The modules `node bin/odapi.cjs …args` loaded, as paths relative to the repository. */
+/** The modules `node bin/odapi.cjs …args` loaded, as source paths relative to the repository. */
 async function loadedModules(
   args: string[],
 ): Promise<{ code: number | null; stdout: string; modules: string[] }> {
@@ -57,7 +57,9 @@ async function loadedModules(
   );
   const modules = readFileSync(list, "utf8")
     .split("\n")
-    .map((m) => path.relative(ROOT, m));
+    .map((m) => path.relative(ROOT, m))
+    // The compiled build runs dist/cli/detect.js where tsx runs cli/detect.ts: name both as the source file.
+    .map((m) => (m.startsWith("dist/") ? m.slice("dist/".length).replace(/\.js$/, ".ts") : m));
   return { code: r.code, stdout: r.stdout, modules };
 }
 
