@@ -15,8 +15,9 @@ const SUITE = "bookworm";
 /** nginx-light for the gateway, python3 for the stand-in (TensorFlow itself comes from the venv). */
 const BASE_PACKAGES = ["python3", "nginx-light"];
 const HASH_LABEL = "odapi.rehearsal.hash";
-/** Bumped when the build steps below change in a way the hashed inputs do not show. */
-const RECIPE = "3";
+/** Bumped when the build steps below change in a way the hashed inputs do not show (base, derived images). */
+const BASE_RECIPE = "4";
+const RECIPE = "5";
 const STANDIN_LIB = "/usr/lib/odapi-standin";
 export const STANDIN_SOURCE = projectFile("tests", "rehearsal", "standin", "tensorflow_model_server");
 const PROTOS_SOURCE = projectFile("tests", "python", "serving", "tf_serving_protos.py");
@@ -105,7 +106,7 @@ export function ensureRehearsalImages(
     log(`built ${image} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   };
 
-  const baseHash = contentHash({ RECIPE, SUITE, packages: BASE_PACKAGES.join(",") });
+  const baseHash = contentHash({ RECIPE: BASE_RECIPE, SUITE, packages: BASE_PACKAGES.join(",") });
   const base = `odapi-rehearsal/base:${baseHash}`;
   if (labelOf(base) !== baseHash) timed(base, () => buildBase(engine, base, baseHash, opts.cacheDir));
 
@@ -115,7 +116,7 @@ export function ensureRehearsalImages(
       derive(engine, base, GATEWAY_IMAGE, gatewayHash, {
         shell:
           "useradd --system --no-create-home --shell /usr/sbin/nologin nginx && mkdir -p /var/cache/nginx",
-        changes: ["ENTRYPOINT []", 'CMD ["nginx", "-g", "daemon off;"]'],
+        changes: ['CMD ["nginx", "-g", "daemon off;"]'],
       }),
     );
   }
@@ -196,7 +197,7 @@ function buildBase(engine: DockerEngine, name: string, hash: string, cacheDir = 
   }
 }
 
-/** A new image from base: one shell step (its entrypoint and command are replaced by `changes`), files copied in, then committed with the given Dockerfile changes. */
+/** A new image from base: one shell step (the base has no entrypoint; `changes` sets the command), files copied in, then committed with the given Dockerfile changes. */
 function derive(
   engine: DockerEngine,
   base: string,
@@ -207,18 +208,7 @@ function derive(
   const container = `odapi-build-${hash}`;
   engine.tryDocker(["rm", "--force", container]);
   try {
-    engine.docker([
-      "run",
-      "--name",
-      container,
-      "--network",
-      "none",
-      "--entrypoint",
-      "/bin/sh",
-      base,
-      "-c",
-      step.shell,
-    ]);
+    engine.docker(["run", "--name", container, "--network", "none", base, "/bin/sh", "-c", step.shell]);
     for (const [from, to] of step.copy ?? [])
       engine.docker(["cp", "--archive", from, `${container}:${to}`], { timeoutMs: 600_000 });
     const changes = [...step.changes, `LABEL ${HASH_LABEL}=${hash}`].flatMap((c) => ["--change", c]);
