@@ -14,8 +14,9 @@ import {
 } from "../../cli/local";
 import { ExitCode } from "../../common/errors";
 import { servingRunArgs } from "../../serving";
+import { pathWithout } from "../helpers/path-without";
 import { ODAPI_BIN, runOdapi } from "../helpers/run";
-import { tempDirPerTest } from "../helpers/tmp";
+import { removeDir, tempDirPerTest } from "../helpers/tmp";
 import { describeWithDockerCli } from "./docker-cli";
 
 const args: LocalArgs = {
@@ -187,10 +188,11 @@ describe("odapi local, run for real", () => {
   const cwd = tempDirPerTest("odapi-local-");
 
   test("without docker on PATH: exit 12 (missingTool), what to install, nothing prepared or written", async () => {
+    const noDocker = pathWithout(["docker"]);
     const r = await odapi(["local"], {
       cwd: cwd(),
-      env: { ...process.env, PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` },
-    });
+      env: { ...process.env, PATH: noDocker },
+    }).finally(() => removeDir(noDocker));
     expect(r.code).toBe(ExitCode.missingTool);
     expect(r.stderr).toMatch(/^error: Docker is not installed .*\n {2}fix: install Docker Desktop/m);
     expect(existsSync(path.join(cwd(), "models"))).toBe(false);
