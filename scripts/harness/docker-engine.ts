@@ -20,7 +20,7 @@ export const DOCKERD_BINARY = "/usr/sbin/dockerd";
 export const REHEARSAL_CACHE_DIR =
   process.env.ODAPI_REHEARSAL_CACHE ?? path.join(os.homedir(), ".cache", "odapi-rehearsal");
 /** Private subnets for user networks, away from the default 172.17+ pools a system Docker uses. */
-const ADDRESS_POOL = "base=10.213.0.0/16,size=24";
+export const ADDRESS_POOL = "base=10.213.0.0/16,size=24";
 const START_TIMEOUT_MS = 60_000;
 const STOP_TIMEOUT_MS = 30_000;
 
@@ -57,12 +57,10 @@ export function engineUnavailableReason(probe: {
 }
 
 /** dockerd's argv for these dirs (pure): no iptables or forwarding changes on the host, no default bridge. */
-export function dockerdArgs(dirs: {
-  dataRoot: string;
-  execRoot: string;
-  socket: string;
-  pidFile: string;
-}): string[] {
+export function dockerdArgs(
+  dirs: { dataRoot: string; execRoot: string; socket: string; pidFile: string },
+  addressPool = ADDRESS_POOL,
+): string[] {
   return [
     "--data-root",
     dirs.dataRoot,
@@ -76,7 +74,7 @@ export function dockerdArgs(dirs: {
     "--ip-forward=false",
     "--bridge=none",
     "--default-address-pool",
-    ADDRESS_POOL,
+    addressPool,
   ];
 }
 
@@ -112,7 +110,7 @@ function sleepSync(ms: number): void {
 }
 
 /** Starts the engine, or says why it cannot (never throws for an engine that cannot run here). Synchronous. */
-export function startDockerEngine(opts: { cacheDir?: string } = {}): EngineStart {
+export function startDockerEngine(opts: { cacheDir?: string; addressPool?: string } = {}): EngineStart {
   const reason = engineUnavailableReason({
     uid: process.getuid?.() ?? -1,
     dockerd: existsSync(DOCKERD_BINARY),
@@ -164,7 +162,7 @@ export function startDockerEngine(opts: { cacheDir?: string } = {}): EngineStart
 
   const launch = (): void => {
     const fd = openSync(logFile, "a");
-    child = spawn(DOCKERD_BINARY, dockerdArgs(dirs), { stdio: ["ignore", fd, fd] });
+    child = spawn(DOCKERD_BINARY, dockerdArgs(dirs, opts.addressPool), { stdio: ["ignore", fd, fd] });
     closeSync(fd);
     hookExit(child);
     const deadline = Date.now() + START_TIMEOUT_MS;

@@ -37,7 +37,10 @@ test("dockerdArgs: own dirs and socket, no iptables, no forwarding, no default b
 });
 
 const cacheDir = makeTempDir("odapi-engine-cache-");
-const started = startDockerEngine({ cacheDir });
+// Its own subnets: the rehearsal's engine may run at the same time in another jest worker.
+const OWN_POOL = "base=10.214.0.0/16,size=24";
+const started = startDockerEngine({ cacheDir, addressPool: OWN_POOL });
+if ("skipped" in started) removeDir(cacheDir);
 if ("skipped" in started) console.warn(`SKIPPED the Docker engine tests: ${started.skipped}`);
 const describeEngine = "engine" in started ? describe : describe.skip;
 
@@ -68,7 +71,7 @@ describeEngine("a private dockerd", () => {
     expect(engine.docker(["info", "--format", "{{.DockerRootDir}} {{.Driver}}"])).toBe(
       `${path.join(cacheDir, "engine")} overlay2`,
     );
-    const second = startDockerEngine({ cacheDir });
+    const second = startDockerEngine({ cacheDir, addressPool: OWN_POOL });
     expect(second).toEqual({ skipped: expect.stringMatching(/another process uses the test engine/) });
   });
 
@@ -97,7 +100,7 @@ describeEngine("a private dockerd", () => {
   test("stop removes the containers, ends dockerd and frees the cache for the next engine", async () => {
     await engine.stop();
     expect(engine.tryDocker(["info"], 10_000).status).not.toBe(0);
-    const next = startDockerEngine({ cacheDir });
+    const next = startDockerEngine({ cacheDir, addressPool: OWN_POOL });
     if (!("engine" in next)) throw new Error(`the next engine did not start: ${next.skipped}`);
     try {
       expect(next.engine.docker(["ps", "-aq"])).toBe("");
