@@ -161,7 +161,18 @@ export function ensureRehearsalImages(
       engine.docker(["tag", serving, servingGpu]);
     });
   }
+  if (built.length) pruneSuperseded(engine, base);
   return { gateway: GATEWAY_IMAGE, serving, servingGpu, built };
+}
+
+/** Older bases and the untagged images a rebuild left behind: the cache keeps only what the current hashes use. */
+function pruneSuperseded(engine: DockerEngine, base: string): void {
+  const bases = engine
+    .docker(["images", "--format", "{{.Repository}}:{{.Tag}}", "odapi-rehearsal/base"])
+    .split("\n");
+  const old = bases.filter((b) => b && b !== base);
+  if (old.length) engine.tryDocker(["rmi", ...old]);
+  engine.tryDocker(["image", "prune", "--force"]);
 }
 
 /** debootstrap a minimal Debian with BASE_PACKAGES and import it as an image. */
