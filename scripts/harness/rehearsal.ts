@@ -380,6 +380,17 @@ const BOTH = [CONTAINERS.gateway, CONTAINERS.serving].sort();
 
 export const rehearsalSteps: RehearsalStep[] = [
   {
+    name: "stop before any deploy",
+    run: async (r) => {
+      const run = await r.odapi(["stop"], { connect: true });
+      check(
+        run.code === 2 && run.stderr.includes("nothing is deployed in that --remote-dir"),
+        `odapi stop with nothing deployed: exit ${run.code}: ${run.stderr}`,
+      );
+      return { summary: "refused: nothing is deployed there", facts: { ...run } };
+    },
+  },
+  {
     name: "prepare",
     run: async (r) => {
       const json = await prepareVersion(r, 1);
@@ -515,7 +526,6 @@ export const rehearsalSteps: RehearsalStep[] = [
         r.modelsDir,
         "--port",
         String(port),
-        "--no-test",
         "--timeout",
         "300",
         "--json",
@@ -528,7 +538,8 @@ export const rehearsalSteps: RehearsalStep[] = [
       const stopped = jsonOf("odapi local --stop", await r.odapi(["local", "--stop", "--json"]));
       return {
         summary: `served on ${json.url}, stopped`,
-        facts: { json, status, stopped, running: runningContainers(r) },
+        // Without --no-test, local ran the test client once; with --json its report went to stderr.
+        facts: { json, status, stopped, running: runningContainers(r), localLog: started.stderr },
       };
     },
   },

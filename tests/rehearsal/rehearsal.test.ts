@@ -40,6 +40,7 @@ describeEngine("the rehearsal on a private Docker engine", () => {
 
   test("every step is covered by a test below", () => {
     expect(rehearsalSteps.map((s) => s.name)).toEqual([
+      "stop before any deploy",
       "prepare",
       "deploy",
       "detect through the gateway",
@@ -52,6 +53,13 @@ describeEngine("the rehearsal on a private Docker engine", () => {
       "odapi local",
     ]);
   });
+
+  test("odapi stop before any deploy names the missing stop.sh and the --remote-dir fix (exit 2)", async () => {
+    const { facts } = await step("stop before any deploy").run(r);
+    expect(facts.code).toBe(2);
+    expect(facts.stderr).toContain(`error: ${r.remoteDir}/stop.sh does not exist on 127.0.0.1`);
+    expect(facts.stderr).not.toContain("is not installed");
+  }, 120_000);
 
   test("odapi prepare writes version 1 of the test detector", async () => {
     const { facts } = await step("prepare").run(r);
@@ -126,5 +134,7 @@ describeEngine("the rehearsal on a private Docker engine", () => {
     expect(facts.status).toMatchObject({ model_version_status: [{ version: "2", state: "AVAILABLE" }] });
     expect(facts.stopped).toEqual({ stopped: true });
     expect(facts.running).toEqual([]);
+    // Without --no-test, local ran the test client once (it writes its annotated picture to the project's out/).
+    expect(facts.localLog).toMatch(/annotated → \S*out\/astronaut\.square\.png/);
   }, 600_000);
 });
