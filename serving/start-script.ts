@@ -3,6 +3,7 @@
 import { TF_SERVING_VERSION } from "../common/pins";
 import { shellJoinMultiline, shellQuote } from "../common/shell";
 import { CONTAINERS, DOCKER_NETWORK, FILES, PROMETHEUS_PATH, SCRIPTS } from "./constants";
+import { gatewayFingerprint, servingFingerprint } from "./container-fingerprint";
 import { configHostDir, gatewayRunArgs, imagesFor, modelsHostDir, servingRunArgs } from "./docker-args";
 import { servingPorts } from "./ports";
 import { failCall, requireDockerLines, scriptPrologue } from "./script-common";
@@ -10,6 +11,8 @@ import type { ServingOptions } from "./types";
 
 /** Seconds start.sh watches a fresh container, so a server that exits at once is reported here, not as a timeout later. */
 export const START_SETTLE_SECONDS = 3;
+/** Below remoteDir: per container, the id and fingerprint start.sh started it with. */
+export const CONTAINER_STATE_DIR = ".containers";
 
 export function renderStartScript(opts: ServingOptions): string {
   const ports = servingPorts(opts);
@@ -17,6 +20,8 @@ export function renderStartScript(opts: ServingOptions): string {
   const gatewayArgs = gatewayRunArgs(opts);
   const images = imagesFor(opts);
   const gatewayFile = `${opts.remoteDir}/${FILES.gatewayConfig}`;
+  const servingFp = servingFingerprint(opts);
+  const gatewayFp = gatewayFingerprint(opts);
   // The usual reasons docker run fails here: a taken port; on GPU hosts, a missing NVIDIA container toolkit.
   const gpuHint =
     opts.host === "gpu"
@@ -59,16 +64,27 @@ ensure_image() {
 }
 ${images.map((image) => `ensure_image ${q(image)}`).join("\n")}
 
-# Replacing, not reusing, containers makes every run apply the current flags: rerunning is safe.
+# A container started by this script with the same flags and configs keeps running (replacing it would drop
+# requests: TF Serving loads new model versions itself); any other container of that name is replaced.
+state_dir=${q(`${opts.remoteDir}/${CONTAINER_STATE_DIR}`)}
+mkdir -p "$state_dir"
+is_current() {
+  local recorded
+  recorded=$(cat "$state_dir/$1" 2>/dev/null) || return 1
+  [[ \${recorded##* } == "$2" ]] || return 1
+  [[ $(docker inspect --format '{{.Id}} {{.State.Running}}' "$1" 2>/dev/null) == "\${recorded% *} true" ]]
+}
 remove_container() {
+  rm -f "$state_dir/$1"
   if docker container inspect "$1" >/dev/null 2>&1; then
     docker rm --force "$1" >/dev/null
     say "removed the previous $1 container"
   fi
 }
-remove_container ${CONTAINERS.gateway}
-remove_container ${CONTAINERS.serving}
+${gatewayFp ? `is_current ${CONTAINERS.gateway} ${gatewayFp} || remove_container ${CONTAINERS.gateway}` : `remove_container ${CONTAINERS.gateway}`}
+is_current ${CONTAINERS.serving} ${servingFp} || remove_container ${CONTAINERS.serving}
 docker network inspect ${DOCKER_NETWORK} >/dev/null 2>&1 || docker network create ${DOCKER_NETWORK} >/dev/null
+started=()
 
 # Reports a container that stopped or keeps restarting right after start, with its last log lines.
 check_running() {
@@ -93,16 +109,29 @@ rm -f ${q(gatewayFile)}
 `);
   }
 
-  out.push(`${shellJoinMultiline(servingRunArgs(opts))} >/dev/null \\
-  || ${failCall(`could not start container ${CONTAINERS.serving} (docker's message is above)`, portHint(opts.apiKey ? ports.internalRest : ports.public))}
-`);
-  if (gatewayArgs) {
-    out.push(`${shellJoinMultiline(gatewayArgs)} >/dev/null \\
-  || ${failCall(`could not start container ${CONTAINERS.gateway} (docker's message is above)`, portHint(ports.public))}
-`);
+  // Started only when not kept above; the new container's id and fingerprint are recorded for the next run.
+  const runUnlessKept = (name: string, args: string[], fingerprint: string, hint: string) =>
+    `if docker container inspect ${name} >/dev/null 2>&1; then
+  say ${q(`${name} is unchanged: kept running`)}
+else
+  id=$(${shellJoinMultiline(args)}) \\
+    || ${failCall(`could not start container ${name} (docker's message is above)`, hint)}
+  printf '%s %s\\n' "$id" ${fingerprint} >"$state_dir/${name}"
+  started+=(${name})
+fi
+`;
+  out.push(
+    runUnlessKept(
+      CONTAINERS.serving,
+      servingRunArgs(opts),
+      servingFp,
+      portHint(opts.apiKey ? ports.internalRest : ports.public),
+    ),
+  );
+  if (gatewayArgs && gatewayFp) {
+    out.push(runUnlessKept(CONTAINERS.gateway, gatewayArgs, gatewayFp, portHint(ports.public)));
   }
-  out.push(`check_running ${CONTAINERS.serving}`);
-  if (gatewayArgs) out.push(`check_running ${CONTAINERS.gateway}`);
+  out.push(`for container in "\${started[@]}"; do check_running "$container"; done`);
 
   const where = `${ports.publicBind}:${ports.public}`;
   const summary = [

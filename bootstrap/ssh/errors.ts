@@ -127,6 +127,15 @@ export function remoteCommandError(
       "remoteIo",
     );
   }
+  // `bash <remoteDir>/<script>.sh` where no deploy put the script: the dir is wrong or nothing is deployed there.
+  const noScript = /^bash: (\/\S+\.sh): No such file or directory$/m.exec(result.stderr);
+  if (result.code === 127 && noScript) {
+    return new OdapiError(
+      `${noScript[1]} does not exist on ${target.host}: nothing is deployed in that --remote-dir`,
+      "pass the --remote-dir you deployed to, or deploy first (odapi deploy)",
+      "usage",
+    );
+  }
   if (result.code === 127) {
     // The missing program may be sudo (prefixed by exec), not argv[0]: take the name from the shell's message.
     const missing = /(?:^|\s)([^\s:]+): (?:command )?not found/m.exec(result.stderr)?.[1] ?? argv[0];

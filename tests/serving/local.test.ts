@@ -1,5 +1,5 @@
 // odapi local: the plan (pure), the Docker checks, and the command run for real on this engine-less machine.
-import { existsSync, mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -14,8 +14,9 @@ import {
 } from "../../cli/local";
 import { ExitCode } from "../../common/errors";
 import { servingRunArgs } from "../../serving";
+import { pathWithout } from "../helpers/path-without";
 import { ODAPI_BIN, runOdapi } from "../helpers/run";
-import { tempDirPerTest } from "../helpers/tmp";
+import { removeDir, tempDirPerTest } from "../helpers/tmp";
 import { describeWithDockerCli } from "./docker-cli";
 
 const args: LocalArgs = {
@@ -187,11 +188,11 @@ describe("odapi local, run for real", () => {
   const cwd = tempDirPerTest("odapi-local-");
 
   test("without docker on PATH: exit 12 (missingTool), what to install, nothing prepared or written", async () => {
-    // A PATH with node alone: /usr/bin (and /bin, a link to it on merged-/usr systems) may hold a docker client.
-    const nodeOnly = path.join(cwd(), "node-only-bin");
-    mkdirSync(nodeOnly);
-    symlinkSync(process.execPath, path.join(nodeOnly, "node"));
-    const r = await odapi(["local"], { cwd: cwd(), env: { ...process.env, PATH: nodeOnly } });
+    const noDocker = pathWithout(["docker"]);
+    const r = await odapi(["local"], {
+      cwd: cwd(),
+      env: { ...process.env, PATH: noDocker },
+    }).finally(() => removeDir(noDocker));
     expect(r.code).toBe(ExitCode.missingTool);
     expect(r.stderr).toMatch(/^error: Docker is not installed .*\n {2}fix: install Docker Desktop/m);
     expect(existsSync(path.join(cwd(), "models"))).toBe(false);

@@ -6,8 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join } from "node:path";
 import { shellJoin, shellJoinMultiline } from "../../common/shell";
 import { gatewayRunArgs, renderServingFiles, type ServingOptions, servingRunArgs } from "../../serving";
-import { tempDirPerTest } from "../helpers/tmp";
-import { systemPathWithout } from "../helpers/tools";
+import { pathWithout } from "../helpers/path-without";
+import { removeDir, tempDirPerTest } from "../helpers/tmp";
 import { describeWithDockerCli } from "./docker-cli";
 
 const KEY = "key-0123456789abcdef0123456789abcdef";
@@ -163,16 +163,17 @@ describeWithDockerCli("no Docker engine behind the real docker client", () => {
 describe("no docker command at all", () => {
   test("no docker on PATH: start.sh names the fix, stop.sh has nothing to do", () => {
     writeFiles(tmp(), { host: "cpu", remoteDir: tmp(), models: [{ name: "m" }] });
-    const noDocker = { PATH: systemPathWithout(join(tmp(), "no-docker-bin"), ["docker", "dockerd"]) };
-    const start = run(join(tmp(), "start.sh"), noDocker);
+    const noDocker = pathWithout(["docker"]);
+    const start = run(join(tmp(), "start.sh"), { PATH: noDocker });
     expect(start.status).toBe(1);
     expectOneErrorLine(
       start.stderr,
       new RegExp(`docker is not installed .*fix: run: sudo bash ${tmp()}/prepare-host.sh`),
     );
-    const stop = run(join(tmp(), "stop.sh"), noDocker);
+    const stop = run(join(tmp(), "stop.sh"), { PATH: noDocker });
     expect(stop.status).toBe(0);
     expect(stop.stdout).toContain("nothing to stop");
+    removeDir(noDocker);
   });
 });
 
