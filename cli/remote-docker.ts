@@ -13,6 +13,9 @@ export function dockerFailure(
   target: Pick<SshTarget, "user" | "host" | "port">,
 ): OdapiError | undefined {
   if (res.code === 0) return undefined;
+  const err = remoteCommandError(argv, res, target);
+  // A script that is not there (bash's 127 too) means nothing is deployed in that dir, not that Docker is missing.
+  if (err.exitCode === ExitCode.usage) return err;
   // 127 from the shell; through sudo a missing command is sudo's own message.
   if (res.code === 127 || /^sudo: .*command not found/m.test(res.stderr)) {
     return new OdapiError(
@@ -22,7 +25,6 @@ export function dockerFailure(
     );
   }
   // The generic reading knows sudo (auth) and our scripts' own odapi-error lines; an engine that is down is a missing tool.
-  const err = remoteCommandError(argv, res, target);
   if (!NO_ENGINE.test(res.stderr) || err.exitCode === ExitCode.auth) return err;
   return parseRemoteErrorLine(res.stderr)
     ? new OdapiError(err.message, err.remedy, "missingTool")

@@ -118,6 +118,18 @@ describe("docker on the host", () => {
     expect(sudo?.remedy).not.toMatch(/install/i);
     expect(dockerFailure(argv, { code: 0, stdout: "", stderr: "" }, target)).toBeUndefined();
   });
+  it("a script that is not there is 'nothing deployed in that dir' (usage), not a missing Docker", () => {
+    const err = dockerFailure(
+      ["bash", "/opt/odapi/stop.sh"],
+      { code: 127, stdout: "", stderr: "bash: /opt/odapi/stop.sh: No such file or directory\n" },
+      target,
+    );
+    expect(err?.exitCode).toBe(ExitCode.usage);
+    expect(err?.message).toMatch(
+      /^\/opt\/odapi\/stop\.sh does not exist on 203\.0\.113\.7: nothing is deployed/,
+    );
+    expect(err?.message).not.toMatch(/docker/i);
+  });
   it("keeps a script's own odapi-error line, with the exit code of its cause", () => {
     const res = {
       code: 1,
