@@ -8,6 +8,34 @@ export const API_KEY_HEADER = "X-API-Key";
 /** A first prediction on a CPU host can take long (warmup, graph optimisation): be generous. */
 export const PROXY_READ_TIMEOUT_SECONDS = 300;
 
+/** Bounds that keep one client (or a flood of idle sockets) from starving the others. */
+export interface GatewayLimits {
+  /** Connections per worker: idle keyless sockets must not use them all (each proxied request takes two). */
+  workerConnections: number;
+  /** Requests in progress per client address. */
+  connectionsPerClient: number;
+  /** Sustained requests per second per client address, and the burst above it answered at once. */
+  requestsPerSecond: number;
+  requestBurst: number;
+  /** Seconds allowed for the request line and headers, between two body reads, between two response writes. */
+  headerTimeoutSeconds: number;
+  bodyTimeoutSeconds: number;
+  sendTimeoutSeconds: number;
+  /** How long an idle keep-alive connection is kept. */
+  keepaliveTimeoutSeconds: number;
+}
+
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  workerConnections: 8192,
+  connectionsPerClient: 64,
+  requestsPerSecond: 200,
+  requestBurst: 400,
+  headerTimeoutSeconds: 10,
+  bodyTimeoutSeconds: 10,
+  sendTimeoutSeconds: 30,
+  keepaliveTimeoutSeconds: 30,
+};
+
 export interface GatewayParams {
   apiKey: string;
   /** nginx `listen` value: "8080" in the container, "127.0.0.1:<port>" in tests. */
@@ -27,6 +55,8 @@ export interface GatewayParams {
   /** "/dev/stdout" in the container; "off" disables the access log. */
   accessLog: string;
   workerProcesses?: number | "auto";
+  /** Default DEFAULT_GATEWAY_LIMITS (tests shorten the timeouts). */
+  limits?: Partial<GatewayLimits>;
 }
 
 /** The parameters for the gateway container on a deployed host. */
@@ -53,8 +83,11 @@ function jsonError(message: string): string {
   return `'{"error": "${message}"}\\n'`;
 }
 
+const NOT_ALLOWED = jsonError("method not allowed: use GET for model status and metadata, POST for :predict");
+
 export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
+  const l = { ...DEFAULT_GATEWAY_LIMITS, ...p.limits };
   const proxy = [
     p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
     // $uri is the decoded, normalised path the location regex approved (no query: TF Serving REST takes none), so
@@ -68,9 +101,11 @@ user ${p.user};
 worker_processes ${p.workerProcesses ?? 1};
 pid ${p.pidFile};
 error_log stderr warn;
+# Room for every connection a worker may hold (clients and upstream), so the limit is nginx's, not the kernel's.
+worker_rlimit_nofile ${2 * l.workerConnections + 64};
 
 events {
-  worker_connections 1024;
+  worker_connections ${l.workerConnections};
 }
 
 http {
@@ -82,14 +117,56 @@ http {
 ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   client_max_body_size ${p.maxBodyBytes};
   client_body_buffer_size 1m;
+  # A silent or trickling client is cut: idle sockets go after the header timeout, slow bodies between reads.
+  client_header_timeout ${l.headerTimeoutSeconds}s;
+  client_body_timeout ${l.bodyTimeoutSeconds}s;
+  send_timeout ${l.sendTimeoutSeconds}s;
+  keepalive_timeout ${l.keepaliveTimeoutSeconds}s;
+  reset_timedout_connection on;
+  # Per client address: requests in progress and request rate (429 as JSON beyond them).
+  limit_conn_zone $binary_remote_addr zone=odapi_conn:10m;
+  limit_req_zone $binary_remote_addr zone=odapi_req:10m rate=${l.requestsPerSecond}r/s;
+  limit_conn_status 429;
+  limit_req_status 429;
+  # $request_method is empty when the request line did not parse; the raw line ($request) still names it.
+  map "$uri $request" $odapi_refused_method {
+    "~^/\\.odapi/bad-request CONNECT " 1;
+    default 0;
+  }
 ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s ipv6=off;\n` : ""}
   server {
     listen ${p.listen};
     server_name _;
-
+    # nginx cannot parse CONNECT's request line (400): it is a refused method like TRACE, key or not.
+    if ($odapi_refused_method) {
+      return 405 ${NOT_ALLOWED};
+    }
     # Checked in the server-rewrite phase, before the body-size check: without the key nothing else is revealed.
     if ($http_x_api_key != "${p.apiKey}") {
       return 401 ${jsonError(`missing or wrong API key: send it in the ${API_KEY_HEADER} header`)};
+    }
+
+    limit_conn odapi_conn ${l.connectionsPerClient};
+    limit_req zone=odapi_req burst=${l.requestBurst} nodelay;
+
+    # TRACE (refused by nginx before any location) and unknown methods answer like every other refused method.
+    error_page 405 @not_allowed;
+    location @not_allowed {
+      return 405 ${NOT_ALLOWED};
+    }
+    # A URI, not a named location: a request line without a URI (CONNECT's) cannot be redirected to a name.
+    error_page 400 = /.odapi/bad-request;
+    location = /.odapi/bad-request {
+      internal;
+      return 400 ${jsonError("malformed HTTP request")};
+    }
+    error_page 429 @too_many;
+    location @too_many {
+      return 429 ${jsonError(`too many requests or connections from this address (${l.requestsPerSecond}/s, ${l.connectionsPerClient} at once): slow down`)};
+    }
+    error_page 408 @too_slow;
+    location @too_slow {
+      return 408 ${jsonError(`request not received in time (${l.headerTimeoutSeconds} s for headers, ${l.bodyTimeoutSeconds} s between body reads)`)};
     }
 
     error_page 413 @too_large;

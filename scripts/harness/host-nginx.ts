@@ -6,7 +6,7 @@ import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OdapiError } from "../../common/errors";
-import { type GatewayParams, renderGatewayConfig } from "../../serving/gateway";
+import { type GatewayLimits, type GatewayParams, renderGatewayConfig } from "../../serving/gateway";
 
 export const HOST_NGINX = "/usr/sbin/nginx";
 
@@ -28,6 +28,7 @@ export function hostGatewayParams(
     maxBodyBytes: number;
     resolver?: string;
     resolverValidSeconds?: number;
+    limits?: Partial<GatewayLimits>;
   },
 ): GatewayParams {
   return {
@@ -43,6 +44,7 @@ export function hostGatewayParams(
     tempDir: dir,
     accessLog: "off",
     workerProcesses: 1,
+    ...(opts.limits ? { limits: opts.limits } : {}),
   };
 }
 
@@ -102,6 +104,7 @@ export async function startHostGateway(opts: {
   maxBodyBytes: number;
   resolver?: string;
   resolverValidSeconds?: number;
+  limits?: Partial<GatewayLimits>;
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
   const port = await freeLoopbackPort();

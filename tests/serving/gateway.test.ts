@@ -1,6 +1,6 @@
 // The API-key gateway: rendered nginx config checked by `nginx -t`, then a real nginx in front of a fake upstream.
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { getModelStatus, predict } from "../../client/api";
 import { ExitCode, OdapiError } from "../../common/errors";
@@ -11,7 +11,7 @@ import {
   startHostGateway,
 } from "../../scripts/harness/host-nginx";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
-import { gatewayParamsForDocker } from "../../serving/gateway";
+import { type GatewayLimits, gatewayParamsForDocker } from "../../serving/gateway";
 import { tempDirPerTest } from "../helpers/tmp";
 import { type DnsStub, startDnsStub } from "./dns-stub";
 
@@ -372,5 +372,170 @@ describe("the container variant finds TF Serving by name through a resolver (Doc
     }
     expect(gone.status).toBe(502);
     expect(JSON.parse(gone.body).error).toMatch(/TF Serving is not reachable/);
+  });
+});
+
+/** Sends raw bytes on a fresh connection; resolves with what came back once the server closes (or after `waitMs`). */
+function raw(port: number, text: string, waitMs = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    let got = "";
+    const s = net.connect(port, "127.0.0.1", () => s.write(text));
+    const timer = setTimeout(() => s.destroy(), waitMs);
+    s.on("data", (c) => {
+      got += c;
+    });
+    s.on("error", () => undefined);
+    s.on("close", () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+}
+
+describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, per-client limits", () => {
+  let upstream: http.Server;
+  let upstreamPort: number;
+  const seen: Seen[] = [];
+  /** Requests the upstream holds until released (to keep requests in progress). */
+  const held: (() => void)[] = [];
+  let hold = false;
+  const gateways: HostGateway[] = [];
+
+  beforeAll(async () => {
+    upstream = http.createServer((req, res) => {
+      let bodyBytes = 0;
+      req.on("data", (c: Buffer) => {
+        bodyBytes += c.length;
+      });
+      req.on("end", () => {
+        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
+        const answer = () => {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ upstream: true, url: req.url }));
+        };
+        if (hold) held.push(answer);
+        else answer();
+      });
+    });
+    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    upstreamPort = (upstream.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    for (const g of gateways) await g.stop();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  beforeEach(() => {
+    seen.length = 0;
+    hold = false;
+  });
+
+  async function gateway(limits: Partial<GatewayLimits> = {}): Promise<HostGateway> {
+    const g = await startHostGateway({
+      apiKey: KEY,
+      upstream: `127.0.0.1:${upstreamPort}`,
+      maxBodyBytes: LIMIT,
+      limits,
+    });
+    gateways.push(g);
+    return g;
+  }
+
+  test("TRACE and CONNECT, with or without the key, answer the JSON 405 other refused methods get", async () => {
+    const g = await gateway();
+    const keyed = `X-API-Key: ${KEY}\r\n`;
+    for (const [what, text] of [
+      ["TRACE", "TRACE /v1/models/m HTTP/1.1\r\nHost: x\r\n\r\n"],
+      ["TRACE with key", `TRACE /v1/models/m HTTP/1.1\r\nHost: x\r\n${keyed}\r\n`],
+      ["CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"],
+      ["CONNECT with key", `CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n${keyed}\r\n`],
+    ]) {
+      const answer = await raw(g.port, text as string);
+      expect([what, answer.split("\r\n")[0]]).toEqual([what, "HTTP/1.1 405 Not Allowed"]);
+      expect(answer).toContain("Content-Type: application/json");
+      expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).error).toMatch(/method not allowed/);
+    }
+    // The same JSON as a wrong method on a model route.
+    const del = await request(g.port, "DELETE", "/v1/models/m", { key: KEY });
+    expect(del.status).toBe(405);
+    // A request that is merely malformed (HTTP/1.1 without Host) stays a JSON 400 with the key, a JSON 401 without.
+    const bad = await raw(g.port, `GET /v1/models/m HTTP/1.1\r\n${keyed}\r\n`);
+    expect(bad.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(bad.slice(bad.indexOf("\r\n\r\n") + 4)).error).toBe("malformed HTTP request");
+    const badKeyless = await raw(g.port, "GET /v1/models/m HTTP/1.1\r\n\r\n");
+    expect(badKeyless.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 401 /);
+    expect(seen).toEqual([]);
+  });
+
+  test("1,100 idle connections without a key do not stop a keyed request", async () => {
+    const g = await gateway();
+    const idle: net.Socket[] = [];
+    try {
+      await Promise.all(
+        Array.from(
+          { length: 1100 },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const s = net.connect(g.port, "127.0.0.1", () => resolve());
+              s.on("error", reject);
+              idle.push(s);
+            }),
+        ),
+      );
+      const r = await request(g.port, "GET", "/v1/models/m", { key: KEY });
+      expect(r.status).toBe(200);
+      expect(seen.map((x) => x.url)).toEqual(["/v1/models/m"]);
+      // Every idle socket is still open: the keyed request got through beside them, not after them.
+      expect(idle.filter((s) => s.destroyed)).toEqual([]);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+    expect(g.log()).not.toMatch(/worker_connections are not enough/);
+  });
+
+  test("a body trickled slower than the read timeout is cut, and nothing reaches TF Serving", async () => {
+    const g = await gateway({ bodyTimeoutSeconds: 1 });
+    // 5 of 100 announced bytes, then silence: nginx must close the connection by itself (the wait is bounded).
+    const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\n${`X-API-Key: ${KEY}\r\n`}Content-Length: 100\r\n\r\n{"in`;
+    let gaveUp = false;
+    await new Promise<void>((resolve) => {
+      const s = net.connect(g.port, "127.0.0.1", () => s.write(head));
+      const giveUp = setTimeout(() => {
+        gaveUp = true;
+        s.destroy();
+      }, 15_000);
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        clearTimeout(giveUp);
+        resolve();
+      });
+      s.resume();
+    });
+    expect(gaveUp).toBe(false); // nginx closed it
+    expect(seen).toEqual([]);
+  });
+
+  test("per client: requests in progress beyond the limit get a JSON 429, and so does a burst beyond the rate", async () => {
+    const g = await gateway({ connectionsPerClient: 2, requestsPerSecond: 1, requestBurst: 4 });
+    hold = true;
+    const inProgress = [0, 1].map(() => request(g.port, "GET", "/v1/models/m", { key: KEY }));
+    // Bounded wait until both are held upstream.
+    for (let i = 0; i < 100 && held.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(held).toHaveLength(2);
+    const third = await request(g.port, "GET", "/v1/models/m", { key: KEY });
+    expect(third.status).toBe(429);
+    expect(JSON.parse(third.body).error).toMatch(/too many requests or connections/);
+    for (const release of held.splice(0)) release();
+    hold = false;
+    expect((await Promise.all(inProgress)).map((r) => r.status)).toEqual([200, 200]);
+
+    // 3 requests spent of a burst of 4 at 1/s: of 10 more sent at once, most are refused.
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++)
+      statuses.push((await request(g.port, "GET", "/v1/models/m", { key: KEY })).status);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(seen).toHaveLength(2 + statuses.filter((s) => s === 200).length);
   });
 });
