@@ -1,6 +1,12 @@
 // The API-key gateway: an nginx config that fronts TF Serving, which has no authentication of its own.
 // The key lives only in this rendered file (mode 0600, mounted read-only): never on a command line or in env.
-import { CONTAINER_REST_PORT, CONTAINERS, DEFAULT_MAX_BODY_BYTES, GATEWAY_CONTAINER_PORT } from "./constants";
+import {
+  CONTAINER_REST_PORT,
+  CONTAINERS,
+  DEFAULT_MAX_BODY_BYTES,
+  GATEWAY_CONTAINER_PORT,
+  GATEWAY_GUARD_PATH,
+} from "./constants";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
 
@@ -23,6 +29,9 @@ export interface GatewayLimits {
   sendTimeoutSeconds: number;
   /** How long an idle keep-alive connection is kept. */
   keepaliveTimeoutSeconds: number;
+  /** Predict bodies: deepest nesting of arrays/objects, and most rows in `instances`/`inputs`. */
+  maxJsonDepth: number;
+  maxInstances: number;
 }
 
 export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
@@ -34,7 +43,62 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   bodyTimeoutSeconds: 10,
   sendTimeoutSeconds: 30,
   keepaliveTimeoutSeconds: 30,
+  maxJsonDepth: 16,
+  maxInstances: 64,
 };
+
+/** nginx's JavaScript module: Debian's libnginx-mod-http-js and the official nginx image put it here. */
+export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
+
+/**
+ * The njs predict guard: TF Serving's JSON parser recurses without a bound (CVE-2025-0649 class), so a body is
+ * checked for nesting depth (strings removed first, so base64 costs one regex pass) and row count before it is
+ * passed on as a subrequest; anything else gets a 400 naming the limit.
+ */
+export function renderGatewayGuard(limits: Partial<GatewayLimits> = {}): string {
+  const l = { ...DEFAULT_GATEWAY_LIMITS, ...limits };
+  return `// odapi predict guard (rendered by serving/gateway.ts), loaded by the gateway's nginx (njs).
+const MAX_DEPTH = ${l.maxJsonDepth};
+const MAX_INSTANCES = ${l.maxInstances};
+
+function refuse(r, message) {
+  r.headersOut["Content-Type"] = "application/json";
+  r.return(400, \`\${JSON.stringify({ error: message })}\n\`);
+}
+
+function tooDeep(text) {
+  const bare = text.replace(/"[^"\\\\]*(?:\\\\.[^"\\\\]*)*"/g, '""');
+  let depth = 0;
+  for (let i = 0; i < bare.length; i++) {
+    const c = bare[i];
+    if (c === "{" || c === "[") {
+      if (++depth > MAX_DEPTH) return true;
+    } else if (c === "}" || c === "]") depth--;
+  }
+  return false;
+}
+
+async function predict(r) {
+  const body = r.requestText;
+  if (typeof body !== "string" || body.length === 0) return refuse(r, "the predict request needs a JSON body");
+  if (tooDeep(body)) return refuse(r, \`JSON nested deeper than \${MAX_DEPTH} levels\`);
+  let doc;
+  try {
+    doc = JSON.parse(body);
+  } catch (e) {
+    return refuse(r, "the predict body is not valid JSON");
+  }
+  const rows = doc && typeof doc === "object" ? doc.instances || doc.inputs : undefined;
+  if (Array.isArray(rows) && rows.length > MAX_INSTANCES)
+    return refuse(r, \`more than \${MAX_INSTANCES} instances in one request (\${rows.length}): send them in several\`);
+  const res = await r.subrequest(\`/.odapi/tf-serving\${r.uri}\`, { method: "POST", body });
+  r.headersOut["Content-Type"] = "application/json";
+  r.return(res.status, res.responseText);
+}
+
+export default { predict };
+`;
+}
 
 export interface GatewayParams {
   apiKey: string;
@@ -55,6 +119,8 @@ export interface GatewayParams {
   /** "/dev/stdout" in the container; "off" disables the access log. */
   accessLog: string;
   workerProcesses?: number | "auto";
+  /** Path of renderGatewayGuard's file as nginx sees it. */
+  guardFile: string;
   /** Default DEFAULT_GATEWAY_LIMITS (tests shorten the timeouts). */
   limits?: Partial<GatewayLimits>;
 }
@@ -72,6 +138,7 @@ export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }
     tempDir: "/var/cache/nginx",
     accessLog: "/dev/stdout",
     workerProcesses: "auto",
+    guardFile: GATEWAY_GUARD_PATH,
   };
 }
 
@@ -94,9 +161,15 @@ export function renderGatewayConfig(p: GatewayParams): string {
     // TF Serving sees exactly what was checked, not a raw variant of it (`//`, `%0A`, `%2F`).
     `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$uri;`,
   ].filter((line): line is string => line !== undefined);
+  // The guard's subrequest carries the checked $uri after the internal prefix.
+  const predictProxy = [
+    p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
+    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$1;`,
+  ].filter((line): line is string => line !== undefined);
   const temp = (name: string) =>
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
   return `# odapi API-key gateway (rendered by serving/gateway.ts). Holds the API key: keep this file mode 0600.
+load_module ${NJS_MODULE};
 user ${p.user};
 worker_processes ${p.workerProcesses ?? 1};
 pid ${p.pidFile};
@@ -117,6 +190,7 @@ http {
 ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   client_max_body_size ${p.maxBodyBytes};
   client_body_buffer_size 1m;
+  js_import odapi_guard from ${p.guardFile};
   # A silent or trickling client is cut: idle sockets go after the header timeout, slow bodies between reads.
   client_header_timeout ${l.headerTimeoutSeconds}s;
   client_body_timeout ${l.bodyTimeoutSeconds}s;
@@ -199,12 +273,19 @@ ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s 
 ${proxy.join("\n")}
     }
 
-    # Predictions.
+    # Predictions: the whole body in memory, checked by the guard, then passed on as a subrequest.
     location ~ "^${MODEL_PATH}:predict\\z" {
       if ($request_method != POST) {
         return 405 ${jsonError("use POST for :predict")};
       }
-${proxy.join("\n")}
+      client_body_buffer_size ${p.maxBodyBytes};
+      client_body_in_single_buffer on;
+      subrequest_output_buffer_size 64m;
+      js_content odapi_guard.predict;
+    }
+    location ~ "^/\\.odapi/tf-serving(/.*)\\z" {
+      internal;
+${predictProxy.join("\n")}
     }
 
     # Everything else, Prometheus metrics included, stays private.

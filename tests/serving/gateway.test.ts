@@ -89,6 +89,7 @@ describe("nginx -t accepts the rendered config", () => {
       pidFile: join(dir(), "pid"),
       tempDir: dir(),
       accessLog: join(dir(), "access.log"),
+      guardFile: join(dir(), "guard.js"),
     });
     const r = nginxCheck(config, dir());
     expect(r.output).toBe("");
@@ -100,6 +101,14 @@ describe("nginx -t accepts the rendered config", () => {
     expect(nginxCheck(broken, dir()).ok).toBe(false);
   });
 });
+
+/** A predict body of exactly `bytes` bytes: one instance whose base64 fills the rest. */
+function predictBody(bytes: number, instances = 1): Buffer {
+  const rows = Array.from({ length: instances - 1 }, () => '{"b64":"AAAA"}');
+  const head = `{"instances":[${rows.map((r) => `${r},`).join("")}{"b64":"`;
+  const tail = '"}]}';
+  return Buffer.from(`${head}${"A".repeat(bytes - head.length - tail.length)}${tail}`);
+}
 
 interface Seen {
   method: string;
@@ -232,8 +241,8 @@ describe.each([
     }
   });
 
-  test("right key → :predict with a body under the limit passes through whole", async () => {
-    const body = Buffer.alloc(LIMIT - 1, "a");
+  test("right key → :predict with a JSON body under the limit passes through whole", async () => {
+    const body = predictBody(LIMIT - 1);
     const r = await request(port, "POST", "/v1/models/ssd_mobilenet_v2:predict", { key: KEY, body });
     expect(r.status).toBe(200);
     expect(seen).toEqual([
@@ -432,11 +441,11 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
     hold = false;
   });
 
-  async function gateway(limits: Partial<GatewayLimits> = {}): Promise<HostGateway> {
+  async function gateway(limits: Partial<GatewayLimits> = {}, maxBodyBytes = LIMIT): Promise<HostGateway> {
     const g = await startHostGateway({
       apiKey: KEY,
       upstream: `127.0.0.1:${upstreamPort}`,
-      maxBodyBytes: LIMIT,
+      maxBodyBytes,
       limits,
     });
     gateways.push(g);
@@ -467,6 +476,43 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
     const badKeyless = await raw(g.port, "GET /v1/models/m HTTP/1.1\r\n\r\n");
     expect(badKeyless.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 401 /);
     expect(seen).toEqual([]);
+  });
+
+  test("predict bodies: deep nesting, too many instances and non-JSON get a 400 naming the limit; none reach TF Serving", async () => {
+    const g = await gateway({ maxJsonDepth: 8, maxInstances: 4 }, 12_000_000);
+    const post = (body: Buffer | string) =>
+      request(g.port, "POST", "/v1/models/m:predict", { key: KEY, body: Buffer.from(body) });
+    const refusals: [string, Buffer | string, RegExp][] = [
+      ["9 levels", `{"instances":[${"[".repeat(7)}1${"]".repeat(7)}]}`, /JSON nested deeper than 8 levels/],
+      // 10 MB of nesting, the shape that reaches TF Serving's unbounded recursion.
+      [
+        "5,000,000 levels",
+        `${"[".repeat(5_000_000)}${"]".repeat(5_000_000)}`,
+        /JSON nested deeper than 8 levels/,
+      ],
+      ["5 instances", predictBody(200, 5), /more than 4 instances in one request \(5\)/],
+      ["not JSON", "aaaa", /not valid JSON/],
+      ["no body", "", /needs a JSON body/],
+    ];
+    for (const [what, body, message] of refusals) {
+      const r = await post(body);
+      expect([what, r.status]).toEqual([what, 400]);
+      expect(JSON.parse(r.body).error).toMatch(message);
+    }
+    expect(seen).toEqual([]);
+    // At the limits, and brackets inside strings (base64 has none, but a label might): passed on unchanged.
+    const fine = [
+      `{"instances":[${"[".repeat(6)}1${"]".repeat(6)}]}`,
+      predictBody(300, 4).toString(),
+      `{"instances":[{"b64":"AAAA","note":"[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{"}]}`,
+    ];
+    for (const body of fine) {
+      const r = await post(body);
+      expect([body.slice(0, 40), r.status]).toEqual([body.slice(0, 40), 200]);
+      expect(JSON.parse(r.body)).toEqual({ upstream: true, url: "/v1/models/m:predict" });
+    }
+    expect(seen.map((x) => x.bodyBytes)).toEqual(fine.map((b) => Buffer.byteLength(b)));
+    expect(seen.every((x) => x.method === "POST" && x.headers["x-api-key"] === undefined)).toBe(true);
   });
 
   test("1,100 idle connections without a key do not stop a keyed request", async () => {
