@@ -280,11 +280,12 @@ ${proxy.join("\n")}
       }
       client_body_buffer_size ${p.maxBodyBytes};
       client_body_in_single_buffer on;
-      subrequest_output_buffer_size 64m;
       js_content odapi_guard.predict;
     }
     location ~ "^/\\.odapi/tf-serving(/.*)\\z" {
       internal;
+      # The whole answer is handed to the guard (a batch of detections can be megabytes).
+      subrequest_output_buffer_size 64m;
 ${predictProxy.join("\n")}
     }
 
