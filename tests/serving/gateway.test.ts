@@ -420,7 +420,9 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
         seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
         const answer = () => {
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify({ upstream: true, url: req.url }));
+          // Model "big" answers like a large batch of detections.
+          const pad = req.url?.startsWith("/v1/models/big") ? { pad: "x".repeat(2_000_000) } : {};
+          res.end(JSON.stringify({ upstream: true, url: req.url, ...pad }));
         };
         if (hold) held.push(answer);
         else answer();
@@ -512,6 +514,10 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       expect(JSON.parse(r.body)).toEqual({ upstream: true, url: "/v1/models/m:predict" });
     }
     expect(seen.map((x) => x.bodyBytes)).toEqual(fine.map((b) => Buffer.byteLength(b)));
+    // A 2 MB answer comes back whole through the guard's subrequest.
+    const big = await request(g.port, "POST", "/v1/models/big:predict", { key: KEY, body: predictBody(100) });
+    expect(big.status).toBe(200);
+    expect(JSON.parse(big.body).pad).toHaveLength(2_000_000);
     expect(seen.every((x) => x.method === "POST" && x.headers["x-api-key"] === undefined)).toBe(true);
   });
 
