@@ -117,6 +117,28 @@ interface Seen {
   bodyBytes: number;
 }
 
+/** A stand-in TF Serving on loopback that records each request and answers `{upstream, url, ...extra}` when told. */
+async function recordingUpstream(
+  seen: Seen[],
+  onRequest: (req: http.IncomingMessage, answer: (extra: object) => void) => void,
+): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    let bodyBytes = 0;
+    req.on("data", (c: Buffer) => {
+      bodyBytes += c.length;
+    });
+    req.on("end", () => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
+      onRequest(req, (extra) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ upstream: true, url: req.url, ...extra }));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
 /** One request; a 413 may arrive while the body is still being sent, so write errors are ignored. */
 function request(
   port: number,
@@ -154,18 +176,7 @@ describe.each([
   const seen: Seen[] = [];
 
   beforeAll(async () => {
-    upstream = http.createServer((req, res) => {
-      let bodyBytes = 0;
-      req.on("data", (c: Buffer) => {
-        bodyBytes += c.length;
-      });
-      req.on("end", () => {
-        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ upstream: true, url: req.url }));
-      });
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    upstream = await recordingUpstream(seen, (_req, answer) => answer({}));
     const upstreamPort = (upstream.address() as AddressInfo).port;
     gateway = await startHostGateway({
       apiKey: KEY,
@@ -411,24 +422,12 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
   const gateways: HostGateway[] = [];
 
   beforeAll(async () => {
-    upstream = http.createServer((req, res) => {
-      let bodyBytes = 0;
-      req.on("data", (c: Buffer) => {
-        bodyBytes += c.length;
-      });
-      req.on("end", () => {
-        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
-        const answer = () => {
-          res.writeHead(200, { "content-type": "application/json" });
-          // Model "big" answers like a large batch of detections.
-          const pad = req.url?.startsWith("/v1/models/big") ? { pad: "x".repeat(2_000_000) } : {};
-          res.end(JSON.stringify({ upstream: true, url: req.url, ...pad }));
-        };
-        if (hold) held.push(answer);
-        else answer();
-      });
+    upstream = await recordingUpstream(seen, (req, answer) => {
+      // Model "big" answers like a large batch of detections.
+      const send = () => answer(req.url?.startsWith("/v1/models/big") ? { pad: "x".repeat(2_000_000) } : {});
+      if (hold) held.push(send);
+      else send();
     });
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
     upstreamPort = (upstream.address() as AddressInfo).port;
   });
 
