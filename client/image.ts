@@ -119,7 +119,9 @@ export async function collectImagePaths(args: string[]): Promise<string[]> {
 export function imageRefusedError(file: string, err: Error): OdapiError {
   return new OdapiError(
     `${file}: ${err.message}`,
-    "check that the file opens in an image viewer (a truncated or corrupt JPEG/PNG is refused); the other images were still sent",
+    err instanceof OdapiError
+      ? err.remedy
+      : "check that the file opens in an image viewer (a truncated or corrupt JPEG/PNG is refused)",
     "badRequest",
   );
 }
