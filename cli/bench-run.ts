@@ -14,9 +14,8 @@ import { onFirstInterrupt } from "./interrupt";
 import { ReportedFailure } from "./run-cli";
 
 async function benchAll(opts: ClientOptions, { target: t, images, checks }: OpenTarget, io: ClientIo) {
-  const bodies = batchBodies(images, opts.batch).map((group) =>
-    JSON.stringify(predictRequestBody(group.map((img) => img.bytes))),
-  );
+  const groups = batchBodies(images, opts.batch);
+  const bodies = groups.map((group) => JSON.stringify(predictRequestBody(group.map((img) => img.bytes))));
   const warmup = opts.warmup ?? Math.max(5, opts.concurrency);
   const results: BenchResult[] = [];
   // First Ctrl-C: stop sending, let requests in flight finish, still write the report; second: quit now.
@@ -44,6 +43,7 @@ async function benchAll(opts: ClientOptions, { target: t, images, checks }: Open
             baseUrl: t.url,
             model: check.name,
             bodies,
+            bodyNames: groups.map((g) => [...new Set(g.map((img) => img.path))].join(" + ")),
             imagesPerRequest: opts.batch,
             requests: opts.requests,
             concurrency: opts.concurrency,
@@ -61,6 +61,11 @@ async function benchAll(opts: ClientOptions, { target: t, images, checks }: Open
   } finally {
     release();
   }
+  // Each refused body once, however many models refused it (the message names its files).
+  const refused = new Map<number, string>();
+  for (const r of results)
+    for (const { body, message } of r.refused) if (!refused.has(body)) refused.set(body, message);
+  for (const message of refused.values()) io.err(`error: ${message}\n`);
   const base = path.join(opts.out, `bench-${stamp(new Date())}`);
   const reportFile = `${base}.json`;
   const histogramFile = `${base}.png`;
@@ -74,11 +79,12 @@ async function benchAll(opts: ClientOptions, { target: t, images, checks }: Open
     histogramFile,
   );
   const report: BenchReport = {
-    ok: !stop.signal.aborted && results.every((r) => r.errors === 0),
+    ok: !stop.signal.aborted && refused.size === 0 && results.every((r) => r.errors === 0),
     mode: "bench",
     url: t.url,
     source: t.source,
     images: images.map((i) => i.path),
+    refused: [...refused.values()],
     interrupted: stop.signal.aborted,
     models: results.map((r, i) => ({ ...checks[i], bench: benchSummary(r) })),
     report: reportFile,
@@ -95,7 +101,12 @@ async function benchAll(opts: ClientOptions, { target: t, images, checks }: Open
       io.out(`${pc.yellow("interrupted:")} the numbers cover the requests made before Ctrl-C\n`);
     io.out(`report → ${pc.cyan(reportFile)}\nhistogram → ${pc.cyan(histogramFile)}\n`);
   }
-  return { report, failed: results.flatMap((r) => r.errorSamples), interrupted: stop.signal.aborted };
+  return {
+    report,
+    failed: results.flatMap((r) => r.errorSamples),
+    refused: refused.size,
+    interrupted: stop.signal.aborted,
+  };
 }
 
 /**
@@ -103,10 +114,16 @@ async function benchAll(opts: ClientOptions, { target: t, images, checks }: Open
  * ReportedFailure (the exit code of the most frequent error), not a second error document.
  */
 export async function runBenchCommand(opts: ClientOptions, io: ClientIo): Promise<void> {
-  const { report, failed, interrupted } = await benchAll(opts, await openTarget(opts, io), io);
+  const { report, failed, refused, interrupted } = await benchAll(opts, await openTarget(opts, io), io);
   if (opts.json) io.out(`${JSON.stringify(report, null, 2)}\n`);
   if (interrupted) throw new ReportedFailure(ExitCode.interrupted);
-  if (failed.length === 0) return;
+  if (failed.length === 0) {
+    if (refused === 0) return;
+    io.err(
+      `error: ${refused} image request(s) refused by the server, left out of the benchmark (named above); the numbers cover the others\n`,
+    );
+    throw new ReportedFailure(ExitCode.badRequest);
+  }
   const worst = failed.reduce((a, b) => (b.count > a.count ? b : a));
   const total = failed.reduce((s, f) => s + f.count, 0);
   io.err(`error: ${total} benchmark request(s) failed; most often (${worst.count}×): ${worst.message}\n`);

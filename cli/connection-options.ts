@@ -1,7 +1,6 @@
 // Connection options shared by `odapi deploy|status|logs|stop`, and their translation into an SshTarget.
 import type { Argv } from "yargs";
 import { KEY_ENV, loadPrivateKey } from "../bootstrap/ssh/keys";
-import { DEFAULT_KNOWN_HOSTS } from "../bootstrap/ssh/known-hosts";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "../bootstrap/ssh/session";
 import { type ExitCodeName, OdapiError } from "../common/errors";
 
@@ -11,7 +10,7 @@ export interface ConnectionArgs {
   user: string;
   key?: string;
   "host-key"?: string;
-  "known-hosts": string;
+  "known-hosts"?: string;
   "connect-timeout": number;
   "remote-dir": string;
   json: boolean;
@@ -51,9 +50,9 @@ export function withConnectionOptions<T>(y: Argv<T>): Argv<T & ConnectionArgs> {
     })
     .option("known-hosts", {
       type: "string",
-      default: DEFAULT_KNOWN_HOSTS,
       group: CONNECTION_GROUP,
-      describe: "Trust-on-first-use file (OpenSSH format), used when --host-key is not given",
+      describe:
+        "Trust-on-first-use file (OpenSSH format), used when --host-key is not given. Default: $XDG_CONFIG_HOME/odapi/known_hosts (~/.config/odapi/known_hosts), per user; keys in ./.odapi/known_hosts are still honoured",
     })
     .option("connect-timeout", {
       type: "number",
@@ -92,7 +91,7 @@ export function targetFromArgs(args: ConnectionArgs, env: NodeJS.ProcessEnv = pr
     user: args.user,
     privateKey: loadPrivateKey(args.key, env),
     ...(args["host-key"] ? { hostKey: args["host-key"] } : {}),
-    knownHostsFile: args["known-hosts"],
+    ...(args["known-hosts"] ? { knownHostsFile: args["known-hosts"] } : {}),
   };
 }
 

@@ -1,8 +1,10 @@
 // The load generator: warm-up, then N predict requests from C workers over C keep-alive connections.
 import { performance } from "node:perf_hooks";
-import { isOdapiError, OdapiError } from "../common/errors";
-import { apiHeaders, modelUrl, responseError } from "./api";
+import { ExitCode, isOdapiError, OdapiError } from "../common/errors";
+import { apiHeaders, modelUrl, responseError, serverMessage } from "./api";
+import { parseDetections } from "./detections";
 import { httpRequest, keepAliveAgent } from "./http";
+import { imageRefusedError } from "./image";
 import { type LatencySummary, summarize } from "./stats";
 
 export interface BenchOptions {
@@ -10,6 +12,8 @@ export interface BenchOptions {
   model: string;
   /** Pre-serialised predict bodies, sent in rotation. */
   bodies: string[];
+  /** What each body holds (its files), so a refused body is named. */
+  bodyNames?: string[];
   /** Images in each body (for images/s); default 1. */
   imagesPerRequest?: number;
   requests: number;
@@ -39,6 +43,8 @@ export interface BenchResult {
   ok: number;
   errors: number;
   errorSamples: ErrorCount[];
+  /** Bodies the server refused in the warm-up (400, e.g. a truncated JPEG), by index: left out of the measured run. */
+  refused: { body: number; message: string }[];
   seconds: number;
   requestsPerSecond: number;
   imagesPerRequest: number;
@@ -46,6 +52,33 @@ export interface BenchResult {
   latencyMs: LatencySummary;
   /** Successful request latencies in completion order (ms). */
   latencies: number[];
+}
+
+/**
+ * Why a 2xx predict answer is not detections for `imageCount` images, or undefined when it is (pure): an HTML page
+ * or a wrong proxy answering 200 is a failure, not a fast success.
+ */
+export function predictAnswerError(
+  body: Buffer | string,
+  imageCount: number,
+  where: string,
+): OdapiError | undefined {
+  let json: unknown;
+  try {
+    json = JSON.parse(body.toString());
+  } catch {
+    return new OdapiError(
+      `${where} answered 200 with a body that is not JSON: ${serverMessage(body)}`,
+      "check that --url points at the odapi API (its gateway or TF Serving's REST port), not another web server or proxy",
+      "serverError",
+    );
+  }
+  try {
+    parseDetections(json, imageCount);
+    return undefined;
+  } catch (e) {
+    return isOdapiError(e) ? e : new OdapiError(String(e), "see the message", "serverError");
+  }
 }
 
 /** Groups failures by message so a report shows "503 ×120", not 120 lines (pure). */
@@ -95,15 +128,29 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const url = modelUrl(o.baseUrl, o.model, "predict");
   const agent = keepAliveAgent(url.protocol, o.concurrency);
   const headers = apiHeaders(o.apiKey, true);
-  const one = async (i: number): Promise<void> => {
+  const refused = new Map<number, string>();
+  let live = o.bodies.map((_, b) => b);
+  const one = async (i: number, measured: boolean): Promise<void> => {
+    const body = live[i % live.length] as number;
     const res = await httpRequest(url, {
       method: "POST",
       headers,
-      body: o.bodies[i % o.bodies.length],
+      body: o.bodies[body],
       timeoutMs: o.timeoutMs,
       agent,
     });
-    const err = responseError(res.status, res.body, { url, model: o.model, call: "predict" });
+    const err =
+      responseError(res.status, res.body, { url, model: o.model, call: "predict" }) ??
+      predictAnswerError(res.body, o.imagesPerRequest ?? 1, `${url.protocol}//${url.host}`);
+    if (err?.exitCode === ExitCode.badRequest) {
+      const named = o.bodyNames?.[body] === undefined ? err : imageRefusedError(o.bodyNames[body], err);
+      if (measured) throw named; // counted as a failed request, like any other
+      // Refused in the warm-up: this body's images are bad, not the endpoint: name them, go on without them.
+      refused.set(body, named.message);
+      live = live.filter((b) => b !== body);
+      if (live.length === 0) throw named;
+      return;
+    }
     if (err) throw err;
   };
   const failures: OdapiError[] = [];
@@ -117,7 +164,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
         const i = next++;
         const t0 = performance.now();
         try {
-          await one(i);
+          await one(i, record);
           if (record) latencies.push(performance.now() - t0);
         } catch (e) {
           if (!record) throw e; // a failing warm-up means the endpoint is broken: stop with its error
@@ -143,6 +190,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       ok: latencies.length,
       errors: failures.length,
       errorSamples: countErrors(failures),
+      refused: [...refused].map(([body, message]) => ({ body, message })),
       seconds,
       requestsPerSecond: latencies.length / seconds,
       imagesPerRequest: o.imagesPerRequest ?? 1,

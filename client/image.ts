@@ -115,6 +115,17 @@ export async function collectImagePaths(args: string[]): Promise<string[]> {
   return out;
 }
 
+/** The server refused this file (e.g. a truncated JPEG): the same error (a bad request), naming the file (pure). */
+export function imageRefusedError(file: string, err: Error): OdapiError {
+  return new OdapiError(
+    `${file}: ${err.message}`,
+    err instanceof OdapiError
+      ? err.remedy
+      : "check that the file opens in an image viewer (a truncated or corrupt JPEG/PNG is refused)",
+    "badRequest",
+  );
+}
+
 /** Reads a file and refuses anything that is not a JPEG/PNG/GIF/BMP before it is sent. */
 export async function loadImage(file: string): Promise<LocalImage> {
   const bytes = await readFile(file).catch((e: NodeJS.ErrnoException) => {

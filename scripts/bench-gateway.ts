@@ -86,6 +86,8 @@ async function main() {
     upstream: `127.0.0.1:${upstreamPort}`,
     maxBodyBytes: 20 * 1024 * 1024,
     resolver: "127.0.0.1",
+    // Loopback runs thousands of requests/s from one address: lift the per-client rate so the cost is measured.
+    limits: { requestsPerSecond: 1_000_000, requestBurst: 1_000_000 },
   });
   try {
     console.log(

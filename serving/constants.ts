@@ -6,6 +6,8 @@ import type { HostKind } from "./types";
 export const GATEWAY_IMAGE = "nginx:1.27-alpine";
 
 export const SCRIPTS = { prepareHost: "prepare-host.sh", start: "start.sh", stop: "stop.sh" } as const;
+/** Where the gateway container sees its predict-body guard (njs). */
+export const GATEWAY_GUARD_PATH = "/etc/nginx/odapi-guard.js";
 export const CONTAINERS = { serving: "odapi-serving", gateway: "odapi-gateway" } as const;
 /** User-defined bridge network: the gateway reaches TF Serving by container name, not through a host port. */
 export const DOCKER_NETWORK = "odapi-net";
@@ -16,6 +18,7 @@ export const FILES = {
   monitoringConfig: "config/monitoring.config",
   batchingConfig: "config/batching.config",
   gatewayConfig: "config/gateway.conf",
+  gatewayGuard: "config/gateway-guard.js",
 } as const;
 
 /** Where the host dirs appear inside the serving container (both mounted read-only). */

@@ -8,6 +8,7 @@ import {
   DOCKER_NETWORK,
   FILES,
   GATEWAY_CONTAINER_PORT,
+  GATEWAY_GUARD_PATH,
   GATEWAY_IMAGE,
   MODEL_CONFIG_POLL_SECONDS,
   REST_API_TIMEOUT_MS,
@@ -112,6 +113,7 @@ export function gatewayRunArgs(opts: ServingOptions): string[] | undefined {
     "--publish",
     `${ports.publicBind}:${ports.public}:${GATEWAY_CONTAINER_PORT}`,
     ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayConfig}`, "/etc/nginx/nginx.conf"),
+    ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayGuard}`, GATEWAY_GUARD_PATH),
     GATEWAY_IMAGE,
   ];
 }

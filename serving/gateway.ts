@@ -1,12 +1,104 @@
 // The API-key gateway: an nginx config that fronts TF Serving, which has no authentication of its own.
 // The key lives only in this rendered file (mode 0600, mounted read-only): never on a command line or in env.
-import { CONTAINER_REST_PORT, CONTAINERS, DEFAULT_MAX_BODY_BYTES, GATEWAY_CONTAINER_PORT } from "./constants";
+import {
+  CONTAINER_REST_PORT,
+  CONTAINERS,
+  DEFAULT_MAX_BODY_BYTES,
+  GATEWAY_CONTAINER_PORT,
+  GATEWAY_GUARD_PATH,
+} from "./constants";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
 
 export const API_KEY_HEADER = "X-API-Key";
 /** A first prediction on a CPU host can take long (warmup, graph optimisation): be generous. */
 export const PROXY_READ_TIMEOUT_SECONDS = 300;
+
+/** Bounds that keep one client (or a flood of idle sockets) from starving the others. */
+export interface GatewayLimits {
+  /** Connections per worker: idle keyless sockets must not use them all (each proxied request takes two). */
+  workerConnections: number;
+  /** Requests in progress per client address. */
+  connectionsPerClient: number;
+  /** Sustained requests per second per client address, and the burst above it answered at once. */
+  requestsPerSecond: number;
+  requestBurst: number;
+  /** Seconds allowed for the request line and headers, between two body reads, between two response writes. */
+  headerTimeoutSeconds: number;
+  bodyTimeoutSeconds: number;
+  sendTimeoutSeconds: number;
+  /** How long an idle keep-alive connection is kept. */
+  keepaliveTimeoutSeconds: number;
+  /** Predict bodies: deepest nesting of arrays/objects, and most rows in `instances`/`inputs`. */
+  maxJsonDepth: number;
+  maxInstances: number;
+}
+
+export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
+  workerConnections: 8192,
+  connectionsPerClient: 64,
+  requestsPerSecond: 200,
+  requestBurst: 400,
+  headerTimeoutSeconds: 10,
+  bodyTimeoutSeconds: 10,
+  sendTimeoutSeconds: 30,
+  keepaliveTimeoutSeconds: 30,
+  maxJsonDepth: 16,
+  maxInstances: 64,
+};
+
+/** nginx's JavaScript module: Debian's libnginx-mod-http-js and the official nginx image put it here. */
+export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
+
+/**
+ * The njs predict guard: TF Serving's JSON parser recurses without a bound (CVE-2025-0649 class), so a body is
+ * checked for nesting depth (strings removed first, so base64 costs one regex pass) and row count before it is
+ * passed on as a subrequest; anything else gets a 400 naming the limit.
+ */
+export function renderGatewayGuard(limits: Partial<GatewayLimits> = {}): string {
+  const l = { ...DEFAULT_GATEWAY_LIMITS, ...limits };
+  return `// odapi predict guard (rendered by serving/gateway.ts), loaded by the gateway's nginx (njs).
+const MAX_DEPTH = ${l.maxJsonDepth};
+const MAX_INSTANCES = ${l.maxInstances};
+
+function refuse(r, message) {
+  r.headersOut["Content-Type"] = "application/json";
+  r.return(400, \`\${JSON.stringify({ error: message })}\n\`);
+}
+
+function tooDeep(text) {
+  const bare = text.replace(/"[^"\\\\]*(?:\\\\.[^"\\\\]*)*"/g, '""');
+  let depth = 0;
+  for (let i = 0; i < bare.length; i++) {
+    const c = bare[i];
+    if (c === "{" || c === "[") {
+      if (++depth > MAX_DEPTH) return true;
+    } else if (c === "}" || c === "]") depth--;
+  }
+  return false;
+}
+
+async function predict(r) {
+  const body = r.requestText;
+  if (typeof body !== "string" || body.length === 0) return refuse(r, "the predict request needs a JSON body");
+  if (tooDeep(body)) return refuse(r, \`JSON nested deeper than \${MAX_DEPTH} levels\`);
+  let doc;
+  try {
+    doc = JSON.parse(body);
+  } catch (e) {
+    return refuse(r, "the predict body is not valid JSON");
+  }
+  const rows = doc && typeof doc === "object" ? doc.instances || doc.inputs : undefined;
+  if (Array.isArray(rows) && rows.length > MAX_INSTANCES)
+    return refuse(r, \`more than \${MAX_INSTANCES} instances in one request (\${rows.length}): send them in several\`);
+  const res = await r.subrequest(\`/.odapi/tf-serving\${r.uri}\`, { method: "POST", body });
+  r.headersOut["Content-Type"] = "application/json";
+  r.return(res.status, res.responseText);
+}
+
+export default { predict };
+`;
+}
 
 export interface GatewayParams {
   apiKey: string;
@@ -27,6 +119,10 @@ export interface GatewayParams {
   /** "/dev/stdout" in the container; "off" disables the access log. */
   accessLog: string;
   workerProcesses?: number | "auto";
+  /** Path of renderGatewayGuard's file as nginx sees it. */
+  guardFile: string;
+  /** Default DEFAULT_GATEWAY_LIMITS (tests shorten the timeouts). */
+  limits?: Partial<GatewayLimits>;
 }
 
 /** The parameters for the gateway container on a deployed host. */
@@ -42,6 +138,7 @@ export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }
     tempDir: "/var/cache/nginx",
     accessLog: "/dev/stdout",
     workerProcesses: "auto",
+    guardFile: GATEWAY_GUARD_PATH,
   };
 }
 
@@ -53,24 +150,35 @@ function jsonError(message: string): string {
   return `'{"error": "${message}"}\\n'`;
 }
 
+const NOT_ALLOWED = jsonError("method not allowed: use GET for model status and metadata, POST for :predict");
+
 export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
+  const l = { ...DEFAULT_GATEWAY_LIMITS, ...p.limits };
   const proxy = [
     p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
     // $uri is the decoded, normalised path the location regex approved (no query: TF Serving REST takes none), so
     // TF Serving sees exactly what was checked, not a raw variant of it (`//`, `%0A`, `%2F`).
     `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$uri;`,
   ].filter((line): line is string => line !== undefined);
+  // The guard's subrequest carries the checked $uri after the internal prefix.
+  const predictProxy = [
+    p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
+    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$1;`,
+  ].filter((line): line is string => line !== undefined);
   const temp = (name: string) =>
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
   return `# odapi API-key gateway (rendered by serving/gateway.ts). Holds the API key: keep this file mode 0600.
+load_module ${NJS_MODULE};
 user ${p.user};
 worker_processes ${p.workerProcesses ?? 1};
 pid ${p.pidFile};
 error_log stderr warn;
+# Room for every connection a worker may hold (clients and upstream), so the limit is nginx's, not the kernel's.
+worker_rlimit_nofile ${2 * l.workerConnections + 64};
 
 events {
-  worker_connections 1024;
+  worker_connections ${l.workerConnections};
 }
 
 http {
@@ -82,14 +190,57 @@ http {
 ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   client_max_body_size ${p.maxBodyBytes};
   client_body_buffer_size 1m;
+  js_import odapi_guard from ${p.guardFile};
+  # A silent or trickling client is cut: idle sockets go after the header timeout, slow bodies between reads.
+  client_header_timeout ${l.headerTimeoutSeconds}s;
+  client_body_timeout ${l.bodyTimeoutSeconds}s;
+  send_timeout ${l.sendTimeoutSeconds}s;
+  keepalive_timeout ${l.keepaliveTimeoutSeconds}s;
+  reset_timedout_connection on;
+  # Per client address: requests in progress and request rate (429 as JSON beyond them).
+  limit_conn_zone $binary_remote_addr zone=odapi_conn:10m;
+  limit_req_zone $binary_remote_addr zone=odapi_req:10m rate=${l.requestsPerSecond}r/s;
+  limit_conn_status 429;
+  limit_req_status 429;
+  # $request_method is empty when the request line did not parse; the raw line ($request) still names it.
+  map "$uri $request" $odapi_refused_method {
+    "~^/\\.odapi/bad-request CONNECT " 1;
+    default 0;
+  }
 ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s ipv6=off;\n` : ""}
   server {
     listen ${p.listen};
     server_name _;
-
+    # nginx cannot parse CONNECT's request line (400): it is a refused method like TRACE, key or not.
+    if ($odapi_refused_method) {
+      return 405 ${NOT_ALLOWED};
+    }
     # Checked in the server-rewrite phase, before the body-size check: without the key nothing else is revealed.
     if ($http_x_api_key != "${p.apiKey}") {
       return 401 ${jsonError(`missing or wrong API key: send it in the ${API_KEY_HEADER} header`)};
+    }
+
+    limit_conn odapi_conn ${l.connectionsPerClient};
+    limit_req zone=odapi_req burst=${l.requestBurst} nodelay;
+
+    # TRACE (refused by nginx before any location) and unknown methods answer like every other refused method.
+    error_page 405 @not_allowed;
+    location @not_allowed {
+      return 405 ${NOT_ALLOWED};
+    }
+    # A URI, not a named location: a request line without a URI (CONNECT's) cannot be redirected to a name.
+    error_page 400 = /.odapi/bad-request;
+    location = /.odapi/bad-request {
+      internal;
+      return 400 ${jsonError("malformed HTTP request")};
+    }
+    error_page 429 @too_many;
+    location @too_many {
+      return 429 ${jsonError(`too many requests or connections from this address (${l.requestsPerSecond}/s, ${l.connectionsPerClient} at once): slow down`)};
+    }
+    error_page 408 @too_slow;
+    location @too_slow {
+      return 408 ${jsonError(`request not received in time (${l.headerTimeoutSeconds} s for headers, ${l.bodyTimeoutSeconds} s between body reads)`)};
     }
 
     error_page 413 @too_large;
@@ -122,12 +273,20 @@ ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s 
 ${proxy.join("\n")}
     }
 
-    # Predictions.
+    # Predictions: the whole body in memory, checked by the guard, then passed on as a subrequest.
     location ~ "^${MODEL_PATH}:predict\\z" {
       if ($request_method != POST) {
         return 405 ${jsonError("use POST for :predict")};
       }
-${proxy.join("\n")}
+      client_body_buffer_size ${p.maxBodyBytes};
+      client_body_in_single_buffer on;
+      js_content odapi_guard.predict;
+    }
+    location ~ "^/\\.odapi/tf-serving(/.*)\\z" {
+      internal;
+      # The whole answer is handed to the guard (a batch of detections can be megabytes).
+      subrequest_output_buffer_size 64m;
+${predictProxy.join("\n")}
     }
 
     # Everything else, Prometheus metrics included, stays private.

@@ -1,7 +1,7 @@
 // serving/: everything that defines how TensorFlow Serving runs, as pure renderers (no I/O here).
 import { renderBatchingConfig } from "./batching-config";
 import { FILES, SCRIPTS } from "./constants";
-import { gatewayParamsForDocker, renderGatewayConfig } from "./gateway";
+import { gatewayParamsForDocker, renderGatewayConfig, renderGatewayGuard } from "./gateway";
 import { renderModelsConfig } from "./models-config";
 import { renderMonitoringConfig } from "./monitoring-config";
 import { renderPrepareHostScript } from "./prepare-host-script";
@@ -59,6 +59,7 @@ export function renderServingFiles(opts: ServingOptions): RenderedFile[] {
   if (opts.apiKey) {
     const gateway = renderGatewayConfig(gatewayParamsForDocker({ ...opts, apiKey: opts.apiKey }));
     files.push({ path: FILES.gatewayConfig, content: gateway, mode: SECRET_MODE });
+    files.push({ path: FILES.gatewayGuard, content: renderGatewayGuard(), mode: CONFIG_MODE });
   }
   files.push(
     { path: SCRIPTS.prepareHost, content: renderPrepareHostScript(opts), mode: SCRIPT_MODE },

@@ -1,6 +1,7 @@
-// Host key checking like OpenSSH: a pinned key (--host-key) or trust on first use in a project-local known_hosts.
+// Host key checking like OpenSSH: a pinned key (--host-key) or trust on first use in the user's known_hosts.
 import { createHash, createHmac } from "node:crypto";
 import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
 
@@ -14,7 +15,38 @@ export interface KnownHostEntry extends HostKey {
   marker?: "@revoked" | "@cert-authority";
 }
 
-export const DEFAULT_KNOWN_HOSTS = path.join(".odapi", "known_hosts");
+/** Where trust-on-first-use keys lived when they were per directory: still honoured (and migrated), never written. */
+export const LEGACY_KNOWN_HOSTS = path.join(".odapi", "known_hosts");
+
+/** The per-user store: $XDG_CONFIG_HOME/odapi/known_hosts, else ~/.config/odapi/known_hosts (XDG: relative = unset). */
+export function userKnownHostsFile(env: { XDG_CONFIG_HOME?: string }, home: string): string {
+  const xdg = env.XDG_CONFIG_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, ".config"), "odapi", "known_hosts");
+}
+
+/** What decides a host's key: `entries` read from `source`; new (and migrated) keys go to `recordTo`. */
+export interface KnownHostsView {
+  entries: KnownHostEntry[];
+  source: string;
+  recordTo: string;
+}
+
+/**
+ * An explicit file alone; otherwise the user store, or, when it knows nothing of this host, the legacy
+ * `.odapi/known_hosts` of the current directory. Pure: `read(file)` gives that file's entries for the host.
+ */
+export function chooseKnownHosts(
+  explicit: string | undefined,
+  userFile: string,
+  legacyFile: string,
+  read: (file: string) => KnownHostEntry[],
+): KnownHostsView {
+  if (explicit) return { entries: read(explicit), source: explicit, recordTo: explicit };
+  const own = read(userFile);
+  if (own.length > 0) return { entries: own, source: userFile, recordTo: userFile };
+  const legacy = read(legacyFile);
+  return { entries: legacy, source: legacy.length > 0 ? legacyFile : userFile, recordTo: userFile };
+}
 
 /** The name OpenSSH writes for a host: plain for port 22, `[host]:port` otherwise. */
 export function knownHostName(host: string, port: number): string {
@@ -149,6 +181,17 @@ export function knownHostsLine(host: string, port: number, key: HostKey): string
 }
 
 // ---- I/O ----
+
+/** chooseKnownHosts on this machine: the process's XDG dir and home, `.odapi/known_hosts` under the cwd. */
+export function knownHostsFor(explicit: string | undefined, host: string, port: number): KnownHostsView {
+  const home = process.env.HOME || os.homedir();
+  return chooseKnownHosts(
+    explicit && path.resolve(explicit),
+    userKnownHostsFile(process.env, home),
+    path.resolve(LEGACY_KNOWN_HOSTS),
+    (file) => readKnownHostsFor(file, host, port),
+  );
+}
 
 export function readKnownHostsFor(file: string, host: string, port: number): KnownHostEntry[] {
   if (!existsSync(file)) return [];

@@ -1,6 +1,5 @@
 // One SSH connection to the target: checked host key, retry until a deadline, exec/sftp/port forwarding.
 import net from "node:net";
-import path from "node:path";
 import { StringDecoder } from "node:string_decoder";
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from "ssh2";
 import { OdapiError } from "../../common/errors";
@@ -12,16 +11,16 @@ export type { ExecResult, SshTarget } from "./target";
 
 import { parsePrivateKey } from "./keys";
 import {
-  DEFAULT_KNOWN_HOSTS,
   decideHostKey,
   fingerprint,
   type HostKey,
+  type HostKeyDecision,
   hostKeyAlgorithmsFor,
   hostKeyFromBlob,
   hostKeyMismatchError,
   knownHostName,
+  knownHostsFor,
   parseHostKey,
-  readKnownHostsFor,
   recordKnownHost,
 } from "./known-hosts";
 
@@ -72,12 +71,11 @@ export function backoffDelayMs(attempt: number, baseMs = 500, capMs = 5000): num
 export async function connect(target: SshTarget, opts: ConnectOptions = {}): Promise<SshSession> {
   const key = parsePrivateKey(target.privateKey);
   const pinned = target.hostKey ? parseHostKey(target.hostKey) : undefined;
-  const knownHostsFile = path.resolve(target.knownHostsFile ?? DEFAULT_KNOWN_HOSTS);
   const started = Date.now();
   const deadline = started + (opts.deadlineMs ?? 0);
   for (let attempt = 0; ; attempt++) {
     try {
-      const { client, hostKey } = await connectOnce(target, key, pinned, knownHostsFile, opts);
+      const { client, hostKey } = await connectOnce(target, key, pinned, opts);
       return new Session({ ...target, hostKey: `${hostKey.type} ${hostKey.base64}` }, target, client, opts);
     } catch (err) {
       const { retry, error } = connectErrorOf(err, target, opts.readyTimeoutMs ?? 20_000);
@@ -98,16 +96,16 @@ function connectOnce(
   target: SshTarget,
   privateKey: string | Buffer,
   pinned: HostKey | undefined,
-  knownHostsFile: string,
   opts: ConnectOptions,
 ): Promise<{ client: Client; hostKey: HostKey }> {
-  const known = pinned ? [] : readKnownHostsFor(knownHostsFile, target.host, target.port);
+  const view = pinned ? undefined : knownHostsFor(target.knownHostsFile, target.host, target.port);
+  const known = view?.entries ?? [];
   const expectedTypes = pinned ? [pinned.type] : known.filter((e) => !e.marker).map((e) => e.type);
   return new Promise((resolve, reject) => {
     const client = new Client();
     let rejection: OdapiError | undefined;
     let presented: HostKey | undefined;
-    let toRecord = false;
+    let decided: HostKeyDecision["action"] | undefined;
     let settled = false;
     const fail = (err: unknown) => {
       if (settled) return;
@@ -124,11 +122,17 @@ function connectOnce(
       if (settled) return;
       settled = true;
       client.removeListener("error", fail);
-      if (toRecord && presented) {
-        recordKnownHost(knownHostsFile, target.host, target.port, presented);
+      if (view && presented && decided === "record") {
+        recordKnownHost(view.recordTo, target.host, target.port, presented);
         opts.log?.(
           `warning: first connection to ${knownHostName(target.host, target.port)}: trusting its ${presented.type} key ` +
-            `${fingerprint(presented)} and recording it in ${knownHostsFile}; pass --host-key to pin it instead`,
+            `${fingerprint(presented)} and recording it in ${view.recordTo}; pass --host-key to pin it instead`,
+        );
+      } else if (view && presented && decided === "accept" && view.source !== view.recordTo) {
+        // A key trusted in a project's .odapi/known_hosts moves to the user's store, which then decides everywhere.
+        recordKnownHost(view.recordTo, target.host, target.port, presented);
+        opts.log?.(
+          `recorded the host key of ${knownHostName(target.host, target.port)} from ${view.source} in ${view.recordTo}`,
         );
       }
       resolve({ client, hostKey: presented as HostKey });
@@ -149,10 +153,10 @@ function connectOnce(
         presented = hostKeyFromBlob(blob);
         const decision = decideHostKey(presented, pinned, known);
         if (decision.action === "reject") {
-          rejection = hostKeyMismatchError(target.host, target.port, presented, decision, knownHostsFile);
+          rejection = hostKeyMismatchError(target.host, target.port, presented, decision, view?.source ?? "");
           return false;
         }
-        toRecord = decision.action === "record";
+        decided = decision.action;
         return true;
       },
       ...(algorithms ? { algorithms: { serverHostKey: algorithms as never } } : {}),

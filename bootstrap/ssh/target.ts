@@ -7,7 +7,7 @@ export interface SshTarget {
   privateKey: string | Buffer;
   /** The server's public key, "ssh-ed25519 AAAA…": when set, nothing else is trusted. */
   hostKey?: string;
-  /** Trust-on-first-use file (OpenSSH format); default `.odapi/known_hosts` under the current directory. */
+  /** Trust-on-first-use file (OpenSSH format); default the per-user store (see knownHostsFor in known-hosts.ts). */
   knownHostsFile?: string;
 }
 

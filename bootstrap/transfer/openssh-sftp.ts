@@ -1,11 +1,11 @@
 // The OpenSSH `sftp` client as a data path: one child process, one SSH connection that pins the host key the
 // ssh2 connection verified, files sent in batch mode. Its encryption and SSH framing run in C on another core.
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import os from "node:os";
+import { rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { parseHostKey } from "../ssh/known-hosts";
 import type { SshTarget } from "../ssh/session";
+import { createKeyDir, removeKeyDir } from "./key-dir";
 import {
   classifyOpenSshFailure,
   echoedCommand,
@@ -47,16 +47,15 @@ export class OpenSshSftp {
   private partial = "";
   private readonly lineListeners = new Set<(line: string) => void>();
   private readonly exited: Promise<number | null>;
-  private readonly cleanupOnExit = () => this.removeTempDir();
 
   /**
    * Starts `sftp` with the target's private key and its verified host key, each in a 0600 file in a fresh 0700
-   * temp dir that close() removes. `target.hostKey` must be the key the ssh2 session verified.
+   * temp dir (see key-dir.ts); the key file is deleted once sftp has logged in, the dir by close() or any ending.
+   * `target.hostKey` must be the key the ssh2 session verified.
    */
   constructor(target: SshTarget, opts: OpenSshStartOptions = {}) {
     if (!target.hostKey) throw new Error("OpenSshSftp needs the verified host key");
-    this.dir = mkdtempSync(path.join(os.tmpdir(), "odapi-sftp-"));
-    process.once("exit", this.cleanupOnExit);
+    this.dir = createKeyDir();
     const keyFile = path.join(this.dir, "key");
     const knownHostsFile = path.join(this.dir, "known_hosts");
     const key = Buffer.isBuffer(target.privateKey) ? target.privateKey : Buffer.from(target.privateKey);
@@ -108,7 +107,11 @@ export class OpenSshSftp {
         );
       });
     });
-    this.ready.catch(() => undefined);
+    // ssh reads the identity only to authenticate: once logged in, the copy has no use left.
+    this.ready.then(
+      () => rmSync(keyFile, { force: true }),
+      () => undefined,
+    );
   }
 
   /** `ready`, or a rejection once `ms` pass first (a client stuck in its handshake is then not waited for). */
@@ -175,11 +178,6 @@ export class OpenSshSftp {
   async close(): Promise<void> {
     this.kill();
     await this.exited;
-    this.removeTempDir();
-    process.removeListener("exit", this.cleanupOnExit);
-  }
-
-  private removeTempDir(): void {
-    rmSync(this.dir, { recursive: true, force: true });
+    removeKeyDir(this.dir);
   }
 }

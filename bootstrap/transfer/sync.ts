@@ -6,6 +6,7 @@ import type { ExecResult, SshSession } from "../ssh/session";
 import { type EarlyStart, startEarly } from "./channels";
 import { remoteFreeBytes } from "./disk";
 import { notEnoughSpaceError, uploadErrorOf, verifyMismatchError } from "./errors";
+import { sweepStaleKeyDirs } from "./key-dir";
 import { type BundleFile, hashBlocks, type ManifestEntry, parseManifest } from "./manifest";
 import type { Transport } from "./openssh-batch";
 import { stagedPathOf, validateRelPath } from "./paths";
@@ -123,6 +124,7 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
   const log = opts.log ?? (() => undefined);
   const { host } = session.target;
   const channelsWanted = channelCountOf(opts.parallel);
+  sweepStaleKeyDirs(); // key copies a SIGKILLed deploy could not remove
 
   const early = opts.early ?? startEarly(session, { ...opts, remoteDir });
   try {

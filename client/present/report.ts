@@ -24,11 +24,14 @@ export interface ModelCheck {
 }
 
 export interface DetectReport {
-  ok: true;
+  /** False when the server refused an image (the others are still reported). */
+  ok: boolean;
   mode: "detect";
   url: string;
   source: string;
   minScore: number;
+  /** The server's refusals (bad requests), each naming its file. */
+  refused: string[];
   models: (ModelCheck & { images: ImageResult[] })[];
 }
 
@@ -40,6 +43,8 @@ export interface BenchReport {
   url: string;
   source: string;
   images: string[];
+  /** The server's refusals (bad requests), each naming its files, left out of the run. */
+  refused: string[];
   models: (ModelCheck & { bench: Omit<BenchResult, "latencies"> })[];
   report: string;
   histogram: string;
@@ -81,10 +86,11 @@ export function imageHeading(model: string, r: ImageResult, minScore: number, pr
 /** One cell per image and model: how many detections, the best one, and the request time (pure). */
 export function comparisonRows(report: DetectReport): string[][] {
   const first = report.models[0]?.images ?? [];
-  return first.map((img, i) => [
+  return first.map((img) => [
     img.path,
     ...report.models.map((m) => {
-      const r = m.images[i];
+      const r = m.images.find((x) => x.path === img.path);
+      if (!r) return "refused";
       const best = r.detections[0];
       const top = best ? `${best.label} ${best.score.toFixed(2)}` : "none";
       return `${r.detections.length} · ${top} · ${r.latencyMs.toFixed(0)} ms`;

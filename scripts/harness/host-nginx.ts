@@ -6,7 +6,12 @@ import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OdapiError } from "../../common/errors";
-import { type GatewayParams, renderGatewayConfig } from "../../serving/gateway";
+import {
+  type GatewayLimits,
+  type GatewayParams,
+  renderGatewayConfig,
+  renderGatewayGuard,
+} from "../../serving/gateway";
 
 export const HOST_NGINX = "/usr/sbin/nginx";
 
@@ -28,6 +33,7 @@ export function hostGatewayParams(
     maxBodyBytes: number;
     resolver?: string;
     resolverValidSeconds?: number;
+    limits?: Partial<GatewayLimits>;
   },
 ): GatewayParams {
   return {
@@ -43,13 +49,20 @@ export function hostGatewayParams(
     tempDir: dir,
     accessLog: "off",
     workerProcesses: 1,
+    guardFile: join(dir, "guard.js"),
+    ...(opts.limits ? { limits: opts.limits } : {}),
   };
 }
 
-/** `nginx -t` on a config text; returns nginx's verdict. */
-export function nginxCheck(config: string, dir: string): { ok: boolean; output: string } {
+/** `nginx -t` on a config text (with the default guard at `guardFile`, else dir/guard.js); returns nginx's verdict. */
+export function nginxCheck(
+  config: string,
+  dir: string,
+  guardFile = join(dir, "guard.js"),
+): { ok: boolean; output: string } {
   const file = join(dir, "nginx-check.conf");
   writeFileSync(file, config, { mode: 0o600 });
+  writeFileSync(guardFile, renderGatewayGuard());
   const r = spawnSync(HOST_NGINX, ["-t", "-q", "-c", file, "-p", dir, "-e", "stderr"], { encoding: "utf8" });
   if (r.error)
     throw new OdapiError(
@@ -102,13 +115,14 @@ export async function startHostGateway(opts: {
   maxBodyBytes: number;
   resolver?: string;
   resolverValidSeconds?: number;
+  limits?: Partial<GatewayLimits>;
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
   const port = await freeLoopbackPort();
   const config = join(dir, "nginx.conf");
-  writeFileSync(config, renderGatewayConfig(hostGatewayParams(dir, { ...opts, listenPort: port })), {
-    mode: 0o600,
-  });
+  const params = hostGatewayParams(dir, { ...opts, listenPort: port });
+  writeFileSync(config, renderGatewayConfig(params), { mode: 0o600 });
+  writeFileSync(params.guardFile, renderGatewayGuard(opts.limits));
   let stderr = "";
   const child = spawn(HOST_NGINX, ["-c", config, "-p", dir, "-e", "stderr", "-g", "daemon off;"], {
     stdio: ["ignore", "ignore", "pipe"],

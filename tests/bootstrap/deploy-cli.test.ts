@@ -126,18 +126,91 @@ test("a host key mismatch aborts with exit 5 and writes nothing on the host", as
   }
 });
 
-test("without --host-key the first key is recorded in .odapi/known_hosts with a warning", async () => {
+test("without --host-key the first key is recorded per user ($XDG_CONFIG_HOME/odapi/known_hosts) with a warning", async () => {
   const remoteDir = path.join(tmp, "remote-tofu");
   const args = conn(remoteDir);
   args.splice(args.indexOf("--host-key"), 2);
-  const known = path.join(tmp, ".odapi", "known_hosts");
-  rmSync(known, { force: true });
-  const run = await odapi(["deploy", ...args, "--models", modelsDir, "--no-start", "--json"]);
+  const xdg = path.join(tmp, "xdg-tofu");
+  const known = path.join(xdg, "odapi", "known_hosts");
+  const run = await odapi(["deploy", ...args, "--models", modelsDir, "--no-start", "--json"], {
+    XDG_CONFIG_HOME: xdg,
+  });
   expect(run.code).toBe(0);
   expect(run.stderr).toMatch(
     /warning: first connection to \[127\.0\.0\.1\]:\d+: trusting its ssh-ed25519 key/,
   );
+  expect(run.stderr).toContain(`recording it in ${known}`);
   expect(readFileSync(known, "utf8")).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
+  expect(statSync(known).mode & 0o777).toBe(0o600);
+  expect(existsSync(path.join(tmp, ".odapi", "known_hosts"))).toBe(false);
+
+  // Another directory, same user: the recorded key decides there too, so a different key is refused.
+  const elsewhere = path.join(tmp, "elsewhere");
+  mkdirSync(elsewhere, { recursive: true });
+  const other = await startSshd(); // a different host key
+  try {
+    writeFileSync(known, `[127.0.0.1]:${other.port} ${sshd.hostKey}\n`, { flag: "a" });
+    const otherArgs = fx.conn(remoteDir, { port: other.port });
+    otherArgs.splice(otherArgs.indexOf("--host-key"), 2);
+    const refused = await runOdapi(["deploy", ...otherArgs, "--models", modelsDir, "--no-start"], {
+      cwd: elsewhere,
+      env: { ODAPI_SSH_KEY: "", ODAPI_API_KEY: "", XDG_CONFIG_HOME: xdg },
+    });
+    expect(refused.code).toBe(ExitCode.hostKey);
+    expect(refused.stderr).toContain(`host key mismatch for [127.0.0.1]:${other.port}`);
+    expect(refused.stderr).toContain(`but ${known} expects`);
+  } finally {
+    await other.stop();
+  }
+});
+
+test("keys in an existing .odapi/known_hosts are still honoured: a match is moved to the user store, a change refused", async () => {
+  const project = path.join(tmp, "legacy-project");
+  const legacy = path.join(project, ".odapi", "known_hosts");
+  mkdirSync(path.dirname(legacy), { recursive: true });
+  const xdg = path.join(tmp, "xdg-legacy");
+  const known = path.join(xdg, "odapi", "known_hosts");
+  const args = conn(path.join(tmp, "remote-legacy"));
+  args.splice(args.indexOf("--host-key"), 2);
+  const run = (env: NodeJS.ProcessEnv) =>
+    runOdapi(["deploy", ...args, "--models", modelsDir, "--no-start", "--json"], {
+      cwd: project,
+      env: { ODAPI_SSH_KEY: "", ODAPI_API_KEY: "", XDG_CONFIG_HOME: xdg, ...env },
+    });
+
+  const other = await startSshd();
+  try {
+    writeFileSync(legacy, `[127.0.0.1]:${sshd.port} ${other.hostKey}\n`);
+    const refused = await run({});
+    expect(refused.code).toBe(ExitCode.hostKey);
+    expect(refused.stderr).toContain(`but ${legacy} expects`);
+    expect(existsSync(known)).toBe(false);
+  } finally {
+    await other.stop();
+  }
+
+  writeFileSync(legacy, `[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
+  const ok = await run({});
+  expect(ok.code).toBe(0);
+  expect(ok.stderr).not.toMatch(/first connection/);
+  expect(ok.stderr).toContain(`from ${legacy} in ${known}`);
+  expect(readFileSync(known, "utf8")).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
+});
+
+test("--known-hosts FILE is the only store used when given", async () => {
+  const file = path.join(tmp, "explicit", "hosts");
+  const xdg = path.join(tmp, "xdg-explicit");
+  const args = conn(path.join(tmp, "remote-explicit"));
+  args.splice(args.indexOf("--host-key"), 2);
+  const run = await odapi(
+    ["deploy", ...args, "--known-hosts", file, "--models", modelsDir, "--no-start", "--json"],
+    {
+      XDG_CONFIG_HOME: xdg,
+    },
+  );
+  expect(run.code).toBe(0);
+  expect(readFileSync(file, "utf8")).toBe(`[127.0.0.1]:${sshd.port} ${sshd.hostKey}\n`);
+  expect(existsSync(path.join(xdg, "odapi", "known_hosts"))).toBe(false);
 });
 
 test("a second deploy while one holds the lock fails fast with exit 6 naming the holder", async () => {

@@ -3,6 +3,7 @@ import { createHmac } from "node:crypto";
 import { connectErrorOf, remoteCommandError } from "../../bootstrap/ssh/errors";
 import { keyModeProblem } from "../../bootstrap/ssh/keys";
 import {
+  chooseKnownHosts,
   decideHostKey,
   fingerprint,
   hostKeyAlgorithmsFor,
@@ -11,6 +12,7 @@ import {
   parseHostKey,
   parseKnownHosts,
   patternMatches,
+  userKnownHostsFile,
 } from "../../bootstrap/ssh/known-hosts";
 import { backoffDelayMs } from "../../bootstrap/ssh/session";
 import { ExitCode, parseRemoteErrorLine } from "../../common/errors";
@@ -233,5 +235,52 @@ describe("errors", () => {
     expect(keyModeProblem(0o100400)).toBeUndefined();
     expect(keyModeProblem(0o100640)).toBe("permissions 0640 are too open");
     expect(keyModeProblem(0o100604)).toBe("permissions 0604 are too open");
+  });
+});
+
+describe("the trust-on-first-use store", () => {
+  test("per user: $XDG_CONFIG_HOME/odapi/known_hosts, else ~/.config (a relative XDG_CONFIG_HOME counts as unset)", () => {
+    expect(userKnownHostsFile({ XDG_CONFIG_HOME: "/x/cfg" }, "/home/ana")).toBe("/x/cfg/odapi/known_hosts");
+    expect(userKnownHostsFile({}, "/home/ana")).toBe("/home/ana/.config/odapi/known_hosts");
+    expect(userKnownHostsFile({ XDG_CONFIG_HOME: "" }, "/home/ana")).toBe(
+      "/home/ana/.config/odapi/known_hosts",
+    );
+    expect(userKnownHostsFile({ XDG_CONFIG_HOME: "cfg" }, "/home/ana")).toBe(
+      "/home/ana/.config/odapi/known_hosts",
+    );
+  });
+
+  const entry = (base64: string) => ({ patterns: "h", type: "ssh-ed25519", base64 });
+  const files: Record<string, ReturnType<typeof entry>[]> = {
+    "/u/known": [entry("USER")],
+    "/p/.odapi/known_hosts": [entry("LEGACY")],
+    "/explicit": [entry("EXPLICIT")],
+  };
+  const read = (f: string) => files[f] ?? [];
+
+  test("an explicit file alone decides and records", () => {
+    expect(chooseKnownHosts("/explicit", "/u/known", "/p/.odapi/known_hosts", read)).toEqual({
+      entries: [entry("EXPLICIT")],
+      source: "/explicit",
+      recordTo: "/explicit",
+    });
+  });
+
+  test("the user store decides when it knows the host; else the legacy file, recorded (migrated) to the user store", () => {
+    expect(chooseKnownHosts(undefined, "/u/known", "/p/.odapi/known_hosts", read)).toEqual({
+      entries: [entry("USER")],
+      source: "/u/known",
+      recordTo: "/u/known",
+    });
+    expect(chooseKnownHosts(undefined, "/u/none", "/p/.odapi/known_hosts", read)).toEqual({
+      entries: [entry("LEGACY")],
+      source: "/p/.odapi/known_hosts",
+      recordTo: "/u/none",
+    });
+    expect(chooseKnownHosts(undefined, "/u/none", "/q/.odapi/known_hosts", read)).toEqual({
+      entries: [],
+      source: "/u/none",
+      recordTo: "/u/none",
+    });
   });
 });

@@ -203,3 +203,74 @@ it("stops with the server's error when the warm-up fails", async () => {
   expect(r.code).toBe(ExitCode.badRequest);
   expect(r.stderr.split("\n")[0]).toContain("(400): Unknown image file format");
 });
+
+it("a truncated JPEG is named and left out: the run goes on with the other images and exits non-zero", async () => {
+  const whole = readFileSync(path.join(ROOT, "samples/coffee.jpg"));
+  const cut = path.join(tmp(), "cut.jpg");
+  writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+  const good = path.join(ROOT, "samples/chelsea.jpg");
+  const r = await runClient([
+    "--url",
+    fake.url,
+    "--bench",
+    "--requests",
+    "6",
+    "--concurrency",
+    "2",
+    "--warmup",
+    "2",
+    "--image",
+    cut,
+    good,
+    "--out",
+    tmp(),
+    "--json",
+  ]);
+  expect(r.code).toBe(ExitCode.badRequest);
+  expect(r.stderr).toMatch(new RegExp(`error: ${cut}: .*\\(400\\): Unknown image file format`));
+  expect(r.stderr).toContain("1 image request(s) refused by the server");
+  const doc = JSON.parse(r.stdout);
+  expect(doc.ok).toBe(false);
+  expect(doc.refused).toEqual([expect.stringContaining(cut)]);
+  // Every measured request went with the good image.
+  expect(doc.models[0].bench).toMatchObject({ ok: 6, errors: 0 });
+});
+
+describe("only detection answers count as successes", () => {
+  it.each([
+    [
+      "an HTML page",
+      "<html><body>Welcome to nginx!</body></html>",
+      /answered 200 with a body that is not JSON/,
+    ],
+    ["JSON without predictions", '{"status":"ok"}', /unexpected predict response: no "predictions" list/],
+    [
+      "predictions of the wrong shape",
+      '{"predictions":[{"scores":[0.5]}]}',
+      /unexpected predict response: detection_scores of image 0 is not a list of numbers/,
+    ],
+  ])("a 200 with %s fails the run", async (_what, body, message) => {
+    const page = await startFakeTfServing({ models: ["ssd_mobilenet_v2"], predictAnswer: body });
+    try {
+      const r = await runClient([
+        "--url",
+        page.url,
+        "--bench",
+        "--requests",
+        "4",
+        "--warmup",
+        "0",
+        "--out",
+        tmp(),
+        "--json",
+      ]);
+      expect(r.code).toBe(ExitCode.serverError);
+      const b = JSON.parse(r.stdout).models[0].bench;
+      expect(b).toMatchObject({ ok: 0, errors: 4 });
+      expect(b.errorSamples[0].message).toMatch(message);
+      expect(page.predictCalls.get("ssd_mobilenet_v2")).toBe(4);
+    } finally {
+      await page.close();
+    }
+  });
+});

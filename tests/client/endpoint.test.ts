@@ -236,15 +236,47 @@ describe("errors: one line, own exit code", () => {
     );
   });
 
-  it("an image the server cannot decode (400) shows the server's message", async () => {
+  it("an image the server cannot decode (400) shows the server's message, naming the file", async () => {
     const file = path.join(tmp(), "broken.jpg");
     writeFileSync(file, BROKEN_JPEG);
     const r = await runClient(["--url", fake.url, "--image", file, "--out", tmp()]);
     expect(r.code).toBe(ExitCode.badRequest);
-    expect(firstLine(r.stderr)).toMatch(
-      /^error: http:\/\/127\.0\.0\.1:\d+ rejected the predict request for model "ssd_mobilenet_v2" \(400\): Unknown image file format\. One of JPEG, PNG, GIF, BMP required\./,
+    expect(firstLine(r.stderr).startsWith(`error: ${file}: `)).toBe(true);
+    expect(firstLine(r.stderr).slice(`error: ${file}: `.length)).toMatch(
+      /^http:\/\/127\.0\.0\.1:\d+ rejected the predict request for model "ssd_mobilenet_v2" \(400\): Unknown image file format\. One of JPEG, PNG, GIF, BMP required\./,
     );
     expect(readdirSync(tmp())).toEqual(["broken.jpg"]); // no annotated file for a failed request
+  });
+
+  it("a truncated JPEG among good ones is named, the others are still detected, and the run exits non-zero", async () => {
+    const whole = readFileSync(path.join(ROOT, "samples/coffee.jpg"));
+    const cut = path.join(tmp(), "cut.jpg");
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    const good = path.join(ROOT, "samples/chelsea.jpg");
+    const out = path.join(tmp(), "out");
+    const r = await runClient([
+      "--url",
+      fake.url,
+      "--model",
+      "ssd_mobilenet_v2",
+      "efficientdet_d0",
+      "--image",
+      cut,
+      good,
+      "--out",
+      out,
+      "--json",
+    ]);
+    expect(r.code).toBe(ExitCode.badRequest);
+    expect(firstLine(r.stderr)).toMatch(new RegExp(`^error: ${cut}: .*\\(400\\): Unknown image file format`));
+    expect(r.stderr).toContain("1 image(s) refused by the server");
+    const doc = JSON.parse(r.stdout);
+    expect(doc.ok).toBe(false);
+    expect(doc.refused).toHaveLength(1);
+    expect(doc.refused[0]).toContain(cut);
+    // Both models still detected on the good image; the refused one is not sent to the second model.
+    for (const m of doc.models) expect(m.images.map((i: { path: string }) => i.path)).toEqual([good]);
+    expect(readdirSync(out).sort()).toEqual(["chelsea.efficientdet_d0.png", "chelsea.ssd_mobilenet_v2.png"]);
   });
 
   it("a file that is not an image never reaches the server", async () => {

@@ -60,8 +60,9 @@ it("with ODAPI_API_KEY: detections pass through, and the key is not forwarded to
 it("a picture over the gateway's body limit: 413 as a bad request", async () => {
   const r = await runClient(["--url", url, "--out", tmp()], { env: { ODAPI_API_KEY: KEY } });
   expect(r.code).toBe(ExitCode.badRequest);
+  // Named by its file (the run would go on with other images).
   expect(r.stderr.split("\n")[0]).toBe(
-    `error: ${url} refused the request body as too large (413): request body larger than ${LIMIT} bytes`,
+    `error: samples/astronaut.jpg: ${url} refused the request body as too large (413): request body larger than ${LIMIT} bytes`,
   );
   expect(r.stderr).toContain("maxBodyBytes");
 });

@@ -364,6 +364,7 @@ describe("models side by side", () => {
     });
     const report: DetectReport = {
       ok: true,
+      refused: [],
       mode: "detect",
       url: "u",
       source: "--url",

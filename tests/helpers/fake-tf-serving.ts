@@ -19,6 +19,8 @@ export interface FakeServingOptions {
   models: (string | FakeModel)[];
   /** Added before every :predict answer, in ms. */
   delayMs?: number;
+  /** When set, a successful :predict answers 200 with this text instead of the predictions (a wrong proxy, a page). */
+  predictAnswer?: string;
   /** When set, every request needs header X-API-Key with this value (401 otherwise, like serving/gateway.ts). */
   apiKey?: string;
 }
@@ -183,6 +185,11 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
     }
     if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
     state.predictImages.set(model.name, (state.predictImages.get(model.name) ?? 0) + predictions.length);
+    if (opts.predictAnswer !== undefined) {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(opts.predictAnswer);
+      return;
+    }
     send(res, 200, { predictions });
   };
 

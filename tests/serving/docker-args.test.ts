@@ -122,7 +122,7 @@ describe("gatewayRunArgs", () => {
     expect(gatewayRunArgs({ host: "cpu", remoteDir: "/opt/odapi", models: pair })).toBeUndefined();
   });
 
-  test("exact argv: public port → nginx 8080, config mounted read-only, key not on the command line", () => {
+  test("exact argv: public port → nginx 8080, config and predict guard mounted read-only, key not on the command line", () => {
     const args = gatewayRunArgs({ host: "cpu", remoteDir: "/opt/odapi", models: pair, apiKey: KEY });
     expect(args).toEqual([
       "docker",
@@ -132,6 +132,8 @@ describe("gatewayRunArgs", () => {
       "0.0.0.0:8501:8080",
       "--mount",
       "type=bind,source=/opt/odapi/config/gateway.conf,target=/etc/nginx/nginx.conf,readonly",
+      "--mount",
+      "type=bind,source=/opt/odapi/config/gateway-guard.js,target=/etc/nginx/odapi-guard.js,readonly",
       "nginx:1.27-alpine",
     ]);
     expect(JSON.stringify(args)).not.toContain(KEY);

@@ -1,6 +1,6 @@
 // The API-key gateway: rendered nginx config checked by `nginx -t`, then a real nginx in front of a fake upstream.
 import http from "node:http";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { getModelStatus, predict } from "../../client/api";
 import { ExitCode, OdapiError } from "../../common/errors";
@@ -11,7 +11,7 @@ import {
   startHostGateway,
 } from "../../scripts/harness/host-nginx";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
-import { gatewayParamsForDocker } from "../../serving/gateway";
+import { type GatewayLimits, gatewayParamsForDocker } from "../../serving/gateway";
 import { tempDirPerTest } from "../helpers/tmp";
 import { type DnsStub, startDnsStub } from "./dns-stub";
 
@@ -89,6 +89,7 @@ describe("nginx -t accepts the rendered config", () => {
       pidFile: join(dir(), "pid"),
       tempDir: dir(),
       accessLog: join(dir(), "access.log"),
+      guardFile: join(dir(), "guard.js"),
     });
     const r = nginxCheck(config, dir());
     expect(r.output).toBe("");
@@ -101,11 +102,41 @@ describe("nginx -t accepts the rendered config", () => {
   });
 });
 
+/** A predict body of exactly `bytes` bytes: one instance whose base64 fills the rest. */
+function predictBody(bytes: number, instances = 1): Buffer {
+  const rows = Array.from({ length: instances - 1 }, () => '{"b64":"AAAA"}');
+  const head = `{"instances":[${rows.map((r) => `${r},`).join("")}{"b64":"`;
+  const tail = '"}]}';
+  return Buffer.from(`${head}${"A".repeat(bytes - head.length - tail.length)}${tail}`);
+}
+
 interface Seen {
   method: string;
   url: string;
   headers: http.IncomingHttpHeaders;
   bodyBytes: number;
+}
+
+/** A stand-in TF Serving on loopback that records each request and answers `{upstream, url, ...extra}` when told. */
+async function recordingUpstream(
+  seen: Seen[],
+  onRequest: (req: http.IncomingMessage, answer: (extra: object) => void) => void,
+): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    let bodyBytes = 0;
+    req.on("data", (c: Buffer) => {
+      bodyBytes += c.length;
+    });
+    req.on("end", () => {
+      seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
+      onRequest(req, (extra) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ upstream: true, url: req.url, ...extra }));
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
 }
 
 /** One request; a 413 may arrive while the body is still being sent, so write errors are ignored. */
@@ -145,18 +176,7 @@ describe.each([
   const seen: Seen[] = [];
 
   beforeAll(async () => {
-    upstream = http.createServer((req, res) => {
-      let bodyBytes = 0;
-      req.on("data", (c: Buffer) => {
-        bodyBytes += c.length;
-      });
-      req.on("end", () => {
-        seen.push({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, bodyBytes });
-        res.writeHead(200, { "content-type": "application/json" });
-        res.end(JSON.stringify({ upstream: true, url: req.url }));
-      });
-    });
-    await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
+    upstream = await recordingUpstream(seen, (_req, answer) => answer({}));
     const upstreamPort = (upstream.address() as AddressInfo).port;
     gateway = await startHostGateway({
       apiKey: KEY,
@@ -232,8 +252,8 @@ describe.each([
     }
   });
 
-  test("right key → :predict with a body under the limit passes through whole", async () => {
-    const body = Buffer.alloc(LIMIT - 1, "a");
+  test("right key → :predict with a JSON body under the limit passes through whole", async () => {
+    const body = predictBody(LIMIT - 1);
     const r = await request(port, "POST", "/v1/models/ssd_mobilenet_v2:predict", { key: KEY, body });
     expect(r.status).toBe(200);
     expect(seen).toEqual([
@@ -372,5 +392,201 @@ describe("the container variant finds TF Serving by name through a resolver (Doc
     }
     expect(gone.status).toBe(502);
     expect(JSON.parse(gone.body).error).toMatch(/TF Serving is not reachable/);
+  });
+});
+
+/** Sends raw bytes on a fresh connection; resolves with what came back once the server closes (or after `waitMs`). */
+function raw(port: number, text: string, waitMs = 5000): Promise<string> {
+  return new Promise((resolve) => {
+    let got = "";
+    const s = net.connect(port, "127.0.0.1", () => s.write(text));
+    const timer = setTimeout(() => s.destroy(), waitMs);
+    s.on("data", (c) => {
+      got += c;
+    });
+    s.on("error", () => undefined);
+    s.on("close", () => {
+      clearTimeout(timer);
+      resolve(got);
+    });
+  });
+}
+
+describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, per-client limits", () => {
+  let upstream: http.Server;
+  let upstreamPort: number;
+  const seen: Seen[] = [];
+  /** Requests the upstream holds until released (to keep requests in progress). */
+  const held: (() => void)[] = [];
+  let hold = false;
+  const gateways: HostGateway[] = [];
+
+  beforeAll(async () => {
+    upstream = await recordingUpstream(seen, (req, answer) => {
+      // Model "big" answers like a large batch of detections.
+      const send = () => answer(req.url?.startsWith("/v1/models/big") ? { pad: "x".repeat(2_000_000) } : {});
+      if (hold) held.push(send);
+      else send();
+    });
+    upstreamPort = (upstream.address() as AddressInfo).port;
+  });
+
+  afterAll(async () => {
+    for (const g of gateways) await g.stop();
+    upstream.closeAllConnections();
+    await new Promise((resolve) => upstream.close(resolve));
+  });
+
+  beforeEach(() => {
+    seen.length = 0;
+    hold = false;
+  });
+
+  async function gateway(limits: Partial<GatewayLimits> = {}, maxBodyBytes = LIMIT): Promise<HostGateway> {
+    const g = await startHostGateway({
+      apiKey: KEY,
+      upstream: `127.0.0.1:${upstreamPort}`,
+      maxBodyBytes,
+      limits,
+    });
+    gateways.push(g);
+    return g;
+  }
+
+  test("TRACE and CONNECT, with or without the key, answer the JSON 405 other refused methods get", async () => {
+    const g = await gateway();
+    const keyed = `X-API-Key: ${KEY}\r\n`;
+    for (const [what, text] of [
+      ["TRACE", "TRACE /v1/models/m HTTP/1.1\r\nHost: x\r\n\r\n"],
+      ["TRACE with key", `TRACE /v1/models/m HTTP/1.1\r\nHost: x\r\n${keyed}\r\n`],
+      ["CONNECT", "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"],
+      ["CONNECT with key", `CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n${keyed}\r\n`],
+    ]) {
+      const answer = await raw(g.port, text as string);
+      expect([what, answer.split("\r\n")[0]]).toEqual([what, "HTTP/1.1 405 Not Allowed"]);
+      expect(answer).toContain("Content-Type: application/json");
+      expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).error).toMatch(/method not allowed/);
+    }
+    // The same JSON as a wrong method on a model route.
+    const del = await request(g.port, "DELETE", "/v1/models/m", { key: KEY });
+    expect(del.status).toBe(405);
+    // A request that is merely malformed (HTTP/1.1 without Host) stays a JSON 400 with the key, a JSON 401 without.
+    const bad = await raw(g.port, `GET /v1/models/m HTTP/1.1\r\n${keyed}\r\n`);
+    expect(bad.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 400 /);
+    expect(JSON.parse(bad.slice(bad.indexOf("\r\n\r\n") + 4)).error).toBe("malformed HTTP request");
+    const badKeyless = await raw(g.port, "GET /v1/models/m HTTP/1.1\r\n\r\n");
+    expect(badKeyless.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 401 /);
+    expect(seen).toEqual([]);
+  });
+
+  test("predict bodies: deep nesting, too many instances and non-JSON get a 400 naming the limit; none reach TF Serving", async () => {
+    const g = await gateway({ maxJsonDepth: 8, maxInstances: 4 }, 12_000_000);
+    const post = (body: Buffer | string) =>
+      request(g.port, "POST", "/v1/models/m:predict", { key: KEY, body: Buffer.from(body) });
+    const refusals: [string, Buffer | string, RegExp][] = [
+      ["9 levels", `{"instances":[${"[".repeat(7)}1${"]".repeat(7)}]}`, /JSON nested deeper than 8 levels/],
+      // 10 MB of nesting, the shape that reaches TF Serving's unbounded recursion.
+      [
+        "5,000,000 levels",
+        `${"[".repeat(5_000_000)}${"]".repeat(5_000_000)}`,
+        /JSON nested deeper than 8 levels/,
+      ],
+      ["5 instances", predictBody(200, 5), /more than 4 instances in one request \(5\)/],
+      ["not JSON", "aaaa", /not valid JSON/],
+      ["no body", "", /needs a JSON body/],
+    ];
+    for (const [what, body, message] of refusals) {
+      const r = await post(body);
+      expect([what, r.status]).toEqual([what, 400]);
+      expect(JSON.parse(r.body).error).toMatch(message);
+    }
+    expect(seen).toEqual([]);
+    // At the limits, and brackets inside strings (base64 has none, but a label might): passed on unchanged.
+    const fine = [
+      `{"instances":[${"[".repeat(6)}1${"]".repeat(6)}]}`,
+      predictBody(300, 4).toString(),
+      `{"instances":[{"b64":"AAAA","note":"[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{"}]}`,
+    ];
+    for (const body of fine) {
+      const r = await post(body);
+      expect([body.slice(0, 40), r.status]).toEqual([body.slice(0, 40), 200]);
+      expect(JSON.parse(r.body)).toEqual({ upstream: true, url: "/v1/models/m:predict" });
+    }
+    expect(seen.map((x) => x.bodyBytes)).toEqual(fine.map((b) => Buffer.byteLength(b)));
+    // A 2 MB answer comes back whole through the guard's subrequest.
+    const big = await request(g.port, "POST", "/v1/models/big:predict", { key: KEY, body: predictBody(100) });
+    expect(big.status).toBe(200);
+    expect(JSON.parse(big.body).pad).toHaveLength(2_000_000);
+    expect(seen.every((x) => x.method === "POST" && x.headers["x-api-key"] === undefined)).toBe(true);
+  });
+
+  test("1,100 idle connections without a key do not stop a keyed request", async () => {
+    const g = await gateway();
+    const idle: net.Socket[] = [];
+    try {
+      await Promise.all(
+        Array.from(
+          { length: 1100 },
+          () =>
+            new Promise<void>((resolve, reject) => {
+              const s = net.connect(g.port, "127.0.0.1", () => resolve());
+              s.on("error", reject);
+              idle.push(s);
+            }),
+        ),
+      );
+      const r = await request(g.port, "GET", "/v1/models/m", { key: KEY });
+      expect(r.status).toBe(200);
+      expect(seen.map((x) => x.url)).toEqual(["/v1/models/m"]);
+      // Every idle socket is still open: the keyed request got through beside them, not after them.
+      expect(idle.filter((s) => s.destroyed)).toEqual([]);
+    } finally {
+      for (const s of idle) s.destroy();
+    }
+    expect(g.log()).not.toMatch(/worker_connections are not enough/);
+  });
+
+  test("a body trickled slower than the read timeout is cut, and nothing reaches TF Serving", async () => {
+    const g = await gateway({ bodyTimeoutSeconds: 1 });
+    // 5 of 100 announced bytes, then silence: nginx must close the connection by itself (the wait is bounded).
+    const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\n${`X-API-Key: ${KEY}\r\n`}Content-Length: 100\r\n\r\n{"in`;
+    let gaveUp = false;
+    await new Promise<void>((resolve) => {
+      const s = net.connect(g.port, "127.0.0.1", () => s.write(head));
+      const giveUp = setTimeout(() => {
+        gaveUp = true;
+        s.destroy();
+      }, 15_000);
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        clearTimeout(giveUp);
+        resolve();
+      });
+      s.resume();
+    });
+    expect(gaveUp).toBe(false); // nginx closed it
+    expect(seen).toEqual([]);
+  });
+
+  test("per client: requests in progress beyond the limit get a JSON 429, and so does a burst beyond the rate", async () => {
+    const g = await gateway({ connectionsPerClient: 2, requestsPerSecond: 1, requestBurst: 4 });
+    hold = true;
+    const inProgress = [0, 1].map(() => request(g.port, "GET", "/v1/models/m", { key: KEY }));
+    // Bounded wait until both are held upstream.
+    for (let i = 0; i < 100 && held.length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(held).toHaveLength(2);
+    const third = await request(g.port, "GET", "/v1/models/m", { key: KEY });
+    expect(third.status).toBe(429);
+    expect(JSON.parse(third.body).error).toMatch(/too many requests or connections/);
+    for (const release of held.splice(0)) release();
+    hold = false;
+    expect((await Promise.all(inProgress)).map((r) => r.status)).toEqual([200, 200]);
+
+    // 3 requests spent of a burst of 4 at 1/s: of 10 more sent at once, most are refused.
+    const statuses: number[] = [];
+    for (let i = 0; i < 10; i++)
+      statuses.push((await request(g.port, "GET", "/v1/models/m", { key: KEY })).status);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
+    expect(seen).toHaveLength(2 + statuses.filter((s) => s === 200).length);
   });
 });

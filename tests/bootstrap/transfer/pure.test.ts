@@ -2,6 +2,7 @@ import { checkRemoteDir } from "../../../common/remote-dir";
 // The transfer engine's pure decisions: paths, ranges, remote command lines, the planner, error mapping.
 
 import { uploadErrorOf } from "../../../bootstrap/transfer/errors";
+import { staleKeyDirs } from "../../../bootstrap/transfer/key-dir";
 import {
   type BundleFile,
   parseManifest,
@@ -477,5 +478,25 @@ describe("upload errors", () => {
     expect(uploadErrorOf(new SftpOpError("open", "/opt/x", 2, "No such file"), ctx).message).toMatch(
       /vanished/,
     );
+  });
+});
+
+describe("staleKeyDirs", () => {
+  const alive = (pid: number) => pid === 100;
+  const now = 10 * 24 * 3600 * 1000;
+  test("a key dir is stale when its owner process is gone, an owner-less one after a day", () => {
+    expect(
+      staleKeyDirs(
+        [
+          { name: "odapi-sftp-100-abcdef", mtimeMs: 0 },
+          { name: "odapi-sftp-200-abcdef", mtimeMs: now },
+          { name: "odapi-sftp-Xy12ab", mtimeMs: now - 2 * 24 * 3600 * 1000 },
+          { name: "odapi-sftp-Zz99cd", mtimeMs: now - 60_000 },
+          { name: "other-300-abcdef", mtimeMs: 0 },
+        ],
+        alive,
+        now,
+      ),
+    ).toEqual(["odapi-sftp-200-abcdef", "odapi-sftp-Xy12ab"]);
   });
 });
