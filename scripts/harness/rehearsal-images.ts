@@ -12,8 +12,8 @@ import { GATEWAY_IMAGE, servingImage } from "../../serving/constants";
 import { type DockerEngine, REHEARSAL_CACHE_DIR } from "./docker-engine";
 
 const SUITE = "bookworm";
-/** nginx-light for the gateway, python3 for the stand-in (TensorFlow itself comes from the venv). */
-const BASE_PACKAGES = ["python3", "nginx-light"];
+/** nginx-light and its njs module for the gateway (the body guard), python3 for the stand-in (TensorFlow itself comes from the venv). */
+const BASE_PACKAGES = ["python3", "nginx-light", "libnginx-mod-http-js"];
 const HASH_LABEL = "odapi.rehearsal.hash";
 /** Bumped when the build steps below change in a way the hashed inputs do not show (base, derived images). */
 const BASE_RECIPE = "4";
