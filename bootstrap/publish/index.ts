@@ -10,14 +10,14 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import { RateMeter } from "../../common/rate-meter";
+import { manifestsPrefix, normalizePrefix, objectKey } from "../../serving/bucket-layout";
 import { type BundleFile, scanLocalModels } from "../transfer";
 import { createS3Client, type S3Settings } from "./client";
 import { s3Error } from "./errors";
-import { manifestsPrefix, normalizePrefix, objectKey } from "./layout";
 import { type PublishPlan, planPublish } from "./plan";
 
+export { manifestKey, normalizePrefix, renderManifest } from "../../serving/bucket-layout";
 export { s3SettingsFromEnv } from "./client";
-export { manifestKey, normalizePrefix, renderManifest } from "./layout";
 
 /** The object metadata key holding a file's sha256 (hex): S3 returns it as x-amz-meta-sha256. */
 export const SHA256_METADATA = "sha256";

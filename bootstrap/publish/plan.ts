@@ -1,13 +1,13 @@
 // What a publish sends, skips and retires, from the local files and what the bucket holds (pure).
-import type { BundleFile } from "../transfer";
+
 import {
   manifestKey,
   objectKey,
   type PublishedVersion,
   parseManifestKey,
   renderManifest,
-  versionsOf,
-} from "./layout";
+} from "../../serving/bucket-layout";
+import type { BundleFile } from "../transfer";
 
 export interface PlannedUpload {
   key: string;
@@ -54,4 +54,21 @@ export function planPublish(
       })
     : [];
   return { uploads, skipped, manifests, retire, models };
+}
+
+/** Groups scanned model files (`models/<name>/<version>/<path>`) into versions, in name then version order. */
+export function versionsOf(files: BundleFile[]): PublishedVersion[] {
+  const byKey = new Map<string, PublishedVersion>();
+  for (const f of files) {
+    const m = /^models\/([^/]+)\/(\d+)\/(.+)$/.exec(f.relPath);
+    if (!m) continue;
+    const [model, version, path] = [m[1] as string, m[2] as string, m[3] as string];
+    const key = `${model}/${version}`;
+    const v = byKey.get(key) ?? { model, version, files: [] };
+    v.files.push({ path, size: f.size, sha256: f.sha256 });
+    byKey.set(key, v);
+  }
+  return [...byKey.values()].sort((a, b) =>
+    a.model !== b.model ? (a.model < b.model ? -1 : 1) : Number(a.version) - Number(b.version),
+  );
 }

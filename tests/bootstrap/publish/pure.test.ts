@@ -2,15 +2,15 @@
 
 import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
 import { s3Error } from "../../../bootstrap/publish/errors";
+import { planPublish } from "../../../bootstrap/publish/plan";
+import type { BundleFile } from "../../../bootstrap/transfer";
+import { ExitCode, OdapiError } from "../../../common/errors";
 import {
   manifestKey,
   normalizePrefix,
   parseManifestKey,
   renderManifest,
-} from "../../../bootstrap/publish/layout";
-import { planPublish } from "../../../bootstrap/publish/plan";
-import type { BundleFile } from "../../../bootstrap/transfer";
-import { ExitCode, OdapiError } from "../../../common/errors";
+} from "../../../serving/bucket-layout";
 
 const where = { bucket: "b1", region: "us-east-1" };
 const sdkError = (name: string, status: number, extra: object = {}) =>

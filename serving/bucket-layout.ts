@@ -1,6 +1,5 @@
-// Where published models live in the bucket and the manifest format replicas trust (pure).
-import { OdapiError } from "../../common/errors";
-import type { BundleFile } from "../transfer";
+// The bucket layout `odapi publish` writes and the sync agent reads: keys and the manifest format (pure).
+import { OdapiError } from "../common/errors";
 
 /** One line per file: `<sha256> <size> <path in the version dir>`; bash reads it with `read -r sha size path`. */
 export const MANIFEST_HEADER = "# odapi-manifest 1";
@@ -57,21 +56,4 @@ export function parseManifestKey(
 export function renderManifest(v: PublishedVersion): string {
   const files = [...v.files].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return `${MANIFEST_HEADER} ${v.model} ${v.version}\n${files.map((f) => `${f.sha256} ${f.size} ${f.path}`).join("\n")}\n`;
-}
-
-/** Groups scanned model files (`models/<name>/<version>/<path>`) into versions, in name then version order. */
-export function versionsOf(files: BundleFile[]): PublishedVersion[] {
-  const byKey = new Map<string, PublishedVersion>();
-  for (const f of files) {
-    const m = /^models\/([^/]+)\/(\d+)\/(.+)$/.exec(f.relPath);
-    if (!m) continue;
-    const [model, version, path] = [m[1] as string, m[2] as string, m[3] as string];
-    const key = `${model}/${version}`;
-    const v = byKey.get(key) ?? { model, version, files: [] };
-    v.files.push({ path, size: f.size, sha256: f.sha256 });
-    byKey.set(key, v);
-  }
-  return [...byKey.values()].sort((a, b) =>
-    a.model !== b.model ? (a.model < b.model ? -1 : 1) : Number(a.version) - Number(b.version),
-  );
 }
