@@ -39,5 +39,7 @@ export function createS3Client(settings: S3Settings): S3Client {
     forcePathStyle: settings.forcePathStyle,
     // Network errors are retried by the SDK; a few attempts keep a dead endpoint from hanging the command.
     maxAttempts: 3,
+    // Integrity is the sha256 each replica checks against the manifest; the SDK's extra CRC32 pass costs CPU only.
+    requestChecksumCalculation: "WHEN_REQUIRED",
   });
 }
