@@ -85,6 +85,8 @@ async function main(): Promise<void> {
       writeFileSync(script, renderSyncScript({ bucket: "bench", prefix: `pub-${round}`, remoteDir: host }));
       add("sync agent (empty host dir)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
       add("sync agent (no-op rerun)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
+      // moto keeps objects in memory: emptying the bucket each round keeps it from stalling.
+      timed(AWS_CLI, ["s3", "rm", "--recursive", "--only-show-errors", "s3://bench/"], env);
       rmSync(down, { recursive: true, force: true });
       rmSync(host, { recursive: true, force: true });
     }

@@ -34,8 +34,11 @@ async function waitUntilUp(endpoint: string, child: ChildProcess, deadline: numb
   throw new Error(`moto_server did not answer at ${endpoint} within the deadline`);
 }
 
-/** Starts moto_server on a free loopback port; `stop()` ends it (and every bucket it held). */
-export async function startMoto(opts: { port?: number } = {}): Promise<MotoServer> {
+/**
+ * Starts moto_server on a free loopback port; `stop()` ends it (and every bucket it held). With `authAfter` N,
+ * moto checks credentials after N free requests (INITIAL_NO_AUTH_ACTION_COUNT): keys it never issued are refused.
+ */
+export async function startMoto(opts: { port?: number; authAfter?: number } = {}): Promise<MotoServer> {
   ensureMotoVenv();
   const port = opts.port ?? (await freePort());
   const child = spawn(
@@ -43,6 +46,10 @@ export async function startMoto(opts: { port?: number } = {}): Promise<MotoServe
     ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(port)],
     {
       stdio: ["ignore", "ignore", "pipe"],
+      env: {
+        ...process.env,
+        ...(opts.authAfter !== undefined ? { INITIAL_NO_AUTH_ACTION_COUNT: String(opts.authAfter) } : {}),
+      },
     },
   );
   let stderr = "";

@@ -174,6 +174,31 @@ describe("odapi publish (moto S3 server)", () => {
     expect(r.stderr).toContain(`AWS_ENDPOINT_URL=${closed}`);
   });
 
+  it("credentials the server never issued: exit auth, naming the credentials to check", async () => {
+    // The one free request creates the bucket; from then on moto refuses keys it never issued.
+    const strict = await startMoto({ authAfter: 1 });
+    const admin = new S3Client({
+      region: "us-east-1",
+      endpoint: strict.endpoint,
+      forcePathStyle: true,
+      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
+    });
+    try {
+      await admin.send(new CreateBucketCommand({ Bucket: "any-bucket" }));
+      const models = path.join(dir(), "models");
+      writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+      const r = await runOdapi(["publish", "--bucket", "any-bucket", "--models", models], {
+        env: { ...strict.env, ODAPI_CACHE_DIR: path.join(dir(), "cache") },
+      });
+      expect(r.stderr).toContain("S3 rejected the AWS credentials (InvalidAccessKeyId)");
+      expect(r.stderr).toContain("AWS_ACCESS_KEY_ID");
+      expect(r.code).toBe(ExitCode.auth);
+    } finally {
+      admin.destroy();
+      await strict.stop();
+    }
+  });
+
   it("no region: exit config, saying to set AWS_REGION", async () => {
     const models = path.join(dir(), "models");
     writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
