@@ -40,58 +40,64 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
+/** One round, tools interleaved: up with each, no-op publish, down with each, no-op agent run. */
+function benchRound(
+  round: number,
+  work: string,
+  env: NodeJS.ProcessEnv,
+  add: (k: string, s: number) => void,
+): void {
+  const cache = path.join(work, `cache-${round}`);
+  add(
+    "aws s3 sync up (first)",
+    timed(AWS_CLI, ["s3", "sync", "--only-show-errors", DATA, "s3://bench/sync/"], env),
+  );
+  const publish = ["publish", "--bucket", "bench", "--prefix", "pub", "--models", DATA, "--json"];
+  add(
+    "odapi publish (first, hashing included)",
+    timed(process.execPath, [ODAPI, ...publish], { ...env, ODAPI_CACHE_DIR: cache }),
+  );
+  add(
+    "odapi publish (no-op rerun, whole process)",
+    timed(process.execPath, [ODAPI, ...publish], { ...env, ODAPI_CACHE_DIR: cache }),
+  );
+  add(
+    "aws s3 sync down (empty dir)",
+    timed(
+      AWS_CLI,
+      ["s3", "sync", "--only-show-errors", "s3://bench/sync/", path.join(work, `down-${round}`)],
+      env,
+    ),
+  );
+  const host = path.join(work, `host-${round}`);
+  const script = path.join(work, `sync-${round}.sh`);
+  writeFileSync(script, renderSyncScript({ bucket: "bench", prefix: "pub", remoteDir: host }));
+  add("sync agent (empty host dir)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
+  add("sync agent (no-op rerun)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
+  rmSync(path.join(work, `down-${round}`), { recursive: true, force: true });
+  rmSync(host, { recursive: true, force: true });
+}
+
 async function main(): Promise<void> {
   for (const [rel, size] of SIZES) writeRandom(path.join(DATA, "bench", "1", rel), size);
-  const moto = await startMoto();
   const work = mkdtempSync(path.join(os.tmpdir(), "odapi-bench-publish-"));
   const rows: Record<string, number[]> = {};
   const add = (k: string, s: number) => {
     rows[k] = [...(rows[k] ?? []), s];
   };
   try {
-    const env = { ...moto.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
-    timed(AWS_CLI, ["s3", "mb", "s3://bench"], env);
     for (let round = 1; round <= ROUNDS; round++) {
-      const cache = path.join(work, `cache-${round}`);
-      add(
-        "aws s3 sync up (first)",
-        timed(AWS_CLI, ["s3", "sync", "--only-show-errors", DATA, `s3://bench/sync-${round}/`], env),
-      );
-      const publish = [
-        "publish",
-        "--bucket",
-        "bench",
-        "--prefix",
-        `pub-${round}`,
-        "--models",
-        DATA,
-        "--json",
-      ];
-      add(
-        "odapi publish (first, hashing included)",
-        timed(process.execPath, [ODAPI, ...publish], { ...env, ODAPI_CACHE_DIR: cache }),
-      );
-      add(
-        "odapi publish (no-op rerun, whole process)",
-        timed(process.execPath, [ODAPI, ...publish], { ...env, ODAPI_CACHE_DIR: cache }),
-      );
-      const down = path.join(work, `down-${round}`);
-      add(
-        "aws s3 sync down (empty dir)",
-        timed(AWS_CLI, ["s3", "sync", "--only-show-errors", `s3://bench/sync-${round}/`, down], env),
-      );
-      const host = path.join(work, `host-${round}`);
-      const script = path.join(work, `sync-${round}.sh`);
-      writeFileSync(script, renderSyncScript({ bucket: "bench", prefix: `pub-${round}`, remoteDir: host }));
-      add("sync agent (empty host dir)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
-      add("sync agent (no-op rerun)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
-      // moto keeps objects in memory: emptying the bucket each round keeps it from stalling.
-      timed(AWS_CLI, ["s3", "rm", "--recursive", "--only-show-errors", "s3://bench/"], env);
-      rmSync(down, { recursive: true, force: true });
-      rmSync(host, { recursive: true, force: true });
+      // A fresh server per round: moto keeps objects in memory and slows down as they pile up.
+      const moto = await startMoto();
+      try {
+        const env = { ...moto.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+        timed(AWS_CLI, ["s3", "mb", "s3://bench"], env);
+        benchRound(round, work, env, add);
+      } finally {
+        await moto.stop();
+      }
     }
   } finally {
-    await moto.stop();
     rmSync(work, { recursive: true, force: true });
   }
   const table = new Table({ head: ["201.2 MB, 5 files, moto on 127.0.0.1", "median s", "all rounds s"] });
