@@ -15,7 +15,7 @@ const DESCRIPTIONS = {
   local: "Serve the prepared models with the local Docker engine (like a deployed host), then test them",
   prepare: "Wrap detectors so TF Serving takes base64 JPEG/PNG: catalog models or your own SavedModel",
   deploy: "Upload models and TF Serving config to a host over SSH, start serving, and wait until it answers",
-  publish: "Upload prepared models to S3 (incremental, manifest last) for replicas that sync themselves",
+  publish: "Upload prepared models to S3, incrementally and manifest last, for replicas that sync themselves",
   status: "Show the serving containers and each deployed model's state on a host",
   logs: "Print the TF Serving container's log from the host (--follow to keep streaming)",
   stop: "Stop and remove the serving containers on a host (models and config stay; deploy starts them again)",
