@@ -3,8 +3,8 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { CreateBucketCommand, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { AWS_CLI, type MotoServer, startMoto } from "../../scripts/harness/moto";
+import { CreateBucketCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { AWS_CLI } from "../../scripts/harness/moto";
 import { freePort } from "../../scripts/harness/sshd";
 import { renderModelsConfig } from "../../serving";
 import {
@@ -16,6 +16,7 @@ import {
   SYNCED_MANIFEST,
 } from "../../serving/sync-agent";
 import { savedModelFiles, writeModelTree } from "../helpers/model-tree";
+import { useMoto } from "../helpers/moto";
 import { runOdapi, runProcess } from "../helpers/run";
 import { hashTree, tempDirPerTest } from "../helpers/tmp";
 
@@ -57,29 +58,14 @@ describe("rendered sync agent", () => {
 });
 
 describe("sync agent against moto", () => {
-  let moto: MotoServer;
-  let s3: S3Client;
+  const server = useMoto();
   const dir = tempDirPerTest("odapi-sync-");
   let n = 0;
-
-  beforeAll(async () => {
-    moto = await startMoto();
-    s3 = new S3Client({
-      region: "us-east-1",
-      endpoint: moto.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
-    });
-  });
-  afterAll(async () => {
-    s3?.destroy();
-    await moto?.stop();
-  });
 
   /** A bucket, a local models dir, a host dir, and the rendered agent script for them. */
   async function setup() {
     const bucket = `sync-test-${++n}`;
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await server.s3().send(new CreateBucketCommand({ Bucket: bucket }));
     const models = path.join(dir(), "models");
     const host = path.join(dir(), "host");
     mkdirSync(host);
@@ -87,14 +73,14 @@ describe("sync agent against moto", () => {
     writeFileSync(script, renderSyncScript({ bucket, prefix: "odapi", remoteDir: host }));
     const publish = async (...extra: string[]) => {
       const r = await runOdapi(["publish", "--bucket", bucket, "--models", models, "--json", ...extra], {
-        env: { ...moto.env, ODAPI_CACHE_DIR: path.join(dir(), "cache") },
+        env: { ...server.moto().env, ODAPI_CACHE_DIR: path.join(dir(), "cache") },
       });
       expect(r.stderr).not.toContain("error");
       return JSON.parse(r.stdout);
     };
     const sync = (env: Record<string, string> = {}) =>
       runProcess("bash", [script], {
-        env: { ...moto.env, ODAPI_AWS_CLI: AWS_CLI, ODAPI_SYNC_MAX_DELAY: "1", ...env },
+        env: { ...server.moto().env, ODAPI_AWS_CLI: AWS_CLI, ODAPI_SYNC_MAX_DELAY: "1", ...env },
       });
     const served = () => {
       const tree = hashTree(path.join(host, "models"));
@@ -130,9 +116,11 @@ describe("sync agent against moto", () => {
     writeModelTree(t.models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
     await t.publish();
     // Version 2's files arrive, its manifest not yet: replicas must not see it.
-    await s3.send(
-      new PutObjectCommand({ Bucket: t.bucket, Key: "odapi/models/ssd/2/saved_model.pb", Body: "partial" }),
-    );
+    await server
+      .s3()
+      .send(
+        new PutObjectCommand({ Bucket: t.bucket, Key: "odapi/models/ssd/2/saved_model.pb", Body: "partial" }),
+      );
     expect((await t.sync()).code).toBe(0);
     expect(existsSync(path.join(t.host, "models", "ssd", "2"))).toBe(false);
     writeModelTree(t.models, [{ model: "ssd", version: 2, files: savedModelFiles(100) }]);
@@ -149,8 +137,12 @@ describe("sync agent against moto", () => {
     const before = t.served();
     writeModelTree(t.models, [{ model: "ssd", version: 2, files: savedModelFiles(100) }]);
     await t.publish();
-    await s3.send(
-      new PutObjectCommand({ Bucket: t.bucket, Key: "odapi/models/ssd/2/saved_model.pb", Body: "tampered" }),
+    await server.s3().send(
+      new PutObjectCommand({
+        Bucket: t.bucket,
+        Key: "odapi/models/ssd/2/saved_model.pb",
+        Body: "tampered",
+      }),
     );
     const r = await t.sync();
     expect(r.code).toBe(1);

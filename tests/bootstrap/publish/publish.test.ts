@@ -7,57 +7,42 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
-  S3Client,
 } from "@aws-sdk/client-s3";
 import { publishFiles } from "../../../bootstrap/publish";
 import { scanLocalModels } from "../../../bootstrap/transfer";
 import { ExitCode } from "../../../common/errors";
-import { type MotoServer, startMoto } from "../../../scripts/harness/moto";
+import { startMoto } from "../../../scripts/harness/moto";
 import { freePort } from "../../../scripts/harness/sshd";
 import { savedModelFiles, writeModelTree } from "../../helpers/model-tree";
+import { motoClient, useMoto } from "../../helpers/moto";
 import { runOdapi } from "../../helpers/run";
 import { tempDirPerTest } from "../../helpers/tmp";
 
 jest.setTimeout(180_000);
 
-let moto: MotoServer;
-let s3: S3Client;
+const server = useMoto();
 const dir = tempDirPerTest("odapi-publish-");
 let bucketNo = 0;
 
-beforeAll(async () => {
-  moto = await startMoto();
-  s3 = new S3Client({
-    region: "us-east-1",
-    endpoint: moto.endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
-  });
-});
-afterAll(async () => {
-  s3?.destroy();
-  await moto?.stop();
-});
-
 async function newBucket(): Promise<string> {
   const bucket = `odapi-test-${++bucketNo}`;
-  await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  await server.s3().send(new CreateBucketCommand({ Bucket: bucket }));
   return bucket;
 }
 
 async function keys(bucket: string, prefix = ""): Promise<string[]> {
-  const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  const page = await server.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
   return (page.Contents ?? []).map((o) => o.Key as string).sort();
 }
 
 async function text(bucket: string, key: string): Promise<string> {
-  const o = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  const o = await server.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
   return (await o.Body?.transformToString()) ?? "";
 }
 
 function publishCli(args: string[], env: Record<string, string> = {}) {
   return runOdapi(["publish", ...args, "--json"], {
-    env: { ...moto.env, ODAPI_CACHE_DIR: path.join(dir(), "cache"), ...env },
+    env: { ...server.moto().env, ODAPI_CACHE_DIR: path.join(dir(), "cache"), ...env },
   });
 }
 
@@ -88,7 +73,9 @@ describe("odapi publish (moto S3 server)", () => {
     ]);
     const local = await scanLocalModels(models, { cacheFile: false });
     const big = local.find((f) => f.relPath === "models/ssd/1/variables/variables.data-00000-of-00001");
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: `team/odapi/${big?.relPath}` }));
+    const head = await server
+      .s3()
+      .send(new HeadObjectCommand({ Bucket: bucket, Key: `team/odapi/${big?.relPath}` }));
     expect(head.ContentLength).toBe(20 * 1024 * 1024);
     expect(head.Metadata?.sha256).toBe(big?.sha256);
     const manifest = await text(bucket, "team/odapi/manifests/ssd/1.txt");
@@ -118,7 +105,7 @@ describe("odapi publish (moto S3 server)", () => {
     const files = await scanLocalModels(models, { cacheFile: false });
     const gone = files.find((f) => f.relPath.endsWith("variables.index"));
     rmSync(gone?.localPath as string);
-    const settings = { region: "us-east-1", endpoint: moto.endpoint, forcePathStyle: true };
+    const settings = { region: "us-east-1", endpoint: server.moto().endpoint, forcePathStyle: true };
     process.env.AWS_ACCESS_KEY_ID = "testing";
     process.env.AWS_SECRET_ACCESS_KEY = "testing";
     await expect(
@@ -177,12 +164,7 @@ describe("odapi publish (moto S3 server)", () => {
   it("credentials the server never issued: exit auth, naming the credentials to check", async () => {
     // The one free request creates the bucket; from then on moto refuses keys it never issued.
     const strict = await startMoto({ authAfter: 1 });
-    const admin = new S3Client({
-      region: "us-east-1",
-      endpoint: strict.endpoint,
-      forcePathStyle: true,
-      credentials: { accessKeyId: "testing", secretAccessKey: "testing" },
-    });
+    const admin = motoClient(strict);
     try {
       await admin.send(new CreateBucketCommand({ Bucket: "any-bucket" }));
       const models = path.join(dir(), "models");
@@ -203,7 +185,7 @@ describe("odapi publish (moto S3 server)", () => {
     const models = path.join(dir(), "models");
     writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
     const r = await runOdapi(["publish", "--bucket", "b-x-y", "--models", models], {
-      env: { ...moto.env, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+      env: { ...server.moto().env, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
     });
     expect(r.code).toBe(ExitCode.config);
     expect(r.stderr).toContain("no AWS region set");
