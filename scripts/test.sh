@@ -10,6 +10,7 @@ for tool in sshd shellcheck nginx; do
   fi
 done
 bash scripts/ensure-venv.sh
+bash scripts/ensure-moto-venv.sh
 
 echo "== tsc"; npx tsc --noEmit
 echo "== biome"; npx biome check .

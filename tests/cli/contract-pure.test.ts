@@ -50,6 +50,7 @@ describe("the command table", () => {
       "local",
       "prepare",
       "deploy",
+      "publish",
       "status",
       "logs",
       "stop",

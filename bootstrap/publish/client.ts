@@ -1,0 +1,45 @@
+// The S3 client as AWS users expect it: the SDK's credential chain (env, profile, SSO, instance role), AWS_REGION,
+// and AWS_ENDPOINT_URL for S3-compatible servers (path-style, since those rarely have per-bucket DNS names).
+import { S3Client } from "@aws-sdk/client-s3";
+import { OdapiError } from "../../common/errors";
+
+export interface S3Settings {
+  region: string;
+  endpoint?: string;
+  forcePathStyle: boolean;
+}
+
+/** Region and endpoint from the environment (pure); the SDK itself reads credentials and profiles. */
+export function s3SettingsFromEnv(env: NodeJS.ProcessEnv): S3Settings {
+  const region = env.AWS_REGION || env.AWS_DEFAULT_REGION;
+  if (!region) {
+    throw new OdapiError(
+      "no AWS region set",
+      "export AWS_REGION=<the bucket's region> (e.g. us-east-1, the Learner Lab default)",
+      "config",
+    );
+  }
+  const endpoint = env.AWS_ENDPOINT_URL_S3 || env.AWS_ENDPOINT_URL || undefined;
+  if (endpoint && !/^https?:\/\/[^/\s]+/.test(endpoint)) {
+    throw new OdapiError(
+      `AWS_ENDPOINT_URL ${JSON.stringify(endpoint)} is not an http(s) URL`,
+      "set it to the S3-compatible server's URL, e.g. http://127.0.0.1:9000, or unset it for AWS",
+      "config",
+    );
+  }
+  return { region, ...(endpoint ? { endpoint } : {}), forcePathStyle: Boolean(endpoint) };
+}
+
+export function createS3Client(settings: S3Settings): S3Client {
+  // The SDK is pinned: its notice about future releases needing Node 22 is not for our users (engines: node >=20.19).
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  return new S3Client({
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
+    forcePathStyle: settings.forcePathStyle,
+    // Network errors are retried by the SDK; a few attempts keep a dead endpoint from hanging the command.
+    maxAttempts: 3,
+    // Integrity is the sha256 each replica checks against the manifest; the SDK's extra CRC32 pass costs CPU only.
+    requestChecksumCalculation: "WHEN_REQUIRED",
+  });
+}

@@ -1,0 +1,228 @@
+// The publish engine: scan prepared models, upload what the bucket lacks (sha256 in object metadata), then write
+// each version's manifest last, so replicas see a version only once all of its files are in place.
+import { createReadStream } from "node:fs";
+import {
+  DeleteObjectsCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import { RateMeter } from "../../common/rate-meter";
+import { manifestsPrefix, normalizePrefix, objectKey } from "../../serving/bucket-layout";
+import { type BundleFile, scanLocalModels } from "../transfer";
+import { createS3Client, type S3Settings } from "./client";
+import { s3Error } from "./errors";
+import { type PublishPlan, planPublish } from "./plan";
+
+export { manifestKey, normalizePrefix, renderManifest } from "../../serving/bucket-layout";
+export { s3SettingsFromEnv } from "./client";
+
+/** The object metadata key holding a file's sha256 (hex): S3 returns it as x-amz-meta-sha256. */
+export const SHA256_METADATA = "sha256";
+/** Parts of 16 MiB, 4 in flight per file, 4 files at a time: enough to fill a link without huge buffers. */
+export const PART_SIZE = 16 * 1024 * 1024;
+const PARTS_IN_FLIGHT = 4;
+const FILES_IN_FLIGHT = 4;
+const HEADS_IN_FLIGHT = 16;
+
+export interface PublishProgress {
+  sentBytes: number;
+  totalBytes: number;
+  bytesPerSecond: number;
+}
+
+export interface PublishOptions {
+  bucket: string;
+  prefix?: string;
+  modelsDir: string;
+  settings: S3Settings;
+  prune?: boolean;
+  onProgress?: (p: PublishProgress) => void;
+  log?: (line: string) => void;
+}
+
+export interface PublishResult {
+  ok: true;
+  uploadedFiles: number;
+  uploadedBytes: number;
+  skippedFiles: number;
+  models: string[];
+  manifests: string[];
+  retired: string[];
+  seconds: number;
+}
+
+/** Runs `work` over items with at most `limit` at once; the first failure rejects (the rest still settle). */
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failed: { err: unknown } | undefined;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const item = items[next++] as T;
+      try {
+        await work(item);
+      } catch (err) {
+        failed ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failed) throw failed.err;
+}
+
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  let token: string | undefined;
+  do {
+    const page = await s3.send(
+      new ListObjectsV2Command({
+        Bucket: bucket,
+        Prefix: prefix,
+        ...(token ? { ContinuationToken: token } : {}),
+      }),
+    );
+    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  return keys;
+}
+
+async function remoteSha256s(
+  s3: S3Client,
+  bucket: string,
+  keys: string[],
+): Promise<Map<string, string | undefined>> {
+  const out = new Map<string, string | undefined>();
+  await eachLimited(keys, HEADS_IN_FLIGHT, async (key) => {
+    try {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      out.set(key, head.Metadata?.[SHA256_METADATA]);
+    } catch (err) {
+      if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw err;
+      out.set(key, undefined);
+    }
+  });
+  return out;
+}
+
+async function uploadFile(
+  s3: S3Client,
+  bucket: string,
+  key: string,
+  file: BundleFile,
+  onBytes: (loaded: number) => void,
+): Promise<void> {
+  const body = file.content ?? createReadStream(file.localPath as string);
+  const upload = new Upload({
+    client: s3,
+    partSize: PART_SIZE,
+    queueSize: PARTS_IN_FLIGHT,
+    params: {
+      Bucket: bucket,
+      Key: key,
+      Body: body,
+      ContentLength: file.size,
+      Metadata: { [SHA256_METADATA]: file.sha256 },
+    },
+  });
+  upload.on("httpUploadProgress", (p) => onBytes(p.loaded ?? 0));
+  await upload.done();
+  onBytes(file.size);
+}
+
+/** Uploads the plan's files, then (only if all succeeded) its manifests, then retires pruned versions. */
+async function execute(
+  s3: S3Client,
+  opts: PublishOptions,
+  plan: PublishPlan,
+  started: number,
+): Promise<PublishResult> {
+  const total = plan.uploads.reduce((n, u) => n + u.file.size, 0);
+  const loaded = new Map<string, number>();
+  const meter = new RateMeter(2000);
+  const report = () => {
+    const sent = [...loaded.values()].reduce((a, b) => a + b, 0);
+    opts.onProgress?.({ sentBytes: sent, totalBytes: total, bytesPerSecond: meter.update(sent) });
+  };
+  report();
+  await eachLimited(plan.uploads, FILES_IN_FLIGHT, (u) =>
+    uploadFile(s3, opts.bucket, u.key, u.file, (n) => {
+      loaded.set(u.key, n);
+      report();
+    }),
+  );
+  for (const m of plan.manifests) {
+    await s3.send(
+      new PutObjectCommand({ Bucket: opts.bucket, Key: m.key, Body: m.body, ContentType: "text/plain" }),
+    );
+  }
+  const prefix = normalizePrefix(opts.prefix);
+  for (const r of plan.retire) {
+    // The manifest goes first: from then on no replica fetches the version, so its files can follow.
+    await deleteKeys(s3, opts.bucket, [r.manifestKey]);
+    await deleteKeys(
+      s3,
+      opts.bucket,
+      await listKeys(s3, opts.bucket, objectKey(prefix, `models/${r.model}/${r.version}/`)),
+    );
+    opts.log?.(`retired ${r.model} version ${r.version} (--prune)`);
+  }
+  return {
+    ok: true,
+    uploadedFiles: plan.uploads.length,
+    uploadedBytes: total,
+    skippedFiles: plan.skipped.length,
+    models: plan.models,
+    manifests: plan.manifests.map((m) => m.key),
+    retired: plan.retire.map((r) => `${r.model}/${r.version}`),
+    seconds: Math.round((Date.now() - started) / 10) / 100,
+  };
+}
+
+async function deleteKeys(s3: S3Client, bucket: string, keys: string[]): Promise<void> {
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000).map((Key) => ({ Key }));
+    await s3.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch, Quiet: true } }));
+  }
+}
+
+/** Publishes already-scanned files (tests pass a list to break one mid-way); every S3 failure as an OdapiError. */
+export async function publishFiles(files: BundleFile[], opts: PublishOptions): Promise<PublishResult> {
+  const started = Date.now();
+  const prefix = normalizePrefix(opts.prefix);
+  const s3 = createS3Client(opts.settings);
+  const where = {
+    bucket: opts.bucket,
+    region: opts.settings.region,
+    ...(opts.settings.endpoint ? { endpoint: opts.settings.endpoint } : {}),
+  };
+  try {
+    // The listing comes first: a missing bucket, wrong region or refused credentials fail here, before any upload.
+    const published = await listKeys(s3, opts.bucket, manifestsPrefix(prefix));
+    const remote = await remoteSha256s(
+      s3,
+      opts.bucket,
+      files.map((f) => objectKey(prefix, f.relPath)),
+    );
+    const plan = planPublish(prefix, files, remote, {
+      prune: opts.prune ?? false,
+      publishedManifestKeys: published,
+    });
+    return await execute(s3, opts, plan, started);
+  } catch (err) {
+    throw s3Error(err, where);
+  } finally {
+    s3.destroy();
+  }
+}
+
+/** `odapi publish --models DIR`: scan (hash cache included), then publishFiles. */
+export async function publish(opts: PublishOptions): Promise<PublishResult> {
+  return publishFiles(await scanLocalModels(opts.modelsDir), opts);
+}

@@ -1,0 +1,119 @@
+// `npm run bench:publish`: odapi publish and the sync agent against `aws s3 sync`, both ways, on a local S3 server
+// (moto), rounds interleaved so drift hits every tool alike. Prints figures; asserts nothing.
+import { spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Table from "cli-table3";
+import { renderSyncScript } from "../serving/sync-agent";
+import { AWS_CLI, startMoto } from "./harness/moto";
+
+const DATA = path.join(os.tmpdir(), "odapi-bench-publish-data", "models");
+/** The 201.2 MB five-file set of bench:upload (design.md), as a prepared model `bench/1`. */
+const SIZES: [string, number][] = [
+  ["variables/variables.data-00000-of-00002", 150_000_000],
+  ["variables/variables.data-00001-of-00002", 40_000_000],
+  ["saved_model.pb", 8_000_000],
+  ["assets.extra/tf_serving_warmup_requests", 3_000_000],
+  ["variables/variables.index", 200_000],
+];
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const ODAPI = path.resolve(__dirname, "..", "bin", "odapi.cjs");
+
+function writeRandom(file: string, size: number): void {
+  if (existsSync(file) && statSync(file).size === size) return;
+  mkdirSync(path.dirname(file), { recursive: true });
+  const chunks: Buffer[] = [];
+  for (let left = size; left > 0; left -= 1 << 20) chunks.push(randomBytes(Math.min(left, 1 << 20)));
+  writeFileSync(file, Buffer.concat(chunks));
+}
+
+/** Wall seconds of a whole process; throws with its stderr when it fails. */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, encoding: "utf8" });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stderr}`);
+  return s;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+/** One round, tools interleaved: up with each, no-op publish, down with each, no-op agent run. */
+function benchRound(
+  round: number,
+  work: string,
+  env: NodeJS.ProcessEnv,
+  add: (k: string, s: number) => void,
+): void {
+  const cache = path.join(work, `cache-${round}`);
+  add(
+    "aws s3 sync up (first)",
+    timed(AWS_CLI, ["s3", "sync", "--only-show-errors", DATA, "s3://bench/sync/"], env),
+  );
+  const publish = ["publish", "--bucket", "bench", "--prefix", "pub", "--models", DATA, "--json"];
+  add(
+    "odapi publish (first, hashing included)",
+    timed(process.execPath, [ODAPI, ...publish], { ...env, ODAPI_CACHE_DIR: cache }),
+  );
+  add(
+    "odapi publish (no-op rerun, whole process)",
+    timed(process.execPath, [ODAPI, ...publish], { ...env, ODAPI_CACHE_DIR: cache }),
+  );
+  add(
+    "aws s3 sync down (empty dir)",
+    timed(
+      AWS_CLI,
+      ["s3", "sync", "--only-show-errors", "s3://bench/sync/", path.join(work, `down-${round}`)],
+      env,
+    ),
+  );
+  const host = path.join(work, `host-${round}`);
+  const script = path.join(work, `sync-${round}.sh`);
+  writeFileSync(script, renderSyncScript({ bucket: "bench", prefix: "pub", remoteDir: host }));
+  add("sync agent (empty host dir)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
+  add("sync agent (no-op rerun)", timed("bash", [script], { ...env, ODAPI_AWS_CLI: AWS_CLI }));
+  rmSync(path.join(work, `down-${round}`), { recursive: true, force: true });
+  rmSync(host, { recursive: true, force: true });
+}
+
+async function main(): Promise<void> {
+  for (const [rel, size] of SIZES) writeRandom(path.join(DATA, "bench", "1", rel), size);
+  const work = mkdtempSync(path.join(os.tmpdir(), "odapi-bench-publish-"));
+  const rows: Record<string, number[]> = {};
+  const add = (k: string, s: number) => {
+    rows[k] = [...(rows[k] ?? []), s];
+  };
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      // A fresh server per round: moto keeps objects in memory and slows down as they pile up.
+      const moto = await startMoto();
+      try {
+        const env = { ...moto.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true" };
+        timed(AWS_CLI, ["s3", "mb", "s3://bench"], env);
+        benchRound(round, work, env, add);
+      } finally {
+        await moto.stop();
+      }
+    }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+  const table = new Table({ head: ["201.2 MB, 5 files, moto on 127.0.0.1", "median s", "all rounds s"] });
+  for (const [k, xs] of Object.entries(rows))
+    table.push([k, median(xs).toFixed(2), xs.map((x) => x.toFixed(2)).join(" ")]);
+  console.log(table.toString());
+  const m = (k: string) => median(rows[k] as number[]);
+  console.log(
+    `publish / aws s3 sync up: ${(m("odapi publish (first, hashing included)") / m("aws s3 sync up (first)")).toFixed(2)}×`,
+  );
+  console.log(
+    `agent / aws s3 sync down: ${(m("sync agent (empty host dir)") / m("aws s3 sync down (empty dir)")).toFixed(2)}×`,
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

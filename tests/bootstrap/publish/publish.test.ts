@@ -1,0 +1,194 @@
+// odapi publish against a real S3-compatible server (moto) on 127.0.0.1: upload, incremental rerun, manifest last,
+// nothing visible after a failure mid-way, and the errors a user meets (missing bucket, refused, unreachable).
+import { rmSync } from "node:fs";
+import path from "node:path";
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+} from "@aws-sdk/client-s3";
+import { publishFiles } from "../../../bootstrap/publish";
+import { scanLocalModels } from "../../../bootstrap/transfer";
+import { ExitCode } from "../../../common/errors";
+import { startMoto } from "../../../scripts/harness/moto";
+import { freePort } from "../../../scripts/harness/sshd";
+import { savedModelFiles, writeModelTree } from "../../helpers/model-tree";
+import { motoClient, useMoto } from "../../helpers/moto";
+import { runOdapi } from "../../helpers/run";
+import { tempDirPerTest } from "../../helpers/tmp";
+
+jest.setTimeout(180_000);
+
+const server = useMoto();
+const dir = tempDirPerTest("odapi-publish-");
+let bucketNo = 0;
+
+async function newBucket(): Promise<string> {
+  const bucket = `odapi-test-${++bucketNo}`;
+  await server.s3().send(new CreateBucketCommand({ Bucket: bucket }));
+  return bucket;
+}
+
+async function keys(bucket: string, prefix = ""): Promise<string[]> {
+  const page = await server.s3().send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+  return (page.Contents ?? []).map((o) => o.Key as string).sort();
+}
+
+async function text(bucket: string, key: string): Promise<string> {
+  const o = await server.s3().send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+  return (await o.Body?.transformToString()) ?? "";
+}
+
+function publishCli(args: string[], env: Record<string, string> = {}) {
+  return runOdapi(["publish", ...args, "--json"], {
+    env: { ...server.moto().env, ODAPI_CACHE_DIR: path.join(dir(), "cache"), ...env },
+  });
+}
+
+describe("odapi publish (moto S3 server)", () => {
+  it("uploads every file with its sha256, writes one manifest per version, and a rerun sends nothing", async () => {
+    const bucket = await newBucket();
+    const models = path.join(dir(), "models");
+    // 20 MiB variables: above the 16 MiB part size, so this file goes as a multipart upload.
+    writeModelTree(models, [
+      { model: "ssd", version: 1, files: savedModelFiles(20 * 1024 * 1024) },
+      { model: "retina", version: 3, files: savedModelFiles(1000) },
+    ]);
+    const first = await publishCli(["--bucket", bucket, "--prefix", "team/odapi", "--models", models]);
+    expect(first.stderr).toBe("");
+    expect(first.code).toBe(0);
+    const r1 = JSON.parse(first.stdout);
+    expect(r1).toMatchObject({ ok: true, uploadedFiles: 6, skippedFiles: 0, models: ["retina", "ssd"] });
+    expect(r1.uploadedBytes).toBe(2 * (4096 + 512) + 20 * 1024 * 1024 + 1000);
+    expect(await keys(bucket)).toEqual([
+      "team/odapi/manifests/retina/3.txt",
+      "team/odapi/manifests/ssd/1.txt",
+      "team/odapi/models/retina/3/saved_model.pb",
+      "team/odapi/models/retina/3/variables/variables.data-00000-of-00001",
+      "team/odapi/models/retina/3/variables/variables.index",
+      "team/odapi/models/ssd/1/saved_model.pb",
+      "team/odapi/models/ssd/1/variables/variables.data-00000-of-00001",
+      "team/odapi/models/ssd/1/variables/variables.index",
+    ]);
+    const local = await scanLocalModels(models, { cacheFile: false });
+    const big = local.find((f) => f.relPath === "models/ssd/1/variables/variables.data-00000-of-00001");
+    const head = await server
+      .s3()
+      .send(new HeadObjectCommand({ Bucket: bucket, Key: `team/odapi/${big?.relPath}` }));
+    expect(head.ContentLength).toBe(20 * 1024 * 1024);
+    expect(head.Metadata?.sha256).toBe(big?.sha256);
+    const manifest = await text(bucket, "team/odapi/manifests/ssd/1.txt");
+    expect(manifest.split("\n")).toEqual([
+      "# odapi-manifest 1 ssd 1",
+      ...local
+        .filter((f) => f.relPath.startsWith("models/ssd/1/"))
+        .map((f) => `${f.sha256} ${f.size} ${f.relPath.slice("models/ssd/1/".length)}`)
+        .sort((a, b) => (a.split(" ")[2] as string).localeCompare(b.split(" ")[2] as string)),
+      "",
+    ]);
+
+    const again = await publishCli(["--bucket", bucket, "--prefix", "team/odapi", "--models", models]);
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({
+      ok: true,
+      uploadedFiles: 0,
+      uploadedBytes: 0,
+      skippedFiles: 6,
+    });
+  });
+
+  it("a failure mid-way leaves no manifest: the version stays invisible, and a rerun completes it", async () => {
+    const bucket = await newBucket();
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [{ model: "ssd", version: 2, files: savedModelFiles(3 * 1024 * 1024) }]);
+    const files = await scanLocalModels(models, { cacheFile: false });
+    const gone = files.find((f) => f.relPath.endsWith("variables.index"));
+    rmSync(gone?.localPath as string);
+    const settings = { region: "us-east-1", endpoint: server.moto().endpoint, forcePathStyle: true };
+    process.env.AWS_ACCESS_KEY_ID = "testing";
+    process.env.AWS_SECRET_ACCESS_KEY = "testing";
+    await expect(
+      publishFiles(files, { bucket, prefix: "odapi", modelsDir: models, settings }),
+    ).rejects.toThrow();
+    expect(await keys(bucket, "odapi/manifests/")).toEqual([]);
+
+    writeModelTree(models, [{ model: "ssd", version: 2, files: { "variables/variables.index": 512 } }]);
+    const rerun = await publishCli(["--bucket", bucket, "--models", models]);
+    expect(rerun.code).toBe(0);
+    expect(JSON.parse(rerun.stdout).uploadedFiles).toBeGreaterThanOrEqual(1);
+    expect(await keys(bucket, "odapi/manifests/")).toEqual(["odapi/manifests/ssd/2.txt"]);
+  });
+
+  it("--prune unpublishes versions the models dir no longer has: manifest and files", async () => {
+    const bucket = await newBucket();
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [
+      { model: "ssd", version: 1, files: savedModelFiles(100) },
+      { model: "ssd", version: 2, files: savedModelFiles(100) },
+    ]);
+    expect((await publishCli(["--bucket", bucket, "--models", models])).code).toBe(0);
+    rmSync(path.join(models, "ssd", "1"), { recursive: true });
+    const kept = await publishCli(["--bucket", bucket, "--models", models]);
+    expect(JSON.parse(kept.stdout).retired).toEqual([]);
+    expect(await keys(bucket, "odapi/manifests/")).toEqual([
+      "odapi/manifests/ssd/1.txt",
+      "odapi/manifests/ssd/2.txt",
+    ]);
+    const pruned = await publishCli(["--bucket", bucket, "--models", models, "--prune"]);
+    expect(JSON.parse(pruned.stdout).retired).toEqual(["ssd/1"]);
+    expect(await keys(bucket, "odapi/manifests/")).toEqual(["odapi/manifests/ssd/2.txt"]);
+    expect(await keys(bucket, "odapi/models/ssd/1/")).toEqual([]);
+  });
+
+  it("a missing bucket: exit notFound, with the fix, nothing written", async () => {
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+    const r = await publishCli(["--bucket", "no-such-bucket-here", "--models", models]);
+    expect(r.code).toBe(ExitCode.notFound);
+    expect(r.stderr).toContain("bucket s3://no-such-bucket-here does not exist");
+    expect(r.stderr).toContain("aws s3 mb s3://no-such-bucket-here");
+    expect(JSON.parse(r.stdout).ok).toBe(false);
+  });
+
+  it("an unreachable endpoint: exit unreachable, naming AWS_ENDPOINT_URL", async () => {
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+    const closed = `http://127.0.0.1:${await freePort()}`;
+    const r = await publishCli(["--bucket", "any-bucket", "--models", models], { AWS_ENDPOINT_URL: closed });
+    expect(r.code).toBe(ExitCode.unreachable);
+    expect(r.stderr).toContain(`cannot reach ${closed} (ECONNREFUSED)`);
+    expect(r.stderr).toContain(`AWS_ENDPOINT_URL=${closed}`);
+  });
+
+  it("credentials the server never issued: exit auth, naming the credentials to check", async () => {
+    // The one free request creates the bucket; from then on moto refuses keys it never issued.
+    const strict = await startMoto({ authAfter: 1 });
+    const admin = motoClient(strict);
+    try {
+      await admin.send(new CreateBucketCommand({ Bucket: "any-bucket" }));
+      const models = path.join(dir(), "models");
+      writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+      const r = await runOdapi(["publish", "--bucket", "any-bucket", "--models", models], {
+        env: { ...strict.env, ODAPI_CACHE_DIR: path.join(dir(), "cache") },
+      });
+      expect(r.stderr).toContain("S3 rejected the AWS credentials (InvalidAccessKeyId)");
+      expect(r.stderr).toContain("AWS_ACCESS_KEY_ID");
+      expect(r.code).toBe(ExitCode.auth);
+    } finally {
+      admin.destroy();
+      await strict.stop();
+    }
+  });
+
+  it("no region: exit config, saying to set AWS_REGION", async () => {
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+    const r = await runOdapi(["publish", "--bucket", "b-x-y", "--models", models], {
+      env: { ...server.moto().env, AWS_REGION: undefined, AWS_DEFAULT_REGION: undefined },
+    });
+    expect(r.code).toBe(ExitCode.config);
+    expect(r.stderr).toContain("no AWS region set");
+    expect(r.stderr).toContain("export AWS_REGION=");
+  });
+});

@@ -1,0 +1,162 @@
+// The publish engine's pure parts: S3 error mapping, the upload plan, the key layout and the manifest text.
+
+import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
+import { s3Error } from "../../../bootstrap/publish/errors";
+import { planPublish } from "../../../bootstrap/publish/plan";
+import type { BundleFile } from "../../../bootstrap/transfer";
+import { ExitCode, OdapiError } from "../../../common/errors";
+import {
+  manifestKey,
+  normalizePrefix,
+  parseManifestKey,
+  renderManifest,
+} from "../../../serving/bucket-layout";
+
+const where = { bucket: "b1", region: "us-east-1" };
+const sdkError = (name: string, status: number, extra: object = {}) =>
+  Object.assign(new Error(`${name} message`), { name, $metadata: { httpStatusCode: status } }, extra);
+
+describe("s3Error", () => {
+  it.each([
+    [sdkError("ExpiredToken", 400), ExitCode.auth, "the AWS session credentials have expired (ExpiredToken)"],
+    [sdkError("NoSuchBucket", 404), ExitCode.notFound, "bucket s3://b1 does not exist"],
+    [sdkError("AccessDenied", 403), ExitCode.auth, "access denied to s3://b1 (AccessDenied)"],
+    [
+      sdkError("InvalidAccessKeyId", 403),
+      ExitCode.auth,
+      "S3 rejected the AWS credentials (InvalidAccessKeyId)",
+    ],
+    [
+      sdkError("AuthorizationHeaderMalformed", 400, { Region: "eu-west-1" }),
+      ExitCode.config,
+      "bucket s3://b1 is not in region us-east-1 (the bucket is in eu-west-1)",
+    ],
+    [sdkError("PermanentRedirect", 301), ExitCode.config, "bucket s3://b1 is not in region us-east-1"],
+    [
+      Object.assign(new Error("Could not load credentials from any providers"), {
+        name: "CredentialsProviderError",
+      }),
+      ExitCode.auth,
+      "no AWS credentials found",
+    ],
+    [
+      Object.assign(new AggregateError([Object.assign(new Error("x"), { code: "ECONNREFUSED" })]), {
+        code: undefined,
+      }),
+      ExitCode.unreachable,
+      "cannot reach S3 in us-east-1 (ECONNREFUSED)",
+    ],
+    [
+      sdkError("InternalError", 500),
+      ExitCode.serverError,
+      "S3 request failed: InternalError message (HTTP 500)",
+    ],
+  ])("%p → exit %p", (err, code, message) => {
+    const e = s3Error(err, where);
+    expect(e.exitCode).toBe(code);
+    expect(e.message).toContain(message);
+    expect(e.remedy.length).toBeGreaterThan(10);
+  });
+
+  it("names the region to export when S3 tells it", () => {
+    expect(
+      s3Error(sdkError("AuthorizationHeaderMalformed", 400, { Region: "us-west-2" }), where).remedy,
+    ).toContain("export AWS_REGION=us-west-2");
+  });
+});
+
+const file = (relPath: string, sha256: string, size = 10): BundleFile => ({
+  relPath,
+  sha256,
+  size,
+  mode: 0o644,
+});
+
+describe("planPublish", () => {
+  const files = [
+    file("models/a/1/saved_model.pb", "1".repeat(64)),
+    file("models/a/1/v/x", "2".repeat(64), 5),
+  ];
+
+  it("skips only files whose key holds the same sha256, and writes a manifest per version", () => {
+    const remote = new Map([
+      ["p/models/a/1/saved_model.pb", "1".repeat(64)],
+      ["p/models/a/1/v/x", "9".repeat(64)],
+    ]);
+    const plan = planPublish("p", files, remote, { prune: false, publishedManifestKeys: [] });
+    expect(plan.skipped.map((u) => u.key)).toEqual(["p/models/a/1/saved_model.pb"]);
+    expect(plan.uploads.map((u) => u.key)).toEqual(["p/models/a/1/v/x"]);
+    expect(plan.manifests).toEqual([
+      {
+        key: "p/manifests/a/1.txt",
+        body: `# odapi-manifest 1 a 1\n${"1".repeat(64)} 10 saved_model.pb\n${"2".repeat(64)} 5 v/x\n`,
+      },
+    ]);
+  });
+
+  it("retires, with prune only, the published versions of these models that are not local", () => {
+    const published = [
+      "p/manifests/a/1.txt",
+      "p/manifests/a/7.txt",
+      "p/manifests/other/2.txt",
+      "p/manifests/junk",
+    ];
+    expect(
+      planPublish("p", files, new Map(), { prune: false, publishedManifestKeys: published }).retire,
+    ).toEqual([]);
+    expect(
+      planPublish("p", files, new Map(), { prune: true, publishedManifestKeys: published }).retire,
+    ).toEqual([{ model: "a", version: "7", manifestKey: "p/manifests/a/7.txt" }]);
+  });
+});
+
+describe("layout", () => {
+  it("keys with and without a prefix, and parses only manifest keys", () => {
+    expect(manifestKey("", "m", "3")).toBe("manifests/m/3.txt");
+    expect(manifestKey(normalizePrefix("/team/x/"), "m", "3")).toBe("team/x/manifests/m/3.txt");
+    expect(parseManifestKey("team", "team/manifests/m/3.txt")).toEqual({ model: "m", version: "3" });
+    expect(parseManifestKey("team", "team/manifests/m/staging.txt")).toBeUndefined();
+    expect(parseManifestKey("team", "other/manifests/m/3.txt")).toBeUndefined();
+  });
+
+  it("rejects prefixes with '..' or empty segments", () => {
+    expect(() => normalizePrefix("a/../b")).toThrow(OdapiError);
+    expect(() => normalizePrefix("a//b")).toThrow("is not a usable key prefix");
+  });
+
+  it("renders a manifest sorted by path", () => {
+    expect(
+      renderManifest({
+        model: "m",
+        version: "2",
+        files: [
+          { path: "z", size: 1, sha256: "b" },
+          { path: "a", size: 2, sha256: "c" },
+        ],
+      }),
+    ).toBe("# odapi-manifest 1 m 2\nc 2 a\nb 1 z\n");
+  });
+});
+
+describe("s3SettingsFromEnv", () => {
+  it("uses AWS_REGION (then AWS_DEFAULT_REGION) and path-style for AWS_ENDPOINT_URL", () => {
+    expect(s3SettingsFromEnv({ AWS_REGION: "us-west-2" })).toEqual({
+      region: "us-west-2",
+      forcePathStyle: false,
+    });
+    expect(
+      s3SettingsFromEnv({ AWS_DEFAULT_REGION: "eu-west-1", AWS_ENDPOINT_URL: "http://127.0.0.1:9000" }),
+    ).toEqual({
+      region: "eu-west-1",
+      endpoint: "http://127.0.0.1:9000",
+      forcePathStyle: true,
+    });
+  });
+
+  it("rejects a missing region and a non-URL endpoint", () => {
+    expect(() => s3SettingsFromEnv({})).toThrow("no AWS region set");
+    expect(() => s3SettingsFromEnv({ AWS_REGION: "x", AWS_ENDPOINT_URL: "localhost:9000" })).toThrow(
+      "is not an http(s) URL",
+    );
+  });
+});
