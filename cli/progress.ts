@@ -1,12 +1,9 @@
 // Progress for long byte transfers: a live bar (bytes, rate, ETA) on a TTY, sparse plain lines otherwise.
 import { SingleBar } from "cli-progress";
 import { formatBytes } from "../common/format";
+import type { ByteProgress } from "../common/rate-meter";
 
-export interface ByteProgress {
-  sentBytes: number;
-  totalBytes: number;
-  bytesPerSecond: number;
-}
+export type { ByteProgress } from "../common/rate-meter";
 
 export interface ProgressReporter {
   update(p: ByteProgress): void;

@@ -17,3 +17,10 @@ export class RateMeter {
     return dt > 0 ? ((totalBytes - first.bytes) * 1000) / dt : 0;
   }
 }
+
+/** How far a byte transfer is (an upload, a publish): what progress bars and --json lines show. */
+export interface ByteProgress {
+  sentBytes: number;
+  totalBytes: number;
+  bytesPerSecond: number;
+}

@@ -4,10 +4,12 @@
 // upload (models + rendered serving files, incremental and atomic) while prepare-host.sh (Docker, NVIDIA checks,
 // image pull) runs beside it → prepare catalog models on the host → start.sh → wait until every model is
 // AVAILABLE and answers one detection → check the API-key gateway.
+
 import { ExitCode, isOdapiError, OdapiError } from "../../common/errors";
 import { formatBytes } from "../../common/format";
+import type { ByteProgress } from "../../common/rate-meter";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "../ssh/session";
-import { type SyncProgress, scanLocalModels, startEarly, stateCommand, type Transport } from "../transfer";
+import { scanLocalModels, startEarly, stateCommand, type Transport } from "../transfer";
 import { ensureRemoteDir } from "./ensure-dir";
 import { checkGateway } from "./gateway";
 import { acquireRemoteLock, type RemoteLock } from "./lock";
@@ -40,7 +42,7 @@ export interface DeployOptions extends DeployInput {
   log?: (line: string) => void;
   /** Detail lines (the upload engine's plan and channels), shown with --verbose. */
   debug?: (line: string) => void;
-  onUpload?: (p: SyncProgress) => void;
+  onUpload?: (p: ByteProgress) => void;
   onReady?: (e: ReadyEvent) => void;
 }
 

@@ -1,13 +1,14 @@
 // Deploy step "upload": the bundle (models + rendered serving files) through the transfer engine, with the
 // failures a deploy must name itself (disk full, connection lost while a request hangs).
+
 import { OdapiError } from "../../common/errors";
+import type { ByteProgress } from "../../common/rate-meter";
 import { diskFullError } from "../ssh/errors";
 import type { ExecResult, SshSession } from "../ssh/session";
 import {
   type BundleFile,
   type EarlyStart,
   remoteFreeBytes,
-  type SyncProgress,
   type SyncResult,
   syncBundle,
   type Transport,
@@ -52,7 +53,7 @@ export interface UploadStep {
   signal?: AbortSignal;
   /** The engine's plan and channel lines (--verbose). */
   debug?: (line: string) => void;
-  onProgress?: (p: SyncProgress) => void;
+  onProgress?: (p: ByteProgress) => void;
   /** The transfer's early start (begun before the dir check and the lock) and the state read under the lock. */
   early?: EarlyStart;
   state?: ExecResult;

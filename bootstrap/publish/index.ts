@@ -1,5 +1,6 @@
 // The publish engine: scan prepared models, upload what the bucket lacks (sha256 in object metadata), then write
 // each version's manifest last, so replicas see a version only once all of its files are in place.
+
 import { createReadStream } from "node:fs";
 import {
   DeleteObjectsCommand,
@@ -9,6 +10,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import type { ByteProgress } from "../../common/rate-meter";
 import { RateMeter } from "../../common/rate-meter";
 import { manifestsPrefix, normalizePrefix, objectKey } from "../../serving/bucket-layout";
 import { type BundleFile, scanLocalModels } from "../transfer";
@@ -27,19 +29,13 @@ const PARTS_IN_FLIGHT = 4;
 const FILES_IN_FLIGHT = 4;
 const HEADS_IN_FLIGHT = 16;
 
-export interface PublishProgress {
-  sentBytes: number;
-  totalBytes: number;
-  bytesPerSecond: number;
-}
-
 export interface PublishOptions {
   bucket: string;
   prefix?: string;
   modelsDir: string;
   settings: S3Settings;
   prune?: boolean;
-  onProgress?: (p: PublishProgress) => void;
+  onProgress?: (p: ByteProgress) => void;
   log?: (line: string) => void;
 }
 

@@ -15,4 +15,4 @@ export { TRANSPORTS, type Transport } from "./openssh-batch";
 export { stagedPathOf, stagingDir, versionDir } from "./paths";
 export { channelCountOf } from "./ranges";
 export { stateCommand } from "./remote-scripts";
-export { type SyncOptions, type SyncProgress, type SyncResult, syncBundle } from "./sync";
+export { type SyncOptions, type SyncResult, syncBundle } from "./sync";

@@ -1,7 +1,9 @@
 // The sending part of a sync: channels (the early ones, plus or minus what the plan needs), the ssh2 and OpenSSH
 // data paths side by side, progress, and every failure turned into one upload error that says how far it got.
+
 import path from "node:path";
 import type { SFTPWrapper } from "ssh2";
+import type { ByteProgress } from "../../common/rate-meter";
 import { RateMeter } from "../../common/rate-meter";
 import type { SshSession } from "../ssh/session";
 import { type EarlyChannels, makeDirs, openChannels, type Probe } from "./channels";
@@ -22,12 +24,6 @@ const OPENSSH_POLL_MS = 250;
 /** How long the OpenSSH client may take to log in (it started with the state command) before ssh2 carries all. */
 const OPENSSH_READY_MS = 15_000;
 
-export interface SendProgress {
-  sentBytes: number;
-  totalBytes: number;
-  bytesPerSecond: number;
-}
-
 export interface SendOptions {
   session: SshSession;
   plan: Pick<Plan, "uploads" | "sendBytes" | "dirs">;
@@ -42,7 +38,7 @@ export interface SendOptions {
   transport: Transport;
   signal?: AbortSignal;
   log?: (line: string) => void;
-  onProgress?: (p: SendProgress) => void;
+  onProgress?: (p: ByteProgress) => void;
   /** A staged file (path relative to remoteDir) is completely written. */
   onFileDone: (remotePath: string) => void;
 }

@@ -1,5 +1,7 @@
 // syncBundle: check the remote, plan, prepare, send in parallel, verify every file by sha256, rename into place.
+
 import { OdapiError } from "../../common/errors";
+import type { ByteProgress } from "../../common/rate-meter";
 import { checkRemoteDir } from "../../common/remote-dir";
 import { diskFullError, remoteCommandError } from "../ssh/errors";
 import type { ExecResult, SshSession } from "../ssh/session";
@@ -27,9 +29,7 @@ import {
   parseState,
   stateCommand,
 } from "./remote-scripts";
-import { type SendProgress, sendAll } from "./send";
-
-export type SyncProgress = SendProgress;
+import { sendAll } from "./send";
 
 export interface SyncOptions {
   files: BundleFile[];
@@ -46,7 +46,7 @@ export interface SyncOptions {
   sftpBinary?: string;
   /** Remove version dirs of the bundle's models that the bundle does not have (see Plan.stale). */
   prune?: boolean;
-  onProgress?: (p: SyncProgress) => void;
+  onProgress?: (p: ByteProgress) => void;
   signal?: AbortSignal;
   /** One line per step, for --verbose. */
   log?: (line: string) => void;
