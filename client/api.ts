@@ -13,6 +13,8 @@ export interface ApiOptions {
   apiKey?: string;
   timeoutMs?: number;
   agent?: http.Agent;
+  /** PEM CA certificate(s) the https server must chain to (the stack's caCertificate, --ca-cert). */
+  caCert?: string;
 }
 
 export interface ModelVersionStatus {
@@ -169,6 +171,7 @@ async function call<T>(
     body,
     timeoutMs: opts.timeoutMs,
     agent: opts.agent,
+    ca: opts.caCert,
   });
   const err = responseError(res.status, res.body, { url, model, call: what });
   if (err) throw err;

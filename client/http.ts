@@ -20,6 +20,8 @@ export interface HttpRequestOptions {
   agent?: http.Agent;
   /** Largest response body accepted; default 64 MiB (100 detections per image is a few KiB). */
   maxBodyBytes?: number;
+  /** PEM CA certificate(s) an https server must chain to, instead of the system's; verification is never off. */
+  ca?: string;
 }
 
 // Keep-alive by default: status, metadata and predict calls reuse one connection (TF Serving keeps it open).
@@ -46,10 +48,41 @@ const UNREACHABLE_CODES = new Set([
   "ETIMEDOUT",
 ]);
 
+/** OpenSSL/Node codes of a server certificate the client does not trust for this host. */
+const CERTIFICATE_CODES = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_REJECTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 /** Maps a socket-level failure to the error a user can act on (pure). */
 export function transportError(err: NodeJS.ErrnoException, url: URL): OdapiError {
   const code = err.code ?? "";
   const where = `${url.protocol}//${url.host}`;
+  if (CERTIFICATE_CODES.has(code)) {
+    return new OdapiError(
+      `${where} presented a TLS certificate this client does not trust (${code}: ${err.message})`,
+      "pass the CA that signed it with --ca-cert FILE (the stack's caCertificate output, or the ca.crt odapi deploy printed); there is no insecure mode",
+      "hostKey",
+      { cause: err },
+    );
+  }
+  if (code === "EPROTO" && /wrong version number|packet length too long/i.test(err.message)) {
+    return new OdapiError(
+      `${where} does not speak TLS (${err.message})`,
+      "use http:// for a plain-HTTP server (odapi local), https:// for a deployed gateway",
+      "unreachable",
+      { cause: err },
+    );
+  }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
     return new OdapiError(
       `cannot resolve host ${url.hostname} (${code})`,
@@ -113,6 +146,7 @@ export function httpRequest(url: URL, opts: HttpRequestOptions = {}): Promise<Ht
         method: opts.method ?? "GET",
         headers,
         agent: opts.agent ?? defaultAgents[isHttps ? "https:" : "http:"],
+        ...(isHttps && opts.ca ? { ca: opts.ca } : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

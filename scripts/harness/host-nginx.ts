@@ -9,6 +9,7 @@ import { OdapiError } from "../../common/errors";
 import {
   type GatewayLimits,
   type GatewayParams,
+  type GatewayTlsFiles,
   renderGatewayConfig,
   renderGatewayGuard,
 } from "../../serving/gateway";
@@ -34,6 +35,7 @@ export function hostGatewayParams(
     resolver?: string;
     resolverValidSeconds?: number;
     limits?: Partial<GatewayLimits>;
+    tls?: GatewayTlsFiles;
   },
 ): GatewayParams {
   return {
@@ -51,6 +53,7 @@ export function hostGatewayParams(
     workerProcesses: 1,
     guardFile: join(dir, "guard.js"),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.tls ? { tls: opts.tls } : {}),
   };
 }
 
@@ -116,6 +119,8 @@ export async function startHostGateway(opts: {
   resolver?: string;
   resolverValidSeconds?: number;
   limits?: Partial<GatewayLimits>;
+  /** Certificate chain and key files: the port speaks only TLS. */
+  tls?: GatewayTlsFiles;
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
   const port = await freeLoopbackPort();
