@@ -2,6 +2,8 @@
 // transport failures turned into OdapiErrors (unreachable / timeout) that name the URL.
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
+import tls from "node:tls";
 import { OdapiError } from "../common/errors";
 
 export interface HttpResponse {
@@ -22,6 +24,8 @@ export interface HttpRequestOptions {
   maxBodyBytes?: number;
   /** PEM CA certificate(s) an https server must chain to, instead of the system's; verification is never off. */
   ca?: string;
+  /** Verify the certificate against this name instead of the URL's host (same checks, another name). */
+  tlsServerName?: string;
 }
 
 // Keep-alive by default: status, metadata and predict calls reuse one connection (TF Serving keeps it open).
@@ -115,6 +119,14 @@ export function timeoutError(url: URL, timeoutMs: number): OdapiError {
   );
 }
 
+/** TLS options that check the certificate for `name` (SNI only for DNS names, as RFC 6066 requires). */
+function serverNameOptions(name: string): https.RequestOptions {
+  return {
+    ...(isIP(name) ? {} : { servername: name }),
+    checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(name, cert),
+  };
+}
+
 export function httpRequest(url: URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
   const isHttps = url.protocol === "https:";
@@ -147,6 +159,7 @@ export function httpRequest(url: URL, opts: HttpRequestOptions = {}): Promise<Ht
         headers,
         agent: opts.agent ?? defaultAgents[isHttps ? "https:" : "http:"],
         ...(isHttps && opts.ca ? { ca: opts.ca } : {}),
+        ...(isHttps && opts.tlsServerName ? serverNameOptions(opts.tlsServerName) : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];
