@@ -36,6 +36,7 @@ export function hostGatewayParams(
     resolverValidSeconds?: number;
     limits?: Partial<GatewayLimits>;
     tls?: GatewayTlsFiles;
+    workerProcesses?: number | "auto";
   },
 ): GatewayParams {
   return {
@@ -50,7 +51,7 @@ export function hostGatewayParams(
     pidFile: join(dir, "nginx.pid"),
     tempDir: dir,
     accessLog: "off",
-    workerProcesses: 1,
+    workerProcesses: opts.workerProcesses ?? 1,
     guardFile: join(dir, "guard.js"),
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
@@ -121,6 +122,8 @@ export async function startHostGateway(opts: {
   limits?: Partial<GatewayLimits>;
   /** Certificate chain and key files: the port speaks only TLS. */
   tls?: GatewayTlsFiles;
+  /** Default 1; the container runs "auto" (one per CPU). */
+  workerProcesses?: number | "auto";
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
   const port = await freeLoopbackPort();

@@ -497,6 +497,7 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       ],
       ["5 instances", predictBody(200, 5), /more than 4 instances in one request \(5\)/],
       ["not JSON", "aaaa", /not valid JSON/],
+      ["a string never closed", `{"instances":[{"b64":"${"A".repeat(1000)}`, /not valid JSON/],
       ["no body", "", /needs a JSON body/],
     ];
     for (const [what, body, message] of refusals) {
@@ -510,6 +511,8 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       `{"instances":[${"[".repeat(6)}1${"]".repeat(6)}]}`,
       predictBody(300, 4).toString(),
       `{"instances":[{"b64":"AAAA","note":"[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{"}]}`,
+      // …also in a string long enough to be skipped unread (base64-sized), escaped quotes included.
+      `{"instances":[{"b64":"${'[{\\"'.repeat(300)}AAAA"}]}`,
     ];
     for (const body of fine) {
       const r = await post(body);
