@@ -376,13 +376,28 @@ function inspect(r: Rehearsal, container: string, format: string): string {
 
 /** Until a detection through the gateway finds the square again (after a restart of some kind). */
 async function detectsAgain(r: Rehearsal, what: string, deadlineMs = 120_000): Promise<number> {
-  return waitFor(
-    what,
-    async () =>
-      (await gatewayStatus(r, true)) === 200 &&
-      squareFound((await detectThroughGateway(r)).detections) !== undefined,
-    deadlineMs,
-  );
+  // The status route answers 200 while the model is still LOADING, so the client may fail for a while: retried
+  // until the deadline, and the last failure is what the timeout reports.
+  let last = "";
+  try {
+    return await waitFor(
+      what,
+      async () => {
+        try {
+          return (
+            (await gatewayStatus(r, true)) === 200 &&
+            squareFound((await detectThroughGateway(r)).detections) !== undefined
+          );
+        } catch (err) {
+          last = (err as Error).message;
+          return false;
+        }
+      },
+      deadlineMs,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${last ? `; last failure: ${last}` : ""}`);
+  }
 }
 
 export interface StepResult {
