@@ -18,7 +18,16 @@ try {
   const sshPrivateKey = config.hasSshPrivateKey
     ? new pulumi.Config().requireSecret("sshPrivateKey")
     : undefined;
-  stack = deployObjectDetectionApi(config, { sshPrivateKey }, realDeps()).catch(asRunError);
+  const tls = new pulumi.Config();
+  const ownCert = config.hasTlsCert && config.hasTlsKey;
+  stack = deployObjectDetectionApi(
+    config,
+    {
+      sshPrivateKey,
+      ...(ownCert ? { tlsCert: tls.requireSecret("tlsCert"), tlsKey: tls.requireSecret("tlsKey") } : {}),
+    },
+    realDeps(),
+  ).catch(asRunError);
 } catch (err) {
   asRunError(err);
 }
@@ -41,3 +50,4 @@ export const publicIp = out("publicIp");
 export const knownHosts = out("knownHosts");
 export const apiKey = out("apiKey");
 export const sshPrivateKey = out("sshPrivateKey");
+export const caCertificate = out("caCertificate");

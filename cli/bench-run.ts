@@ -9,7 +9,7 @@ import { predictRequestBody } from "../client/request";
 import { ExitCode } from "../common/errors";
 import { writeFileAtomic } from "../common/files";
 import type { ClientOptions } from "./client-options";
-import { type ClientIo, type OpenTarget, openTarget } from "./client-target";
+import { type ClientIo, type OpenTarget, openTarget, requestAuth } from "./client-target";
 import { onFirstInterrupt } from "./interrupt";
 import { ReportedFailure } from "./run-cli";
 
@@ -48,7 +48,7 @@ async function benchAll(opts: ClientOptions, { target: t, images, checks }: Open
             requests: opts.requests,
             concurrency: opts.concurrency,
             warmup,
-            apiKey: t.apiKey,
+            ...requestAuth(t),
             timeoutMs: opts.timeoutMs,
             signal: stop.signal,
             onProgress: bar ? (done) => bar.update(done) : undefined,

@@ -12,6 +12,8 @@ export interface ClientOptions {
   stack: string;
   url?: string;
   apiKey?: string;
+  /** --ca-cert: PEM file of the CA the https server must chain to. */
+  caCert?: string;
   models: string[];
   images: string[];
   minScore: number;
@@ -30,6 +32,7 @@ export interface ClientArgs {
   stack: string;
   url?: string;
   "api-key"?: string;
+  "ca-cert"?: string;
   model?: (string | number)[];
   image?: (string | number)[];
   "min-score"?: number;
@@ -54,6 +57,11 @@ export function withTargetOptions<T>(y: Argv<T>): Argv<T & ClientArgs> {
       type: "string",
       describe:
         "API key for the gateway (X-API-Key); prefer env ODAPI_API_KEY, argv is visible to other users",
+    })
+    .option("ca-cert", {
+      type: "string",
+      describe:
+        "PEM file of the CA that signed the server's certificate (a stack's caCertificate output, or the ca.crt `odapi deploy` printed); default with a stack: its caCertificate, else the system's CAs",
     })
     .option("model", {
       type: "string",
@@ -124,6 +132,7 @@ export function withBenchOptions<T>(y: Argv<T>, group?: string): Argv<T> {
 const CLIENT_EXIT_CODES: ExitCodeName[] = [
   "unreachable",
   "auth",
+  "hostKey",
   "timeout",
   "notFound",
   "badRequest",
@@ -136,6 +145,7 @@ const CLIENT_EXIT_CODES: ExitCodeName[] = [
 export function clientExitCodeHelp(): string {
   return exitCodeHelp(CLIENT_EXIT_CODES, {
     auth: "API key missing or wrong",
+    hostKey: "the server's TLS certificate is not trusted (see --ca-cert)",
     notFound: "unknown model (404)",
     badRequest: "request rejected (400)",
     missingTool: "pulumi CLI missing",
@@ -167,6 +177,7 @@ export function toClientOptions(a: ClientArgs, bench: boolean): ClientOptions {
     stack: a.stack,
     url: a.url,
     apiKey: a["api-key"],
+    ...(a["ca-cert"] ? { caCert: a["ca-cert"] } : {}),
     models: (a.model ?? []).map(String),
     images: (a.image ?? []).map(String),
     minScore,

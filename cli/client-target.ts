@@ -1,5 +1,7 @@
 // Where the client sends its requests and what it sends: the target (flags, env, stack outputs), the images,
 // and each model's check (AVAILABLE, takes encoded images) before any detection.
+import { X509Certificate } from "node:crypto";
+import { readFileSync } from "node:fs";
 import path from "node:path";
 import pc from "picocolors";
 import {
@@ -12,7 +14,7 @@ import {
 import { collectImagePaths, type LocalImage, loadImage } from "../client/image";
 import { type ModelCheck, modelLine } from "../client/present/report";
 import { readStack, type StackTarget } from "../client/stack";
-import { OdapiError } from "../common/errors";
+import { OdapiError, unreadableFileError } from "../common/errors";
 import { PROJECT_ROOT } from "../common/paths";
 import { type ClientOptions, DEFAULT_IMAGE, DEFAULT_MODEL } from "./client-options";
 
@@ -20,6 +22,8 @@ export interface Target {
   url: string;
   models: string[];
   apiKey?: string;
+  /** PEM CA(s) the https server must chain to: --ca-cert's file, or the stack's caCertificate. */
+  caCert?: string;
   source: string;
 }
 
@@ -42,20 +46,63 @@ export function withScheme(url: string): string {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `http://${url}`;
 }
 
-/** Where to send requests and with which key: flags first, then env, then the stack's outputs (pure). */
-export function resolveTarget(opts: ClientOptions, env: NodeJS.ProcessEnv, stack?: StackTarget): Target {
+/**
+ * Where to send requests, with which key and which CA: flags first, then env, then the stack's outputs (pure).
+ * `caPem` is --ca-cert's content, already read.
+ */
+export function resolveTarget(
+  opts: ClientOptions,
+  env: NodeJS.ProcessEnv,
+  stack?: StackTarget,
+  caPem?: string,
+): Target {
   const url = opts.url ?? stack?.apiUrl;
   if (!url) throw new OdapiError("no API URL", "pass --url or deploy a stack", "usage");
+  const caCert = caPem ?? stack?.caCertificate;
   return {
     url: withScheme(url),
     models: opts.models.length ? opts.models : (stack?.models ?? [DEFAULT_MODEL]),
     apiKey: opts.apiKey || env.ODAPI_API_KEY || stack?.apiKey || undefined,
+    ...(caCert ? { caCert } : {}),
     source: opts.url ? "--url" : `stack ${opts.stack}`,
   };
 }
 
+/** --ca-cert's file: one or more PEM certificates, else a named error. */
+export function readCaCertFile(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, "utf8");
+  } catch (err) {
+    throw (
+      unreadableFileError(err) ??
+      new OdapiError(
+        `cannot read --ca-cert ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        "pass the CA certificate file: the stack's caCertificate output (pulumi stack output caCertificate > ca.crt) or the ca.crt odapi deploy printed",
+        "config",
+        { cause: err },
+      )
+    );
+  }
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new OdapiError(
+      `--ca-cert ${file} holds no PEM certificate`,
+      "pass the CA certificate (-----BEGIN CERTIFICATE-----), not a key or a request",
+      "config",
+    );
+  }
+  return pem;
+}
+
+/** What every request of a target carries: the key and the CA to verify the server with. */
+export function requestAuth(t: Target): { apiKey?: string; caCert?: string } {
+  return { apiKey: t.apiKey, ...(t.caCert ? { caCert: t.caCert } : {}) };
+}
+
 async function checkModel(t: Target, model: string, timeoutMs: number): Promise<ModelCheck> {
-  const opts = { apiKey: t.apiKey, timeoutMs };
+  const opts = { ...requestAuth(t), timeoutMs };
   const status = await getModelStatus(t.url, model, opts);
   requireAvailable(status, model);
   const input = encodedImageInput(await getModelMetadata(t.url, model, opts), model);
@@ -71,8 +118,9 @@ export async function openTarget(opts: ClientOptions, io: ClientIo): Promise<Ope
       )
     ).map(loadImage),
   );
+  const caPem = opts.caCert ? readCaCertFile(opts.caCert) : undefined;
   const stack = opts.url ? undefined : await readStack(opts.stack, PROJECT_ROOT);
-  const target = resolveTarget(opts, io.env, stack);
+  const target = resolveTarget(opts, io.env, stack, caPem);
   if (!opts.json)
     io.out(`${pc.bold("▶")} ${target.url}  (${target.source}${target.apiKey ? ", with API key" : ""})\n`);
   const checks: ModelCheck[] = [];

@@ -12,6 +12,7 @@ import {
   targetFromArgs,
   withConnectionOptions,
 } from "./connection-options";
+import { deployTls, TLS_CERT_ENV, TLS_KEY_ENV } from "./deploy-tls";
 import { exitCodeHelp } from "./exit-codes";
 import { onFirstInterrupt } from "./interrupt";
 import { createProgress } from "./progress";
@@ -31,6 +32,8 @@ interface DeployArgs extends ConnectionArgs {
   transport: Transport;
   prune: boolean;
   "sample-image"?: string;
+  "tls-cert"?: string;
+  "tls-key"?: string;
 }
 
 /** --parallel: a channel count or "auto" (pure). */
@@ -98,8 +101,15 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         type: "string",
         describe: "Image for the proof detection (default samples/astronaut.jpg)",
       })
+      .option("tls-cert", {
+        type: "string",
+        describe:
+          "With ODAPI_API_KEY: the gateway's certificate chain (PEM, leaf first), e.g. from an ACME client; default: a private CA made for --host and kept in ~/.config/odapi/tls/",
+      })
+      .option("tls-key", { type: "string", describe: "The private key (PEM, unencrypted) of --tls-cert" })
       .epilogue(
         `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).
+With a key the API port speaks HTTPS only: --tls-cert/--tls-key, or env ${TLS_CERT_ENV}/${TLS_KEY_ENV} (PEM text), or else a private CA for --host whose ca.crt path is printed (clients: --ca-cert FILE, curl --cacert FILE).
 ${exitCodeHelp(
   [
     ...SSH_EXIT_CODES,
@@ -128,6 +138,18 @@ ${exitCodeHelp(
     // Unreadable model files fail here, by name, not as EACCES in the middle of an upload.
     for (const input of [args.models, args["sample-image"]]) if (input) requireReadableTree(input);
     const apiKey = process.env[API_KEY_ENV] || undefined;
+    const tls = deployTls({
+      certFile: args["tls-cert"],
+      keyFile: args["tls-key"],
+      apiKey,
+      host: target.host,
+      env: process.env,
+    });
+    if (tls.caFile) {
+      log(
+        `HTTPS: the gateway's certificate is signed by a private CA for ${target.host} (${tls.issued ? "made now" : "reused"}): clients verify it with --ca-cert ${tls.caFile}`,
+      );
+    }
     const progress = createProgress("upload", { enabled: !args.json });
     const abort = new AbortController();
     const release = onFirstInterrupt(() => {
@@ -146,6 +168,7 @@ ${exitCodeHelp(
         gpu: args.gpu,
         start: args.start,
         ...(apiKey ? { apiKey } : {}),
+        ...(tls.identity ? { tls: tls.identity } : {}),
         ...(args["public-port"] ? { publicPort: args["public-port"] } : {}),
         connect: connectOptionsFromArgs(args, log),
         waitDeadlineMs: args.wait * 1000,
@@ -166,7 +189,10 @@ ${exitCodeHelp(
         },
       });
       progress.stop();
-      if (args.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      if (args.json)
+        process.stdout.write(
+          `${JSON.stringify({ ...result, ...(tls.caFile ? { caCertFile: tls.caFile } : {}) })}\n`,
+        );
       else {
         process.stdout.write(
           `deployed ${result.models.join(", ")} to ${target.host}:${args["remote-dir"]} in ${result.seconds} s ` +

@@ -19,7 +19,7 @@ import {
 import { predictRequestBody } from "../client/request";
 import { ExitCode, isOdapiError } from "../common/errors";
 import type { ClientOptions } from "./client-options";
-import { type ClientIo, type OpenTarget, openTarget } from "./client-target";
+import { type ClientIo, type OpenTarget, openTarget, requestAuth } from "./client-target";
 import { ReportedFailure } from "./run-cli";
 
 async function detectAll(opts: ClientOptions, { target: t, images, checks }: OpenTarget, io: ClientIo) {
@@ -43,7 +43,7 @@ async function detectAll(opts: ClientOptions, { target: t, images, checks }: Ope
       let response: unknown;
       try {
         response = await predict(t.url, check.name, predictRequestBody([img.bytes]), {
-          apiKey: t.apiKey,
+          ...requestAuth(t),
           timeoutMs: opts.timeoutMs,
         });
       } catch (e) {

@@ -13,6 +13,10 @@ export interface ApiOptions {
   apiKey?: string;
   timeoutMs?: number;
   agent?: http.Agent;
+  /** PEM CA certificate(s) the https server must chain to (the stack's caCertificate, --ca-cert). */
+  caCert?: string;
+  /** The name the server certificate must be for, when it differs from the URL's host (an SSH tunnel's 127.0.0.1). */
+  tlsServerName?: string;
 }
 
 export interface ModelVersionStatus {
@@ -169,6 +173,8 @@ async function call<T>(
     body,
     timeoutMs: opts.timeoutMs,
     agent: opts.agent,
+    ca: opts.caCert,
+    tlsServerName: opts.tlsServerName,
   });
   const err = responseError(res.status, res.body, { url, model, call: what });
   if (err) throw err;

@@ -20,6 +20,8 @@ export interface BenchOptions {
   concurrency: number;
   warmup: number;
   apiKey?: string;
+  /** PEM CA(s) an https server must chain to. */
+  caCert?: string;
   timeoutMs?: number;
   /** Aborting stops issuing requests; those in flight finish and the result covers what was measured. */
   signal?: AbortSignal;
@@ -138,6 +140,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       body: o.bodies[body],
       timeoutMs: o.timeoutMs,
       agent,
+      ca: o.caCert,
     });
     const err =
       responseError(res.status, res.body, { url, model: o.model, call: "predict" }) ??

@@ -2,6 +2,8 @@
 // transport failures turned into OdapiErrors (unreachable / timeout) that name the URL.
 import http from "node:http";
 import https from "node:https";
+import { isIP } from "node:net";
+import tls from "node:tls";
 import { OdapiError } from "../common/errors";
 
 export interface HttpResponse {
@@ -20,6 +22,10 @@ export interface HttpRequestOptions {
   agent?: http.Agent;
   /** Largest response body accepted; default 64 MiB (100 detections per image is a few KiB). */
   maxBodyBytes?: number;
+  /** PEM CA certificate(s) an https server must chain to, instead of the system's; verification is never off. */
+  ca?: string;
+  /** Verify the certificate against this name instead of the URL's host (same checks, another name). */
+  tlsServerName?: string;
 }
 
 // Keep-alive by default: status, metadata and predict calls reuse one connection (TF Serving keeps it open).
@@ -46,10 +52,41 @@ const UNREACHABLE_CODES = new Set([
   "ETIMEDOUT",
 ]);
 
+/** OpenSSL/Node codes of a server certificate the client does not trust for this host. */
+const CERTIFICATE_CODES = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_UNTRUSTED",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_SIGNATURE_FAILURE",
+  "CERT_REJECTED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
+
 /** Maps a socket-level failure to the error a user can act on (pure). */
 export function transportError(err: NodeJS.ErrnoException, url: URL): OdapiError {
   const code = err.code ?? "";
   const where = `${url.protocol}//${url.host}`;
+  if (CERTIFICATE_CODES.has(code)) {
+    return new OdapiError(
+      `${where} presented a TLS certificate this client does not trust (${code}: ${err.message})`,
+      "pass the CA that signed it with --ca-cert FILE (the stack's caCertificate output, or the ca.crt odapi deploy printed); there is no insecure mode",
+      "hostKey",
+      { cause: err },
+    );
+  }
+  if (code === "EPROTO" && /wrong version number|packet length too long/i.test(err.message)) {
+    return new OdapiError(
+      `${where} does not speak TLS (${err.message})`,
+      "use http:// for a plain-HTTP server (odapi local), https:// for a deployed gateway",
+      "unreachable",
+      { cause: err },
+    );
+  }
   if (code === "ENOTFOUND" || code === "EAI_AGAIN") {
     return new OdapiError(
       `cannot resolve host ${url.hostname} (${code})`,
@@ -80,6 +117,14 @@ export function timeoutError(url: URL, timeoutMs: number): OdapiError {
     "the server may still be loading models or is overloaded: retry later or raise --timeout",
     "timeout",
   );
+}
+
+/** TLS options that check the certificate for `name` (SNI only for DNS names, as RFC 6066 requires). */
+function serverNameOptions(name: string): https.RequestOptions {
+  return {
+    ...(isIP(name) ? {} : { servername: name }),
+    checkServerIdentity: (_host: string, cert: tls.PeerCertificate) => tls.checkServerIdentity(name, cert),
+  };
 }
 
 export function httpRequest(url: URL, opts: HttpRequestOptions = {}): Promise<HttpResponse> {
@@ -113,6 +158,8 @@ export function httpRequest(url: URL, opts: HttpRequestOptions = {}): Promise<Ht
         method: opts.method ?? "GET",
         headers,
         agent: opts.agent ?? defaultAgents[isHttps ? "https:" : "http:"],
+        ...(isHttps && opts.ca ? { ca: opts.ca } : {}),
+        ...(isHttps && opts.tlsServerName ? serverNameOptions(opts.tlsServerName) : {}),
       },
       (res) => {
         const chunks: Buffer[] = [];

@@ -1,4 +1,4 @@
-// Where the API is: the Pulumi stack's outputs (apiUrl, models, apiKey), read with the pulumi CLI.
+// Where the API is: the Pulumi stack's outputs (apiUrl, models, apiKey, caCertificate), read with the pulumi CLI.
 import { execFile } from "node:child_process";
 import { OdapiError } from "../common/errors";
 
@@ -6,6 +6,8 @@ export interface StackTarget {
   apiUrl: string;
   models: string[];
   apiKey?: string;
+  /** PEM of the private CA that signed the API's certificate (absent: plain HTTP, or a publicly trusted certificate). */
+  caCertificate?: string;
 }
 
 /** The exact command that reads a stack's outputs, secrets included (pure). */
@@ -40,6 +42,7 @@ export function parseStackOutputs(json: string, stack: string): StackTarget {
     apiUrl: o.apiUrl,
     models: models as string[],
     apiKey: typeof o.apiKey === "string" && o.apiKey ? o.apiKey : undefined,
+    ...(typeof o.caCertificate === "string" && o.caCertificate ? { caCertificate: o.caCertificate } : {}),
   };
 }
 

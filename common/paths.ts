@@ -22,3 +22,9 @@ export function projectFile(...parts: string[]): string {
 
 /** The photo used when no image is given (public domain, samples/LICENSE.md). */
 export const DEFAULT_SAMPLE_IMAGE = projectFile("samples", "astronaut.jpg");
+
+/** odapi's per-user config dir: $XDG_CONFIG_HOME/odapi, else ~/.config/odapi (XDG: a relative value counts as unset). */
+export function userConfigDir(env: { XDG_CONFIG_HOME?: string }, home: string): string {
+  const xdg = env.XDG_CONFIG_HOME;
+  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, ".config"), "odapi");
+}

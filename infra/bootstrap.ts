@@ -21,6 +21,8 @@ export interface ModelDeploymentArgs {
   hostKey?: pulumi.Input<string>;
   privateKey: pulumi.Output<string>;
   apiKey?: pulumi.Output<string>;
+  /** The gateway's certificate chain and key (a secret): passed in the environment, never on the command line. */
+  tls?: { certPem: pulumi.Output<string>; keyPem: pulumi.Output<string> };
   plan: DeployRequest;
   /** Content hash of everything deployed (bundle.ts): a change re-runs the deploy. */
   bundleHash: pulumi.Input<string>;
@@ -78,6 +80,10 @@ export class ModelDeployment extends pulumi.ComponentResource {
       ODAPI_BUNDLE_SHA256: args.bundleHash,
     };
     if (args.apiKey) environment.ODAPI_API_KEY = args.apiKey;
+    if (args.tls) {
+      environment.ODAPI_TLS_CERT = args.tls.certPem;
+      environment.ODAPI_TLS_KEY = pulumi.secret(args.tls.keyPem);
+    }
 
     this.deploy = new command.local.Command(
       `${name}-deploy`,

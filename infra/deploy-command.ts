@@ -1,5 +1,6 @@
 // The commands Pulumi runs (pure): argv arrays for the odapi CLI, joined into the one shell line that
-// @pulumi/command executes. Secrets never appear here: they travel in the environment (ODAPI_SSH_KEY, ODAPI_API_KEY).
+// @pulumi/command executes. Secrets never appear here: they travel in the environment (ODAPI_SSH_KEY, ODAPI_API_KEY,
+// ODAPI_TLS_KEY).
 import { shellJoin } from "../common/shell";
 
 /** Run from the project root (the command's `dir`), so the line does not depend on where the checkout lives. */

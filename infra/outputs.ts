@@ -6,9 +6,9 @@ function hostForUrl(host: string): string {
   return isIP(host) === 6 ? `[${host}]` : host;
 }
 
-/** e.g. http://203.0.113.10:8501 */
-export function apiBaseUrl(host: string, port: number): string {
-  return `http://${hostForUrl(host)}:${port}`;
+/** e.g. https://203.0.113.10:8501 (the gateway speaks only TLS), http:// without a gateway. */
+export function apiBaseUrl(host: string, port: number, tls = false): string {
+  return `${tls ? "https" : "http"}://${hostForUrl(host)}:${port}`;
 }
 
 /** model → its TF Serving predict URL. */

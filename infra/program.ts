@@ -1,5 +1,6 @@
 // The whole stack: the preflight (preflight.ts) runs to the end before the first resource is registered, then the
 // components of the target (own host or EC2) are wired together and the stack outputs returned.
+import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { OdapiError } from "../common/errors";
@@ -13,6 +14,7 @@ import { LoginKey } from "./keys";
 import { ApiFirewall } from "./network";
 import { apiBaseUrl, knownHostsLine, predictUrls, sshCommand } from "./outputs";
 import { type AmiInfo, type Preflight, type ProgramDeps, preflight } from "./preflight";
+import { ApiCertificate } from "./tls";
 
 /** Stack outputs (the common contract: test-endpoint.mjs reads apiUrl, predictUrls, models and apiKey). */
 export interface StackOutputs {
@@ -28,11 +30,43 @@ export interface StackOutputs {
   apiKey?: pulumi.Output<string>;
   /** Secret; only when this stack generated the login key. */
   sshPrivateKey?: pulumi.Output<string>;
+  /** PEM of the private CA that signed the API's certificate (clients: --ca-cert, curl --cacert); absent without a gateway or with odapi:tlsCert. */
+  caCertificate?: pulumi.Output<string>;
 }
 
 export interface ProgramSecrets {
   /** From odapi:sshPrivateKey (already a Pulumi secret). */
   sshPrivateKey?: pulumi.Output<string>;
+  /** From odapi:tlsCert / odapi:tlsKey (secrets): the user's own certificate for the gateway. */
+  tlsCert?: pulumi.Output<string>;
+  tlsKey?: pulumi.Output<string>;
+}
+
+/** The gateway's certificate and key as the deploy step gets them, and the CA clients trust (own certs: none). */
+interface ApiTls {
+  certPem: pulumi.Output<string>;
+  keyPem: pulumi.Output<string>;
+  caCertificate?: pulumi.Output<string>;
+}
+
+/**
+ * HTTPS for the gateway: the user's own certificate, or the stack's private CA and a certificate for the host's
+ * address (IP SAN for an address, DNS SAN for a name) plus odapi:domain. None without a gateway.
+ */
+function apiTls(
+  w: Wiring,
+  secrets: ProgramSecrets,
+  address: pulumi.Input<string>,
+  addressIsIp: boolean,
+): ApiTls | undefined {
+  if (!w.apiKey) return undefined;
+  if (secrets.tlsCert && secrets.tlsKey) return { certPem: secrets.tlsCert, keyPem: secrets.tlsKey };
+  const domain = w.cfg.domain ? [w.cfg.domain] : [];
+  const cert = new ApiCertificate(`${NAME}-tls`, {
+    ipAddresses: addressIsIp ? [address] : [],
+    dnsNames: addressIsIp ? domain : [address, ...domain],
+  });
+  return { certPem: cert.chainPem, keyPem: cert.privateKeyPem, caCertificate: cert.caCertPem };
 }
 
 const NAME = "odapi";
@@ -42,18 +76,16 @@ function tagsFor(stack: string): Record<string, string> {
 }
 
 /** The serving files and options the deploy step renders, hashed with the models: the deploy's change detector. */
-function bundleHashOf(
-  cfg: StackConfig,
-  pre: Preflight,
-  apiKey: pulumi.Output<string> | undefined,
-): pulumi.Output<string> {
-  return pulumi.output(apiKey).apply((key) =>
+function bundleHashOf(w: Wiring, tls: ApiTls | undefined): pulumi.Output<string> {
+  const { cfg, pre } = w;
+  return pulumi.all([w.apiKey, tls?.certPem, tls?.keyPem]).apply(([key, certPem, keyPem]) =>
     bundleHash({
       servingFiles: renderServingFiles({
         host: pre.hostKind,
         remoteDir: cfg.remoteDir,
         models: pre.models.map((name) => ({ name })),
         apiKey: key,
+        ...(certPem && keyPem ? { tls: { certPem, keyPem } } : {}),
       }),
       catalog: cfg.models,
       localFiles: pre.localFiles,
@@ -71,7 +103,6 @@ interface Wiring {
   deps: ProgramDeps;
   apiKey?: pulumi.Output<string>;
   plan: DeployRequest;
-  bundleHash: pulumi.Output<string>;
   /** File names the sshCommand output refers to (the user writes them from the outputs). */
   keyFile: string;
   knownHostsFile: string;
@@ -90,6 +121,7 @@ function onOwnHost(w: Wiring, secrets: ProgramSecrets): StackOutputs {
       "config",
     );
   }
+  const tls = apiTls(w, secrets, host, isIP(host) !== 0);
   new ModelDeployment(NAME, {
     host,
     port: cfg.sshPort,
@@ -97,14 +129,15 @@ function onOwnHost(w: Wiring, secrets: ProgramSecrets): StackOutputs {
     hostKey: cfg.hostKey,
     privateKey,
     apiKey,
+    ...(tls ? { tls } : {}),
     plan: w.plan,
-    bundleHash: w.bundleHash,
+    bundleHash: bundleHashOf(w, tls),
     hostIdentity: `${cfg.sshUser}@${host}:${cfg.sshPort}`,
     sshWaitMinutes: cfg.sshWaitMinutes,
     projectDir: w.deps.projectDir,
     tolerateStopFailure: false,
   });
-  const apiUrl = apiBaseUrl(host, DEFAULT_PUBLIC_PORT);
+  const apiUrl = apiBaseUrl(host, DEFAULT_PUBLIC_PORT, tls !== undefined);
   return {
     apiUrl: pulumi.output(apiUrl),
     predictUrls: pulumi.output(predictUrls(apiUrl, pre.models)),
@@ -122,6 +155,7 @@ function onOwnHost(w: Wiring, secrets: ProgramSecrets): StackOutputs {
     publicIp: pulumi.output(host),
     knownHosts: cfg.hostKey ? pulumi.output(knownHostsLine(host, cfg.sshPort, cfg.hostKey)) : undefined,
     apiKey,
+    caCertificate: tls?.caCertificate,
   };
 }
 
@@ -151,6 +185,8 @@ function onEc2(w: Wiring, secrets: ProgramSecrets): StackOutputs {
     instanceProfile: cfg.instanceProfile,
     tags,
   });
+  // The certificate names the Elastic IP: it stays the same across stop/start, so the certificate stays valid.
+  const tls = apiTls(w, secrets, host.publicIp, true);
   new ModelDeployment(NAME, {
     host: host.publicIp,
     port: 22,
@@ -158,14 +194,15 @@ function onEc2(w: Wiring, secrets: ProgramSecrets): StackOutputs {
     hostKey: host.hostPublicKey,
     privateKey: login.privateKey,
     apiKey,
+    ...(tls ? { tls } : {}),
     plan: w.plan,
-    bundleHash: w.bundleHash,
+    bundleHash: bundleHashOf(w, tls),
     hostIdentity: host.instanceId,
     sshWaitMinutes: cfg.sshWaitMinutes,
     projectDir: w.deps.projectDir,
     tolerateStopFailure: true,
   });
-  const apiUrl = host.publicIp.apply((ip) => apiBaseUrl(ip, DEFAULT_PUBLIC_PORT));
+  const apiUrl = host.publicIp.apply((ip) => apiBaseUrl(ip, DEFAULT_PUBLIC_PORT, tls !== undefined));
   return {
     apiUrl,
     predictUrls: apiUrl.apply((url) => predictUrls(url, pre.models)),
@@ -186,6 +223,7 @@ function onEc2(w: Wiring, secrets: ProgramSecrets): StackOutputs {
       .apply(([ip, key]) => knownHostsLine(ip, 22, key)),
     apiKey,
     sshPrivateKey: login.generated ? login.privateKey : undefined,
+    caCertificate: tls?.caCertificate,
   };
 }
 
@@ -212,7 +250,6 @@ export async function deployObjectDetectionApi(
       gpu: cfg.gpu,
       prune: cfg.pruneOldVersions,
     },
-    bundleHash: bundleHashOf(cfg, pre, apiKey),
     keyFile: `${NAME}-${deps.stack}.pem`,
     knownHostsFile: `${NAME}-${deps.stack}.known_hosts`,
   };

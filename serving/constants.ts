@@ -8,6 +8,11 @@ export const GATEWAY_IMAGE = "nginx:1.27-alpine";
 export const SCRIPTS = { prepareHost: "prepare-host.sh", start: "start.sh", stop: "stop.sh" } as const;
 /** Where the gateway container sees its predict-body guard (njs). */
 export const GATEWAY_GUARD_PATH = "/etc/nginx/odapi-guard.js";
+/** Where the gateway container sees its TLS certificate chain and key. */
+export const GATEWAY_TLS_PATHS = {
+  cert: "/etc/nginx/odapi-tls.crt",
+  key: "/etc/nginx/odapi-tls.key",
+} as const;
 export const CONTAINERS = { serving: "odapi-serving", gateway: "odapi-gateway" } as const;
 /** User-defined bridge network: the gateway reaches TF Serving by container name, not through a host port. */
 export const DOCKER_NETWORK = "odapi-net";
@@ -19,6 +24,8 @@ export const FILES = {
   batchingConfig: "config/batching.config",
   gatewayConfig: "config/gateway.conf",
   gatewayGuard: "config/gateway-guard.js",
+  gatewayTlsCert: "config/gateway-tls.crt",
+  gatewayTlsKey: "config/gateway-tls.key",
 } as const;
 
 /** Where the host dirs appear inside the serving container (both mounted read-only). */

@@ -25,9 +25,17 @@ export function servingFingerprint(opts: ServingOptions): string {
   ]);
 }
 
-/** Fingerprint of the gateway container (argv and nginx config, key included); undefined without a key. */
+/**
+ * Fingerprint of the gateway container (argv, nginx config with the key, TLS certificate and key: nginx reads them
+ * only at start, so a re-issued certificate restarts the gateway); undefined without a key.
+ */
 export function gatewayFingerprint(opts: ServingOptions): string | undefined {
   const args = gatewayRunArgs(opts);
   if (!args || !opts.apiKey) return undefined;
-  return digest([...args, renderGatewayConfig(gatewayParamsForDocker({ ...opts, apiKey: opts.apiKey }))]);
+  return digest([
+    ...args,
+    renderGatewayConfig(gatewayParamsForDocker({ ...opts, apiKey: opts.apiKey })),
+    opts.tls?.certPem ?? "",
+    opts.tls?.keyPem ?? "",
+  ]);
 }

@@ -10,6 +10,7 @@ import {
   GATEWAY_CONTAINER_PORT,
   GATEWAY_GUARD_PATH,
   GATEWAY_IMAGE,
+  GATEWAY_TLS_PATHS,
   MODEL_CONFIG_POLL_SECONDS,
   REST_API_TIMEOUT_MS,
   servingImage,
@@ -114,6 +115,12 @@ export function gatewayRunArgs(opts: ServingOptions): string[] | undefined {
     `${ports.publicBind}:${ports.public}:${GATEWAY_CONTAINER_PORT}`,
     ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayConfig}`, "/etc/nginx/nginx.conf"),
     ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayGuard}`, GATEWAY_GUARD_PATH),
+    ...(opts.tls
+      ? [
+          ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayTlsCert}`, GATEWAY_TLS_PATHS.cert),
+          ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayTlsKey}`, GATEWAY_TLS_PATHS.key),
+        ]
+      : []),
     GATEWAY_IMAGE,
   ];
 }

@@ -6,6 +6,7 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   GATEWAY_CONTAINER_PORT,
   GATEWAY_GUARD_PATH,
+  GATEWAY_TLS_PATHS,
 } from "./constants";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
@@ -29,6 +30,8 @@ export interface GatewayLimits {
   sendTimeoutSeconds: number;
   /** How long an idle keep-alive connection is kept. */
   keepaliveTimeoutSeconds: number;
+  /** Seconds from a request's first byte to the end of its body: a trickled body is refused, not passed on. */
+  bodyTotalSeconds: number;
   /** Predict bodies: deepest nesting of arrays/objects, and most rows in `instances`/`inputs`. */
   maxJsonDepth: number;
   maxInstances: number;
@@ -43,6 +46,7 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   bodyTimeoutSeconds: 10,
   sendTimeoutSeconds: 30,
   keepaliveTimeoutSeconds: 30,
+  bodyTotalSeconds: 120,
   maxJsonDepth: 16,
   maxInstances: 64,
 };
@@ -52,48 +56,84 @@ export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
 
 /**
  * The njs predict guard: TF Serving's JSON parser recurses without a bound (CVE-2025-0649 class), so a body is
- * checked for nesting depth (strings removed first, so base64 costs one regex pass) and row count before it is
- * passed on as a subrequest; anything else gets a 400 naming the limit.
+ * checked for nesting depth (strings removed first, so base64 costs one regex pass), row count and the time it took
+ * to arrive before it is passed on; anything else gets a 4xx naming the limit. A body that passes goes on by an
+ * internal redirect, so proxy_pass streams the body already in memory (no subrequest copy of body or answer).
  */
 export function renderGatewayGuard(limits: Partial<GatewayLimits> = {}): string {
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...limits };
   return `// odapi predict guard (rendered by serving/gateway.ts), loaded by the gateway's nginx (njs).
 const MAX_DEPTH = ${l.maxJsonDepth};
 const MAX_INSTANCES = ${l.maxInstances};
+const MAX_BODY_SECONDS = ${l.bodyTotalSeconds};
 
-function refuse(r, message) {
+function refuse(r, status, message) {
   r.headersOut["Content-Type"] = "application/json";
-  r.return(400, \`\${JSON.stringify({ error: message })}\n\`);
+  r.return(status, \`\${JSON.stringify({ error: message })}\n\`);
 }
 
-function tooDeep(text) {
-  const bare = text.replace(/"[^"\\\\]*(?:\\\\.[^"\\\\]*)*"/g, '""');
+// Strings longer than this (the base64 images) are emptied in the skeleton; keys and labels stay as they are.
+const LONG_STRING = 256;
+
+// The body with its long strings emptied: the base64 that is nearly all of a body is skipped by memchr-speed
+// indexOf over the raw bytes (never copied into a JS string), and what is left is tiny, so the depth scan and
+// JSON.parse cost microseconds. undefined when a string is never closed (not JSON).
+function skeleton(buf) {
+  let out = "";
+  let i = 0;
+  for (;;) {
+    const open = buf.indexOf(34, i);
+    if (open < 0) return out + buf.toString("utf8", i, buf.length);
+    let close = open;
+    for (;;) {
+      close = buf.indexOf(34, close + 1);
+      if (close < 0) return undefined;
+      let backslashes = 0;
+      while (buf[close - 1 - backslashes] === 92) backslashes++;
+      if (backslashes % 2 === 0) break;
+    }
+    out += buf.toString("utf8", i, close - open > LONG_STRING ? open : close + 1);
+    if (close - open > LONG_STRING) out += '""';
+    i = close + 1;
+  }
+}
+
+// Brackets inside the (short) strings left in the skeleton do not count.
+function tooDeep(bare) {
   let depth = 0;
+  let inString = false;
   for (let i = 0; i < bare.length; i++) {
     const c = bare[i];
-    if (c === "{" || c === "[") {
+    if (inString) {
+      if (c === "\\\\") i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === "{" || c === "[") {
       if (++depth > MAX_DEPTH) return true;
     } else if (c === "}" || c === "]") depth--;
   }
   return false;
 }
 
-async function predict(r) {
-  const body = r.requestText;
-  if (typeof body !== "string" || body.length === 0) return refuse(r, "the predict request needs a JSON body");
-  if (tooDeep(body)) return refuse(r, \`JSON nested deeper than \${MAX_DEPTH} levels\`);
+function predict(r) {
+  // $request_time counts from the request's first byte: headers and the whole body.
+  if (Number(r.variables.request_time) > MAX_BODY_SECONDS)
+    return refuse(r, 408, \`request body not received within \${MAX_BODY_SECONDS} s\`);
+  const body = r.requestBuffer;
+  if (!body || body.length === 0) return refuse(r, 400, "the predict request needs a JSON body");
+  const bare = skeleton(body);
+  if (bare === undefined) return refuse(r, 400, "the predict body is not valid JSON");
+  if (tooDeep(bare)) return refuse(r, 400, \`JSON nested deeper than \${MAX_DEPTH} levels\`);
   let doc;
   try {
-    doc = JSON.parse(body);
+    doc = JSON.parse(bare);
   } catch (e) {
-    return refuse(r, "the predict body is not valid JSON");
+    return refuse(r, 400, "the predict body is not valid JSON");
   }
   const rows = doc && typeof doc === "object" ? doc.instances || doc.inputs : undefined;
   if (Array.isArray(rows) && rows.length > MAX_INSTANCES)
-    return refuse(r, \`more than \${MAX_INSTANCES} instances in one request (\${rows.length}): send them in several\`);
-  const res = await r.subrequest(\`/.odapi/tf-serving\${r.uri}\`, { method: "POST", body });
-  r.headersOut["Content-Type"] = "application/json";
-  r.return(res.status, res.responseText);
+    return refuse(r, 400, \`more than \${MAX_INSTANCES} instances in one request (\${rows.length}): send them in several\`);
+  r.internalRedirect("@tf_serving_predict");
 }
 
 export default { predict };
@@ -123,7 +163,17 @@ export interface GatewayParams {
   guardFile: string;
   /** Default DEFAULT_GATEWAY_LIMITS (tests shorten the timeouts). */
   limits?: Partial<GatewayLimits>;
+  /** Set → the listen port speaks only TLS 1.2/1.3 with this certificate chain and key (paths as nginx sees them). */
+  tls?: GatewayTlsFiles;
 }
+
+export interface GatewayTlsFiles {
+  certFile: string;
+  keyFile: string;
+}
+
+/** TLS versions the gateway offers: 1.0 and 1.1 are deprecated (RFC 8996). */
+export const GATEWAY_TLS_PROTOCOLS = "TLSv1.2 TLSv1.3";
 
 /** The parameters for the gateway container on a deployed host. */
 export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }): GatewayParams {
@@ -139,6 +189,7 @@ export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }
     accessLog: "/dev/stdout",
     workerProcesses: "auto",
     guardFile: GATEWAY_GUARD_PATH,
+    ...(opts.tls ? { tls: { certFile: GATEWAY_TLS_PATHS.cert, keyFile: GATEWAY_TLS_PATHS.key } } : {}),
   };
 }
 
@@ -152,6 +203,26 @@ function jsonError(message: string): string {
 
 const NOT_ALLOWED = jsonError("method not allowed: use GET for model status and metadata, POST for :predict");
 
+/** Plain HTTP to the TLS port is nginx's status 497: it gets a JSON answer, and the key it carried is not used. */
+const PLAIN_HTTP_ON_TLS = jsonError(
+  "this port speaks HTTPS only: use https:// (the API key must never travel in clear text)",
+);
+
+function tlsLines(t: GatewayTlsFiles): string {
+  return `    ssl_certificate ${t.certFile};
+    ssl_certificate_key ${t.keyFile};
+    ssl_protocols ${GATEWAY_TLS_PROTOCOLS};
+    # Resumed sessions skip a full handshake for keep-alive-less clients; tickets off keeps forward secrecy.
+    ssl_session_cache shared:odapi_tls:10m;
+    ssl_session_timeout 1h;
+    ssl_session_tickets off;
+    error_page 497 =400 @plain_http;
+    location @plain_http {
+      return 400 ${PLAIN_HTTP_ON_TLS};
+    }
+`;
+}
+
 export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...p.limits };
@@ -160,11 +231,6 @@ export function renderGatewayConfig(p: GatewayParams): string {
     // $uri is the decoded, normalised path the location regex approved (no query: TF Serving REST takes none), so
     // TF Serving sees exactly what was checked, not a raw variant of it (`//`, `%0A`, `%2F`).
     `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$uri;`,
-  ].filter((line): line is string => line !== undefined);
-  // The guard's subrequest carries the checked $uri after the internal prefix.
-  const predictProxy = [
-    p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
-    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$1;`,
   ].filter((line): line is string => line !== undefined);
   const temp = (name: string) =>
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
@@ -209,9 +275,9 @@ ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   }
 ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s ipv6=off;\n` : ""}
   server {
-    listen ${p.listen};
+    listen ${p.listen}${p.tls ? " ssl" : ""};
     server_name _;
-    # nginx cannot parse CONNECT's request line (400): it is a refused method like TRACE, key or not.
+${p.tls ? tlsLines(p.tls) : ""}    # nginx cannot parse CONNECT's request line (400): it is a refused method like TRACE, key or not.
     if ($odapi_refused_method) {
       return 405 ${NOT_ALLOWED};
     }
@@ -273,7 +339,7 @@ ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s 
 ${proxy.join("\n")}
     }
 
-    # Predictions: the whole body in memory, checked by the guard, then passed on as a subrequest.
+    # Predictions: the whole body in memory, checked by the guard, then redirected here with $uri unchanged.
     location ~ "^${MODEL_PATH}:predict\\z" {
       if ($request_method != POST) {
         return 405 ${jsonError("use POST for :predict")};
@@ -282,11 +348,8 @@ ${proxy.join("\n")}
       client_body_in_single_buffer on;
       js_content odapi_guard.predict;
     }
-    location ~ "^/\\.odapi/tf-serving(/.*)\\z" {
-      internal;
-      # The whole answer is handed to the guard (a batch of detections can be megabytes).
-      subrequest_output_buffer_size 64m;
-${predictProxy.join("\n")}
+    location @tf_serving_predict {
+${proxy.join("\n")}
     }
 
     # Everything else, Prometheus metrics included, stays private.

@@ -33,13 +33,14 @@ export type {
   RenderedFile,
   ServedModel,
   ServingOptions,
+  TlsIdentity,
   VersionPolicy,
 } from "./types";
 export { validateApiKey, validateServingOptions } from "./validate";
 
 const CONFIG_MODE = 0o644;
 const SCRIPT_MODE = 0o755;
-/** The gateway config holds the API key. */
+/** The gateway config holds the API key; the TLS key file is the server's private key. */
 const SECRET_MODE = 0o600;
 
 /** Every file the target needs, paths relative to remoteDir. Throws OdapiError on bad options, before rendering. */
@@ -60,6 +61,10 @@ export function renderServingFiles(opts: ServingOptions): RenderedFile[] {
     const gateway = renderGatewayConfig(gatewayParamsForDocker({ ...opts, apiKey: opts.apiKey }));
     files.push({ path: FILES.gatewayConfig, content: gateway, mode: SECRET_MODE });
     files.push({ path: FILES.gatewayGuard, content: renderGatewayGuard(), mode: CONFIG_MODE });
+    if (opts.tls) {
+      files.push({ path: FILES.gatewayTlsCert, content: opts.tls.certPem, mode: CONFIG_MODE });
+      files.push({ path: FILES.gatewayTlsKey, content: opts.tls.keyPem, mode: SECRET_MODE });
+    }
   }
   files.push(
     { path: SCRIPTS.prepareHost, content: renderPrepareHostScript(opts), mode: SCRIPT_MODE },

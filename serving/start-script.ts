@@ -20,6 +20,8 @@ export function renderStartScript(opts: ServingOptions): string {
   const gatewayArgs = gatewayRunArgs(opts);
   const images = imagesFor(opts);
   const gatewayFile = `${opts.remoteDir}/${FILES.gatewayConfig}`;
+  const tlsCertFile = `${opts.remoteDir}/${FILES.gatewayTlsCert}`;
+  const tlsKeyFile = `${opts.remoteDir}/${FILES.gatewayTlsKey}`;
   const servingFp = servingFingerprint(opts);
   const gatewayFp = gatewayFingerprint(opts);
   // The usual reasons docker run fails here: a taken port; on GPU hosts, a missing NVIDIA container toolkit.
@@ -108,6 +110,18 @@ chmod 600 ${q(gatewayFile)}
 rm -f ${q(gatewayFile)}
 `);
   }
+  if (gatewayArgs && opts.tls) {
+    out.push(`for file in ${q(tlsCertFile)} ${q(tlsKeyFile)}; do
+  [[ -f $file ]] || fail "$file is missing" ${q("deploy again so the gateway's certificate and key are uploaded")}
+done
+# The TLS private key: readable by root only, like the API key.
+chmod 600 ${q(tlsKeyFile)}
+`);
+  } else {
+    out.push(`# No TLS this time: do not leave an old private key lying around.
+rm -f ${q(tlsCertFile)} ${q(tlsKeyFile)}
+`);
+  }
 
   // Started only when not kept above; the new container's id and fingerprint are recorded for the next run.
   const runUnlessKept = (name: string, args: string[], fingerprint: string, hint: string) =>
@@ -137,7 +151,7 @@ fi
   const summary = [
     `started TF Serving ${TF_SERVING_VERSION} (${opts.host}) as container ${CONTAINERS.serving}`,
     gatewayArgs
-      ? `REST API on ${where} behind the API-key gateway (${CONTAINERS.gateway}): send header X-API-Key`
+      ? `REST API on ${where} behind the API-key gateway (${CONTAINERS.gateway}, ${opts.tls ? "HTTPS only" : "plain HTTP"}): send header X-API-Key`
       : `REST API on ${where} (no API key)`,
     ...opts.models.map((m) => `  ${m.name}: GET /v1/models/${m.name}  POST /v1/models/${m.name}:predict`),
     `gRPC on 127.0.0.1:${ports.grpc} only; Prometheus metrics at http://127.0.0.1:${ports.internalRest}${PROMETHEUS_PATH}`,

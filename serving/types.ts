@@ -32,6 +32,8 @@ export interface ServingOptions {
   publicPort?: number;
   /** Set → the API-key gateway (nginx) fronts TF Serving, which binds only 127.0.0.1. */
   apiKey?: string;
+  /** With apiKey: the gateway speaks only HTTPS with this certificate (chain, PEM) and key (PEM). */
+  tls?: TlsIdentity;
   /** Gateway request body limit; default 20 MiB. */
   maxBodyBytes?: number;
   /** Off by default. */
@@ -47,4 +49,10 @@ export interface RenderedFile {
   path: string;
   content: string;
   mode: number;
+}
+
+/** A server certificate (leaf first, then any chain) and its private key, both PEM. */
+export interface TlsIdentity {
+  certPem: string;
+  keyPem: string;
 }

@@ -149,8 +149,17 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         log,
       );
       if (plan.start.gatewayPort !== undefined && opts.apiKey) {
-        await checkGateway(session, plan.start.gatewayPort, plan.models, opts.apiKey);
-        log(`gateway: port ${plan.start.gatewayPort} passes requests with the API key to every model`);
+        const tls = plan.serving.tls;
+        await checkGateway(
+          session,
+          plan.start.gatewayPort,
+          plan.models,
+          opts.apiKey,
+          tls ? { identity: tls, serverName: opts.target.host } : undefined,
+        );
+        log(
+          `gateway: port ${plan.start.gatewayPort} (${tls ? "HTTPS" : "plain HTTP"}) passes requests with the API key to every model`,
+        );
       }
     }
     return {

@@ -12,6 +12,7 @@ import {
   type ServingOptions,
   scriptArgv,
   servingPorts,
+  type TlsIdentity,
 } from "../../serving";
 import { type BundleFile, bundleFileFromContent } from "../transfer";
 import { ensureDirArgv } from "./ensure-dir";
@@ -29,6 +30,8 @@ export interface DeployInput {
   /** Run start.sh and wait for the models; default true. */
   start?: boolean;
   apiKey?: string;
+  /** With apiKey: the gateway's certificate and key; the public port then speaks only HTTPS. */
+  tls?: TlsIdentity;
   publicPort?: number;
 }
 
@@ -57,6 +60,8 @@ export interface DeployRecord {
   publicPort: number;
   internalRestPort: number;
   gateway: boolean;
+  /** The gateway speaks HTTPS (absent in records written before TLS existed: plain HTTP). */
+  tls?: boolean;
 }
 
 /** Model names in a bundle: the `<name>` of every `models/<name>/<version>/…` path (pure). */
@@ -82,6 +87,13 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     );
   }
   for (const m of models) validateModelName(m);
+  if (input.tls && !input.apiKey) {
+    throw new OdapiError(
+      "a TLS certificate was given without an API key: TLS is served by the API-key gateway",
+      "set ODAPI_API_KEY (the gateway's key) for this deploy, or drop --tls-cert/--tls-key",
+      "usage",
+    );
+  }
   const clash = catalog.filter((c) => localModels.includes(c));
   if (clash.length) {
     throw new OdapiError(
@@ -99,6 +111,7 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     models: models.map((name) => ({ name })),
     ...(input.publicPort ? { publicPort: input.publicPort } : {}),
     ...(input.apiKey ? { apiKey: input.apiKey } : {}),
+    ...(input.apiKey && input.tls ? { tls: input.tls } : {}),
   };
   const ports = servingPorts(serving);
   const record: DeployRecord = {
@@ -107,6 +120,7 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     publicPort: ports.public,
     internalRestPort: ports.internalRest,
     gateway: Boolean(input.apiKey),
+    tls: Boolean(input.apiKey && input.tls),
   };
   const renderedFiles = [
     ...renderServingFiles(serving),

@@ -4,6 +4,7 @@ import { appendFileSync, chmodSync, existsSync, mkdirSync, readFileSync } from "
 import os from "node:os";
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
+import { userConfigDir } from "../../common/paths";
 
 export interface HostKey {
   type: string; // e.g. "ssh-ed25519"
@@ -20,8 +21,7 @@ export const LEGACY_KNOWN_HOSTS = path.join(".odapi", "known_hosts");
 
 /** The per-user store: $XDG_CONFIG_HOME/odapi/known_hosts, else ~/.config/odapi/known_hosts (XDG: relative = unset). */
 export function userKnownHostsFile(env: { XDG_CONFIG_HOME?: string }, home: string): string {
-  const xdg = env.XDG_CONFIG_HOME;
-  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, ".config"), "odapi", "known_hosts");
+  return path.join(userConfigDir(env, home), "known_hosts");
 }
 
 /** What decides a host's key: `entries` read from `source`; new (and migrated) keys go to `recordTo`. */

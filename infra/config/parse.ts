@@ -115,6 +115,9 @@ export function parseStackConfig(
     remoteDir: r.string("remoteDir"),
     instanceProfile: r.optional("instanceProfile"),
     sshWaitMinutes: r.integer("sshWaitMinutes"),
+    domain: r.optional("domain"),
+    hasTlsCert: r.has("tlsCert"),
+    hasTlsKey: r.has("tlsKey"),
     region: raw("aws:region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
   };
   if (r.problems.length) throw configError(r.problems);

@@ -149,6 +149,29 @@ export const RULES: readonly Rule[] = [
     broken: (cfg) => ifBad(cfg.hostKey && !HOST_KEY.test(cfg.hostKey), cfg.hostKey),
   },
 
+  // ---- HTTPS: the stack's private CA, or your own certificate ----
+  {
+    key: "domain",
+    when: "always",
+    rule: "is not a DNS name",
+    fix: "use the name whose A record points at the API, e.g. api.example.org (or pulumi config rm odapi:domain)",
+    broken: ({ domain: d }) => ifBad(d && (!HOSTNAME.test(d) || /^[0-9.]+$/.test(d)), d),
+  },
+  {
+    key: "tlsKey",
+    when: "always",
+    rule: "is needed with odapi:tlsCert (and the other way round)",
+    fix: "pulumi config set --secret odapi:tlsKey < privkey.pem   (or pulumi config rm odapi:tlsCert to use the stack's own CA)",
+    broken: (cfg) => ifBad(cfg.hasTlsCert !== cfg.hasTlsKey, cfg.hasTlsKey ? "(set)" : ""),
+  },
+  {
+    key: "tlsCert",
+    when: "always",
+    rule: "is served by the API-key gateway, which odapi:requireApiKey false turns off",
+    fix: "pulumi config set odapi:requireApiKey true   (or pulumi config rm odapi:tlsCert odapi:tlsKey)",
+    broken: (cfg) => ifBad(cfg.hasTlsCert && !cfg.requireApiKey, "(set)"),
+  },
+
   // ---- target 'host': an existing server ----
   {
     key: "sshHost",

@@ -28,12 +28,21 @@ export interface StackConfig {
   remoteDir: string;
   instanceProfile?: string;
   sshWaitMinutes: number;
+  /** DNS name for the API: a SAN of the stack's certificate beside the address. */
+  domain?: string;
+  /** Whether an own certificate and key are configured; both are only ever read as Pulumi secrets. */
+  hasTlsCert: boolean;
+  hasTlsKey: boolean;
   /** aws:region (or AWS_REGION / AWS_DEFAULT_REGION). */
   region?: string;
 }
 
 /** A key of the odapi namespace: the config fields, with the private key's own name instead of its presence flag. */
-export type ConfigKey = Exclude<keyof StackConfig, "hasSshPrivateKey" | "region"> | "sshPrivateKey";
+export type ConfigKey =
+  | Exclude<keyof StackConfig, "hasSshPrivateKey" | "hasTlsCert" | "hasTlsKey" | "region">
+  | "sshPrivateKey"
+  | "tlsCert"
+  | "tlsKey";
 
 /** Reads one raw config value by full key ("odapi:gpu", "aws:region"), as Pulumi hands it to programs. */
 export type RawConfig = (fullKey: string) => string | undefined;

@@ -9,6 +9,7 @@ import { OdapiError } from "../../common/errors";
 import {
   type GatewayLimits,
   type GatewayParams,
+  type GatewayTlsFiles,
   renderGatewayConfig,
   renderGatewayGuard,
 } from "../../serving/gateway";
@@ -34,6 +35,8 @@ export function hostGatewayParams(
     resolver?: string;
     resolverValidSeconds?: number;
     limits?: Partial<GatewayLimits>;
+    tls?: GatewayTlsFiles;
+    workerProcesses?: number | "auto";
   },
 ): GatewayParams {
   return {
@@ -48,9 +51,10 @@ export function hostGatewayParams(
     pidFile: join(dir, "nginx.pid"),
     tempDir: dir,
     accessLog: "off",
-    workerProcesses: 1,
+    workerProcesses: opts.workerProcesses ?? 1,
     guardFile: join(dir, "guard.js"),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    ...(opts.tls ? { tls: opts.tls } : {}),
   };
 }
 
@@ -116,6 +120,10 @@ export async function startHostGateway(opts: {
   resolver?: string;
   resolverValidSeconds?: number;
   limits?: Partial<GatewayLimits>;
+  /** Certificate chain and key files: the port speaks only TLS. */
+  tls?: GatewayTlsFiles;
+  /** Default 1; the container runs "auto" (one per CPU). */
+  workerProcesses?: number | "auto";
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
   const port = await freeLoopbackPort();

@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { type HttpResponse, httpRequest } from "../../client/http";
 import { projectFile } from "../../common/paths";
 import { CONTAINERS } from "../../serving/constants";
 import { type DockerEngine, startDockerEngine } from "./docker-engine";
@@ -34,6 +35,8 @@ export interface Rehearsal {
   remoteDir: string;
   publicPort: number;
   apiKey: string;
+  /** The private CA `odapi deploy` makes for 127.0.0.1 (in this rehearsal's own config dir): the client's --ca-cert. */
+  caFile: string;
   photo: string;
   /** node bin/odapi.cjs with the SSH connection flags appended for commands that take them. */
   odapi(
@@ -136,6 +139,8 @@ Path(sys.argv[3]).write_bytes(square_image(320, 240, (${SQUARE.left}, ${SQUARE.t
       path.join(work, "host", "odapi"),
     ];
     const apiKey = "rehearsal-key-0123456789abcdef0123456789";
+    // The per-user config (known_hosts, the generated TLS CA) stays inside the rehearsal's work dir.
+    const configHome = path.join(work, "config");
     const rehearsal: Rehearsal = {
       engine,
       images,
@@ -145,6 +150,7 @@ Path(sys.argv[3]).write_bytes(square_image(320, 240, (${SQUARE.left}, ${SQUARE.t
       remoteDir: path.join(work, "host", "odapi"),
       publicPort: await freePort(),
       apiKey,
+      caFile: path.join(configHome, "odapi", "tls", "127.0.0.1", "ca.crt"),
       photo,
       odapi: (args, o = {}) =>
         runCommand(
@@ -152,7 +158,7 @@ Path(sys.argv[3]).write_bytes(square_image(320, 240, (${SQUARE.left}, ${SQUARE.t
           [projectFile("bin", "odapi.cjs"), ...args, ...(o.connect ? connection : [])],
           {
             cwd: o.cwd ?? work,
-            env: { ...engine.env, ODAPI_API_KEY: apiKey, NO_COLOR: "1" },
+            env: { ...engine.env, ODAPI_API_KEY: apiKey, NO_COLOR: "1", XDG_CONFIG_HOME: configHome },
             timeoutMs: o.timeoutMs ?? 600_000,
           },
         ),
@@ -224,7 +230,9 @@ export async function detectThroughGateway(
     [
       projectFile("bootstrap", "test-endpoint.mjs"),
       "--url",
-      `http://127.0.0.1:${r.publicPort}`,
+      `https://127.0.0.1:${r.publicPort}`,
+      "--ca-cert",
+      r.caFile,
       "--model",
       MODEL,
       "--image",
@@ -241,15 +249,28 @@ export async function detectThroughGateway(
   return { versions: json.models[0].versions, detections: json.models[0].images[0].detections };
 }
 
+/** One request to the gateway's port: https verified with the deploy's CA, or plain http (which it must refuse). */
+export function gatewayRequest(
+  r: Rehearsal,
+  path: string,
+  opts: { withKey: boolean; body?: string; plain?: boolean; timeoutMs?: number },
+): Promise<HttpResponse> {
+  return httpRequest(new URL(`${opts.plain ? "http" : "https"}://127.0.0.1:${r.publicPort}${path}`), {
+    method: opts.body === undefined ? "GET" : "POST",
+    headers: {
+      ...(opts.withKey ? { "X-API-Key": r.apiKey } : {}),
+      ...(opts.body === undefined ? {} : { "content-type": "application/json" }),
+    },
+    body: opts.body,
+    timeoutMs: opts.timeoutMs ?? 10_000,
+    ...(opts.plain ? {} : { ca: readFileSync(r.caFile, "utf8") }),
+  });
+}
+
 /** One request through the gateway: its HTTP status (0 when the connection failed). */
-export async function gatewayStatus(r: Rehearsal, withKey: boolean): Promise<number> {
+export async function gatewayStatus(r: Rehearsal, withKey: boolean, plain = false): Promise<number> {
   try {
-    const res = await fetch(`http://127.0.0.1:${r.publicPort}/v1/models/${MODEL}`, {
-      headers: withKey ? { "X-API-Key": r.apiKey } : {},
-      signal: AbortSignal.timeout(10_000),
-    });
-    await res.arrayBuffer();
-    return res.status;
+    return (await gatewayRequest(r, `/v1/models/${MODEL}`, { withKey, plain })).status;
   } catch {
     return 0;
   }
@@ -310,14 +331,12 @@ export function startLoad(
     while (running) {
       requests++;
       try {
-        const res = await fetch(`http://127.0.0.1:${r.publicPort}/v1/models/${MODEL}:predict`, {
-          method: "POST",
-          headers: { "X-API-Key": r.apiKey, "content-type": "application/json" },
+        const res = await gatewayRequest(r, `/v1/models/${MODEL}:predict`, {
+          withKey: true,
           body,
-          signal: AbortSignal.timeout(60_000),
+          timeoutMs: 60_000,
         });
-        const text = await res.text();
-        if (res.status !== 200) failures.push(`${res.status} ${text.slice(0, 200)}`);
+        if (res.status !== 200) failures.push(`${res.status} ${res.body.toString("utf8").slice(0, 200)}`);
       } catch (err) {
         failures.push(String((err as Error).cause ?? err));
       }
@@ -357,13 +376,28 @@ function inspect(r: Rehearsal, container: string, format: string): string {
 
 /** Until a detection through the gateway finds the square again (after a restart of some kind). */
 async function detectsAgain(r: Rehearsal, what: string, deadlineMs = 120_000): Promise<number> {
-  return waitFor(
-    what,
-    async () =>
-      (await gatewayStatus(r, true)) === 200 &&
-      squareFound((await detectThroughGateway(r)).detections) !== undefined,
-    deadlineMs,
-  );
+  // The status route answers 200 while the model is still LOADING, so the client may fail for a while: retried
+  // until the deadline, and the last failure is what the timeout reports.
+  let last = "";
+  try {
+    return await waitFor(
+      what,
+      async () => {
+        try {
+          return (
+            (await gatewayStatus(r, true)) === 200 &&
+            squareFound((await detectThroughGateway(r)).detections) !== undefined
+          );
+        } catch (err) {
+          last = (err as Error).message;
+          return false;
+        }
+      },
+      deadlineMs,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${last ? `; last failure: ${last}` : ""}`);
+  }
 }
 
 export interface StepResult {
@@ -420,9 +454,12 @@ export const rehearsalSteps: RehearsalStep[] = [
       check(found !== undefined, `no detection covers the square: ${JSON.stringify(detections)}`);
       const withoutKey = await gatewayStatus(r, false);
       check(withoutKey === 401, `without the key the gateway answered ${withoutKey}`);
+      // The key over plain HTTP to the TLS port: refused (nginx's 497, as the gateway's JSON 400).
+      const plainHttp = await gatewayStatus(r, true, true);
+      check(plainHttp === 400, `a keyed plain-HTTP request got ${plainHttp}`);
       return {
-        summary: `found the square at ${JSON.stringify(found?.box)}; without the key: ${withoutKey}`,
-        facts: { versions, found, withoutKey },
+        summary: `found the square over HTTPS at ${JSON.stringify(found?.box)}; without the key: ${withoutKey}; plain HTTP: ${plainHttp}`,
+        facts: { versions, found, withoutKey, plainHttp },
       };
     },
   },

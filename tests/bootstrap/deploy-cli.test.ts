@@ -16,6 +16,7 @@ import path from "node:path";
 import { acquireRemoteLock } from "../../bootstrap/deploy/lock";
 import { DEPLOY_RECORD } from "../../bootstrap/deploy/plan";
 import { connect } from "../../bootstrap/ssh/session";
+import { ensureGeneratedTls } from "../../bootstrap/tls/identity";
 import { ExitCode } from "../../common/errors";
 import { type Sshd, startSshd } from "../../scripts/harness/sshd";
 import { runOdapi } from "../helpers/run";
@@ -419,4 +420,112 @@ test("a version on the host newer than the deployed one: warned about, removed w
   expect(pruned.stderr).toContain("removed versions not in --models (--prune): models/ssd/3");
   expect(pruned.stderr).not.toMatch(/warning/);
   expect(readdirSync(path.join(remoteDir, "models", "ssd"))).toEqual(["2"]);
+});
+
+describe("HTTPS for the gateway: --tls-cert/--tls-key, or a private CA per user", () => {
+  const key = "deploy-cli-api-key-0123456789abcdef";
+
+  test("with ODAPI_API_KEY and no certificate, a private CA for --host is made once per user and its path printed", async () => {
+    const remoteDir = path.join(tmp, "remote-tls-made");
+    const xdg = path.join(tmp, "xdg-tls");
+    const caFile = path.join(xdg, "odapi", "tls", "127.0.0.1", "ca.crt");
+    const run = () =>
+      odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json"], {
+        ODAPI_API_KEY: key,
+        XDG_CONFIG_HOME: xdg,
+      });
+    const first = await run();
+    expect(first.code).toBe(0);
+    expect(JSON.parse(first.stdout).caCertFile).toBe(caFile);
+    expect(first.stderr).toContain(`(made now): clients verify it with --ca-cert ${caFile}`);
+    expect(statSync(caFile).mode & 0o777).toBe(0o644);
+    expect(statSync(path.join(path.dirname(caFile), "server.key")).mode & 0o777).toBe(0o600);
+    // The host got the chain and the key (0600), and the gateway config serves them.
+    const served = readFileSync(path.join(remoteDir, "config", "gateway-tls.crt"), "utf8");
+    expect(served).toContain(readFileSync(caFile, "utf8"));
+    expect(statSync(path.join(remoteDir, "config", "gateway-tls.key")).mode & 0o777).toBe(0o600);
+    expect(readFileSync(path.join(remoteDir, "config", "gateway.conf"), "utf8")).toContain(
+      "listen 8080 ssl;",
+    );
+    expect(JSON.parse(readFileSync(path.join(remoteDir, DEPLOY_RECORD), "utf8")).tls).toBe(true);
+
+    // A rerun reuses the same CA and certificate: clients keep their file, nothing is uploaded again for TLS.
+    const again = await run();
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain("(reused)");
+    expect(readFileSync(path.join(remoteDir, "config", "gateway-tls.crt"), "utf8")).toBe(served);
+  });
+
+  test("own certificate: a bad file, a key of another certificate, or one flag alone is a named error before connecting", async () => {
+    const remoteDir = path.join(tmp, "remote-tls-own");
+    const own = path.join(tmp, "own-tls");
+    const made = path.join(tmp, "xdg-own", "odapi", "tls");
+    // Two real identities for 127.0.0.1 from the same generator deploy uses.
+    const a = ensureGeneratedTls("127.0.0.1", path.join(own, "a"));
+    ensureGeneratedTls("127.0.0.1", path.join(own, "b"));
+    const certA = path.join(path.dirname(a.caFile), "server.crt");
+    const keyB = path.join(own, "b", "server.key");
+    const notPem = path.join(own, "not.pem");
+    writeFileSync(notPem, "hello\n");
+    const deployWith = (flags: string[], env: NodeJS.ProcessEnv = { ODAPI_API_KEY: key }) =>
+      odapi(["deploy", ...conn(remoteDir), "--models", modelsDir, "--no-start", "--json", ...flags], {
+        XDG_CONFIG_HOME: path.join(tmp, "xdg-own"),
+        ...env,
+      });
+    const cases: [string, string[], NodeJS.ProcessEnv | undefined, number, RegExp][] = [
+      [
+        "not PEM",
+        ["--tls-cert", notPem, "--tls-key", keyB],
+        undefined,
+        ExitCode.config,
+        /--tls-cert .*not\.pem.*holds no PEM certificate/,
+      ],
+      [
+        "missing file",
+        ["--tls-cert", path.join(own, "nope.crt"), "--tls-key", keyB],
+        undefined,
+        ExitCode.config,
+        /cannot read --tls-cert .*nope\.crt: ENOENT/,
+      ],
+      [
+        "wrong key",
+        ["--tls-cert", certA, "--tls-key", keyB],
+        undefined,
+        ExitCode.config,
+        /private key does not belong to the certificate/,
+      ],
+      [
+        "cert alone",
+        ["--tls-cert", certA],
+        undefined,
+        ExitCode.usage,
+        /--tls-cert was given without --tls-key/,
+      ],
+      [
+        "no API key",
+        ["--tls-cert", certA, "--tls-key", path.join(own, "a", "server.key")],
+        { ODAPI_API_KEY: "" },
+        ExitCode.usage,
+        /without an API key/,
+      ],
+    ];
+    for (const [what, flags, env, code, message] of cases) {
+      const run = await deployWith(flags, env);
+      expect([what, run.code]).toEqual([what, code]);
+      const failure = JSON.parse(run.stdout);
+      expect([what, failure.ok]).toEqual([what, false]);
+      expect(failure.error.message).toMatch(message);
+    }
+    expect(existsSync(remoteDir)).toBe(false);
+    expect(existsSync(made)).toBe(false);
+
+    // The good pair deploys, and no private CA is made.
+    const ok = await deployWith(["--tls-cert", certA, "--tls-key", path.join(own, "a", "server.key")]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout).caCertFile).toBeUndefined();
+    expect(readFileSync(path.join(remoteDir, "config", "gateway-tls.crt"), "utf8")).toBe(
+      readFileSync(certA, "utf8"),
+    );
+    expect(existsSync(made)).toBe(false);
+  });
 });

@@ -4,7 +4,7 @@
 import { resolveTarget } from "../../cli/client";
 import { parseStackOutputs } from "../../client/stack";
 import { clientOptions } from "../helpers/client-options";
-import { API_KEY, EIP, runStack } from "./harness";
+import { API_KEY, EIP, FAKE_CA_PEM, runStack } from "./harness";
 
 async function clientView(stack: string, overrides: Record<string, unknown> = {}) {
   const run = await runStack(stack, { overrides });
@@ -17,16 +17,25 @@ test("cpu stack: the client finds the URL the gateway listens on, every model, a
   // the cpu stack as a newcomer runs it: no key configured, the stack generates one
   const target = await clientView("cpu");
   expect(target).toEqual({
-    apiUrl: `http://${EIP}:8501`,
+    apiUrl: `https://${EIP}:8501`,
     models: ["ssd_mobilenet_v2", "retinanet_resnet50_v1_fpn_640x640"],
     apiKey: API_KEY,
+    caCertificate: FAKE_CA_PEM,
   });
   const resolved = resolveTarget(clientOptions({ stack: "cpu" }), {}, target);
-  expect(resolved).toMatchObject({ url: target.apiUrl, models: target.models, apiKey: API_KEY });
+  expect(resolved).toMatchObject({
+    url: target.apiUrl,
+    models: target.models,
+    apiKey: API_KEY,
+    caCert: FAKE_CA_PEM,
+  });
+  // --ca-cert's file wins over the stack's CA.
+  expect(resolveTarget(clientOptions({ stack: "cpu" }), {}, target, "OTHER-PEM").caCert).toBe("OTHER-PEM");
 });
 
 test("without the gateway there is no apiKey output, and the client sends no key", async () => {
   const target = await clientView("cpu", { "odapi:requireApiKey": false });
   expect(target.apiKey).toBeUndefined();
+  expect(target.caCertificate).toBeUndefined();
   expect(target.apiUrl).toBe(`http://${EIP}:8501`);
 });

@@ -55,6 +55,9 @@ describe("parseStackConfig", () => {
       remoteDir: "/opt/odapi",
       instanceProfile: undefined,
       sshWaitMinutes: 15,
+      domain: undefined,
+      hasTlsCert: false,
+      hasTlsKey: false,
       region: "us-east-1",
     });
   });
@@ -108,6 +111,16 @@ describe("valid configs pass", () => {
   test("an own-host config", () => {
     expect(problemsOf(HOST)).toEqual([]);
   });
+  test("a domain and an own certificate with its key", () => {
+    expect(
+      problemsOf({
+        ...LAB,
+        "odapi:domain": "api.example.org",
+        "odapi:tlsCert": "PEM",
+        "odapi:tlsKey": "PEM",
+      }),
+    ).toEqual([]);
+  });
   test("the world may reach the API (never SSH) when the API key gateway is on", () => {
     expect(problemsOf({ ...LAB, "odapi:apiCidrs": '["0.0.0.0/0", "::/0"]' })).toEqual([]);
   });
@@ -115,6 +128,27 @@ describe("valid configs pass", () => {
 
 /** Each rule: the config that breaks it, the key reported and the message. */
 const RULES: [string, Record<string, string>, string, RegExp][] = [
+  // HTTPS
+  ["domain: an IP", { ...LAB, "odapi:domain": "203.0.113.7" }, "odapi:domain", /is not a DNS name/],
+  ["domain: not a name", { ...LAB, "odapi:domain": "api example.org" }, "odapi:domain", /is not a DNS name/],
+  [
+    "tlsCert without tlsKey",
+    { ...LAB, "odapi:tlsCert": "PEM" },
+    "odapi:tlsKey",
+    /is needed with odapi:tlsCert/,
+  ],
+  [
+    "tlsKey without tlsCert",
+    { ...LAB, "odapi:tlsKey": "PEM" },
+    "odapi:tlsKey",
+    /is needed with odapi:tlsCert/,
+  ],
+  [
+    "own certificate without the gateway",
+    { ...LAB, "odapi:tlsCert": "PEM", "odapi:tlsKey": "PEM", "odapi:requireApiKey": "false" },
+    "odapi:tlsCert",
+    /served by the API-key gateway/,
+  ],
   // Learner Lab
   [
     "Learner Lab: GPU",

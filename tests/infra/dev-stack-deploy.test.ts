@@ -2,7 +2,7 @@
 // environment, from the program under mocks) is run by /bin/sh against a real sshd. The real odapi CLI deploys
 // with the stack's generated API key: gateway on the public port (8501, = the apiUrl output), TF Serving on the
 // host's 127.0.0.1:18501; the wait goes through the SSH tunnel to that internal port, then one status request per
-// model through the gateway's port with the key.
+// model through the gateway's port with the key, over TLS with the stack's own certificate (odapi:tlsCert/tlsKey).
 // No Docker engine here: a recording `docker` on the sshd session's PATH, the TF Serving REST double on
 // 127.0.0.1:18501 and a key-checking double as the gateway on 127.0.0.1:8501. Those ports are fixed by the stack
 // (apiUrl names 8501): when another process holds one, the test is reported as skipped, with the reason in its name.
@@ -10,7 +10,10 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
+import tls from "node:tls";
+import { ensureGeneratedTls } from "../../bootstrap/tls/identity";
 import { type Sshd, startSshd } from "../../scripts/harness/sshd";
+import type { TlsIdentity } from "../../serving";
 import { DEFAULT_INTERNAL_REST_PORT, DEFAULT_PUBLIC_PORT } from "../../serving/constants";
 import { writeDockerDouble } from "../helpers/docker-double";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
@@ -23,6 +26,7 @@ let serving: FakeServing | undefined;
 let gateway: FakeServing | undefined;
 const listeners: net.Server[] = [];
 let callsFile: string;
+let gatewayTls: TlsIdentity;
 
 /** Whether 127.0.0.1:<port> can be bound now (checked synchronously, so jest can skip before it collects tests). */
 function portIsFree(port: number): boolean {
@@ -35,14 +39,17 @@ const SKIP = busy.length ? ` [SKIPPED: 127.0.0.1:${busy.join(", :")} in use by a
 // A visible skip: jest counts it as skipped and prints the reason; it never passes without its assertions.
 const maybe = busy.length ? test.skip : test;
 
-/** 127.0.0.1:<port> → a REST double; fails when the port was taken after the probe. */
-function forwardFixedPort(port: number, target: number): Promise<net.Server> {
-  const server = net.createServer((sock) => {
+/** 127.0.0.1:<port> → a REST double (through TLS termination when given a certificate); fails when the port was taken after the probe. */
+function forwardFixedPort(port: number, target: number, tlsId?: TlsIdentity): Promise<net.Server> {
+  const relay = (sock: net.Socket) => {
     const up = net.connect(target, "127.0.0.1");
     sock.on("error", () => up.destroy());
     up.on("error", () => sock.destroy());
     sock.pipe(up).pipe(sock);
-  });
+  };
+  const server = tlsId
+    ? tls.createServer({ cert: tlsId.certPem, key: tlsId.keyPem }, relay)
+    : net.createServer(relay);
   return new Promise((resolve, reject) => {
     server.once("error", (err) =>
       reject(new Error(`127.0.0.1:${port} was free a moment ago: ${err.message}`)),
@@ -58,8 +65,10 @@ beforeAll(async () => {
   callsFile = docker.callsFile;
   serving = await startFakeTfServing({ models: ["m"] });
   gateway = await startFakeTfServing({ models: ["m"], apiKey: API_KEY });
+  // The stack's own certificate (odapi:tlsCert/tlsKey) for 127.0.0.1; the gateway double serves it over TLS.
+  gatewayTls = ensureGeneratedTls("127.0.0.1", path.join(tmp, "tls")).identity;
   listeners.push(await forwardFixedPort(DEFAULT_INTERNAL_REST_PORT, serving.port));
-  listeners.push(await forwardFixedPort(DEFAULT_PUBLIC_PORT, gateway.port));
+  listeners.push(await forwardFixedPort(DEFAULT_PUBLIC_PORT, gateway.port, gatewayTls));
   sshd = await startSshd({ extraConfig: docker.sshdConfig });
   await sshd.ready;
   writeModelVersion(path.join(tmp, "models"), "m", 1, { pb: "pb", index: "ix" });
@@ -89,8 +98,10 @@ maybe(
         "odapi:sshPrivateKey": sshd.userKey,
         "odapi:models": [],
         "odapi:localModelsDir": path.join(tmp, "models"),
+        "odapi:tlsCert": gatewayTls.certPem,
+        "odapi:tlsKey": gatewayTls.keyPem,
       },
-      secretKeys: ["odapi:sshPrivateKey"],
+      secretKeys: ["odapi:sshPrivateKey", "odapi:tlsCert", "odapi:tlsKey"],
     });
     if (run.error) throw run.error;
     const cmd = run.one("command:local:Command").inputs as {
@@ -115,7 +126,9 @@ maybe(
     expect(calls).toMatch(
       new RegExp(`run .*--name odapi-serving .*--publish 127\\.0\\.0\\.1:${DEFAULT_INTERNAL_REST_PORT}:8501`),
     );
-    expect(run.outputs.apiUrl).toBe(`http://127.0.0.1:${DEFAULT_PUBLIC_PORT}`);
+    expect(run.outputs.apiUrl).toBe(`https://127.0.0.1:${DEFAULT_PUBLIC_PORT}`);
+    expect(cmd.environment.ODAPI_TLS_KEY).toBe(gatewayTls.keyPem);
+    expect(readFileSync(path.join(remoteDir, "config", "gateway-tls.crt"), "utf8")).toBe(gatewayTls.certPem);
     expect(readFileSync(path.join(remoteDir, "config", "gateway.conf"), "utf8")).toContain(API_KEY);
 
     // The proof detection reached TF Serving through the tunnel, without the key (TF Serving has none).
@@ -123,7 +136,8 @@ maybe(
     expect(serving.requests.filter((q) => q.apiKey !== undefined)).toEqual([]);
     // Then the public path: the gateway's port, with the stack's key.
     expect(gateway.requests).toEqual([{ method: "GET", path: "/v1/models/m", apiKey: API_KEY }]);
-    expect(r.stderr).toMatch(/gateway: port 8501 passes requests with the API key/);
+    // …over TLS, verified for the stack's host name (127.0.0.1) through the tunnel.
+    expect(r.stderr).toMatch(/gateway: port 8501 \(HTTPS\) passes requests with the API key/);
   },
   150_000,
 );

@@ -28,6 +28,10 @@ export const FAKE_HOST_KEY =
 export const FAKE_HOST_PUB = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHostKeyPublicPartForTests0123456789";
 export const LAB_PEM =
   "-----BEGIN RSA PRIVATE KEY-----\nTEFCU1VTRVJsYWJ1c2Vya2V5\n-----END RSA PRIVATE KEY-----";
+/** Stand-ins for the API certificate's PEMs (the mocks do not sign anything). */
+export const FAKE_CA_PEM = "-----BEGIN CERTIFICATE-----\nRkFLRUNB\n-----END CERTIFICATE-----\n";
+export const FAKE_SERVER_PEM = "-----BEGIN CERTIFICATE-----\nRkFLRVNFUlZFUg==\n-----END CERTIFICATE-----\n";
+export const FAKE_TLS_KEY_PREFIX = "FAKE-TLS-PRIVATE-KEY:";
 export const API_KEY = "ApiKeyFromRandomPassword0123456789abcdef";
 export const DEPLOYER_IP = "198.51.100.7";
 export const EIP = "203.0.113.10";
@@ -98,9 +102,19 @@ export interface RunOptions {
 function fakeState(type: string, name: string, inputs: Record<string, Json>): Record<string, Json> {
   switch (type) {
     case "tls:index/privateKey:PrivateKey":
+      if (name.includes("-tls-")) return { ...inputs, privateKeyPem: `${FAKE_TLS_KEY_PREFIX}${name}` };
       return name.includes("hostkey")
         ? { ...inputs, privateKeyOpenssh: FAKE_HOST_KEY, publicKeyOpenssh: `${FAKE_HOST_PUB}\n` }
         : { ...inputs, privateKeyOpenssh: FAKE_LOGIN_KEY, publicKeyOpenssh: "ssh-ed25519 AAAALoginPub\n" };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+      return { ...inputs, certPem: FAKE_CA_PEM };
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { ...inputs, certPem: FAKE_SERVER_PEM };
+    case "tls:index/certRequest:CertRequest":
+      return {
+        ...inputs,
+        certRequestPem: "-----BEGIN CERTIFICATE REQUEST-----\nQ1NS\n-----END CERTIFICATE REQUEST-----\n",
+      };
     case "random:index/randomPassword:RandomPassword":
       return { ...inputs, result: API_KEY };
     case "aws:ec2/eip:Eip":

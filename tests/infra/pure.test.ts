@@ -305,6 +305,7 @@ describe("output values", () => {
   test("API and predict URLs", () => {
     expect(apiBaseUrl("203.0.113.10", 8501)).toBe("http://203.0.113.10:8501");
     expect(apiBaseUrl("2001:db8::1", 8501)).toBe("http://[2001:db8::1]:8501");
+    expect(apiBaseUrl("203.0.113.10", 8501, true)).toBe("https://203.0.113.10:8501");
     expect(predictUrls("http://h:8501", ["a", "b"])).toEqual({
       a: "http://h:8501/v1/models/a:predict",
       b: "http://h:8501/v1/models/b:predict",

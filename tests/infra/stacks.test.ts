@@ -7,8 +7,11 @@ import {
   API_KEY,
   DEPLOYER_IP,
   EIP,
+  FAKE_CA_PEM,
   FAKE_HOST_KEY,
   FAKE_LOGIN_KEY,
+  FAKE_SERVER_PEM,
+  FAKE_TLS_KEY_PREFIX,
   type Json,
   LAB_PEM,
   type RecordedResource,
@@ -104,7 +107,7 @@ describe.each(AWS_STACKS)("%s stack", (_name, run) => {
     expect(assoc.inputs.allocationId).toBe("eipalloc-0123");
     expect(eip.inputs.domain).toBe("vpc");
     expect(r.outputs.publicIp).toBe(EIP);
-    expect(r.outputs.apiUrl).toBe(`http://${EIP}:8501`);
+    expect(r.outputs.apiUrl).toBe(`https://${EIP}:8501`);
   });
 
   test("the bootstrap runs after the SSH wait, which retries without limit under a custom timeout", () => {
@@ -171,16 +174,45 @@ describe.each(AWS_STACKS)("%s stack", (_name, run) => {
   });
 
   test("the contract outputs exist", () => {
-    for (const key of ["apiUrl", "predictUrls", "models", "sshCommand", "instanceId", "publicIp", "apiKey"]) {
+    for (const key of [
+      "apiUrl",
+      "predictUrls",
+      "models",
+      "sshCommand",
+      "instanceId",
+      "publicIp",
+      "apiKey",
+      "caCertificate",
+    ]) {
       expect(r.outputs).toHaveProperty(key);
     }
     expect(r.outputs.models).toEqual(["ssd_mobilenet_v2", "retinanet_resnet50_v1_fpn_640x640"]);
     expect(r.outputs.predictUrls).toEqual({
-      ssd_mobilenet_v2: `http://${EIP}:8501/v1/models/ssd_mobilenet_v2:predict`,
-      retinanet_resnet50_v1_fpn_640x640: `http://${EIP}:8501/v1/models/retinanet_resnet50_v1_fpn_640x640:predict`,
+      ssd_mobilenet_v2: `https://${EIP}:8501/v1/models/ssd_mobilenet_v2:predict`,
+      retinanet_resnet50_v1_fpn_640x640: `https://${EIP}:8501/v1/models/retinanet_resnet50_v1_fpn_640x640:predict`,
     });
     expect(r.outputs.instanceId).toBe(`${r.one(INSTANCE).name}-id`);
     expect(r.outputs.sshCommand).toContain(`ubuntu@${EIP}`);
+  });
+
+  test("HTTPS: a private CA signs a certificate whose IP SAN is the Elastic IP; the CA is the caCertificate output", () => {
+    const ca = r.one("tls:index/selfSignedCert:SelfSignedCert");
+    expect(ca.inputs.isCaCertificate).toBe(true);
+    const csr = r.one("tls:index/certRequest:CertRequest");
+    expect(csr.inputs.ipAddresses).toEqual([EIP]);
+    expect(csr.inputs.dnsNames ?? []).toEqual([]);
+    const leaf = r.one("tls:index/locallySignedCert:LocallySignedCert");
+    expect(leaf.inputs.caCertPem).toBe(FAKE_CA_PEM);
+    expect(leaf.inputs.allowedUses).toContain("server_auth");
+    expect(r.outputs.caCertificate).toBe(FAKE_CA_PEM);
+    expect(r.secret.caCertificate).toBe(false);
+    // The deploy gets the chain and the key in its environment, the key as a secret and never on the command line.
+    const deploy = r.one(LOCAL);
+    expect(deploy.inputs.environment.ODAPI_TLS_CERT).toBe(FAKE_SERVER_PEM + FAKE_CA_PEM);
+    expect(deploy.inputs.environment.ODAPI_TLS_KEY).toBe(`${FAKE_TLS_KEY_PREFIX}odapi-tls-server-key`);
+    expect(secretAt(deploy, "environment.ODAPI_TLS_KEY")).toBe(true);
+    expect(deploy.inputs.create).not.toContain(FAKE_TLS_KEY_PREFIX);
+    expect(JSON.stringify(r.outputs)).not.toContain(FAKE_TLS_KEY_PREFIX);
   });
 
   test("no key download: generates an ed25519 login key, imports its public half, exports the private half as a secret", () => {
@@ -308,12 +340,65 @@ describe("dev stack (own host)", () => {
   });
 
   test("outputs point at the host; the private key stays out of them", () => {
-    expect(r.outputs.apiUrl).toBe("http://192.0.2.10:8501");
+    expect(r.outputs.apiUrl).toBe("https://192.0.2.10:8501");
+    expect(r.outputs.caCertificate).toBe(FAKE_CA_PEM);
+    expect(r.one("tls:index/certRequest:CertRequest").inputs.ipAddresses).toEqual(["192.0.2.10"]);
     expect(r.outputs.publicIp).toBe("192.0.2.10");
     expect(r.outputs.instanceId).toBe("external:192.0.2.10");
     expect(r.outputs).not.toHaveProperty("sshPrivateKey");
     expect(r.secret.apiKey).toBe(true);
     expect(JSON.stringify(r.outputs)).not.toContain("PRIVATE KEY");
+  });
+});
+
+describe("HTTPS choices: a domain, your own certificate, no gateway", () => {
+  test("odapi:domain is a DNS SAN beside the Elastic IP; a host given by name is a DNS SAN", async () => {
+    const withDomain = ok(await cpu({ "odapi:domain": "api.example.org" }));
+    const csr = withDomain.one("tls:index/certRequest:CertRequest");
+    expect(csr.inputs.ipAddresses).toEqual([EIP]);
+    expect(csr.inputs.dnsNames).toEqual(["api.example.org"]);
+    const named = ok(await dev({ "odapi:sshHost": "srv.example.org" }));
+    const namedCsr = named.one("tls:index/certRequest:CertRequest");
+    expect(namedCsr.inputs.ipAddresses ?? []).toEqual([]);
+    expect(namedCsr.inputs.dnsNames).toEqual(["srv.example.org"]);
+    expect(named.outputs.apiUrl).toBe("https://srv.example.org:8501");
+  });
+
+  test("odapi:tlsCert/tlsKey: no private CA, the deploy serves them, no caCertificate output", async () => {
+    const own = ok(
+      await runStack("cpu", {
+        overrides: { "odapi:tlsCert": "OWN-CHAIN-PEM", "odapi:tlsKey": "OWN-KEY-PEM" },
+        secretKeys: ["odapi:tlsCert", "odapi:tlsKey"],
+      }),
+    );
+    expect(own.byType("tls:index/selfSignedCert:SelfSignedCert")).toEqual([]);
+    expect(own.byType("tls:index/locallySignedCert:LocallySignedCert")).toEqual([]);
+    const env = own.one(LOCAL).inputs.environment;
+    expect(env.ODAPI_TLS_CERT).toBe("OWN-CHAIN-PEM");
+    expect(env.ODAPI_TLS_KEY).toBe("OWN-KEY-PEM");
+    expect(secretAt(own.one(LOCAL), "environment.ODAPI_TLS_KEY")).toBe(true);
+    expect(own.outputs).not.toHaveProperty("caCertificate");
+    expect(own.outputs.apiUrl).toBe(`https://${EIP}:8501`);
+  });
+
+  test("without the gateway (requireApiKey false): no certificate, plain HTTP", async () => {
+    const open = ok(await cpu({ "odapi:requireApiKey": false }));
+    expect(open.byType("tls:index/certRequest:CertRequest")).toEqual([]);
+    expect(open.one(LOCAL).inputs.environment).not.toHaveProperty("ODAPI_TLS_CERT");
+    expect(open.outputs).not.toHaveProperty("caCertificate");
+    expect(open.outputs.apiUrl).toBe(`http://${EIP}:8501`);
+  });
+
+  test("a re-issued certificate re-runs the deploy (it is part of the bundle hash)", async () => {
+    const hash = async (cert: string) =>
+      ok(
+        await runStack("cpu", {
+          overrides: { "odapi:tlsCert": cert, "odapi:tlsKey": "K" },
+          secretKeys: ["odapi:tlsCert", "odapi:tlsKey"],
+        }),
+      ).one(LOCAL).inputs.environment.ODAPI_BUNDLE_SHA256;
+    expect(await hash("CERT-1")).toBe(await hash("CERT-1"));
+    expect(await hash("CERT-2")).not.toBe(await hash("CERT-1"));
   });
 });
 

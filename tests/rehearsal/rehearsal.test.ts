@@ -80,6 +80,8 @@ describeEngine("the rehearsal on a private Docker engine", () => {
     expect(facts.versions).toEqual(["1"]);
     expect(facts.found).toMatchObject({ box: SQUARE });
     expect(facts.withoutKey).toBe(401);
+    // HTTPS by default: the key over plain HTTP is refused by the TLS port.
+    expect(facts.plainHttp).toBe(400);
   }, 120_000);
 
   test("odapi status and logs read the running host", async () => {

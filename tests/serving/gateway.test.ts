@@ -1,7 +1,11 @@
 // The API-key gateway: rendered nginx config checked by `nginx -t`, then a real nginx in front of a fake upstream.
+import { readFileSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import { join } from "node:path";
+import type tls from "node:tls";
+import { ensureGeneratedTls, GENERATED_FILES } from "../../bootstrap/tls/identity";
 import { getModelStatus, predict } from "../../client/api";
 import { ExitCode, OdapiError } from "../../common/errors";
 import {
@@ -12,7 +16,7 @@ import {
 } from "../../scripts/harness/host-nginx";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
 import { type GatewayLimits, gatewayParamsForDocker } from "../../serving/gateway";
-import { tempDirPerTest } from "../helpers/tmp";
+import { makeTempDir, removeDir, tempDirPerTest } from "../helpers/tmp";
 import { type DnsStub, startDnsStub } from "./dns-stub";
 
 const KEY = "test-key-0123456789abcdef0123456789";
@@ -493,6 +497,7 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       ],
       ["5 instances", predictBody(200, 5), /more than 4 instances in one request \(5\)/],
       ["not JSON", "aaaa", /not valid JSON/],
+      ["a string never closed", `{"instances":[{"b64":"${"A".repeat(1000)}`, /not valid JSON/],
       ["no body", "", /needs a JSON body/],
     ];
     for (const [what, body, message] of refusals) {
@@ -506,6 +511,8 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       `{"instances":[${"[".repeat(6)}1${"]".repeat(6)}]}`,
       predictBody(300, 4).toString(),
       `{"instances":[{"b64":"AAAA","note":"[[[[[[[[[[[[[[[[[[[[\\"{{{{{{{{{{{{"}]}`,
+      // …also in a string long enough to be skipped unread (base64-sized), escaped quotes included.
+      `{"instances":[{"b64":"${'[{\\"'.repeat(300)}AAAA"}]}`,
     ];
     for (const body of fine) {
       const r = await post(body);
@@ -513,7 +520,7 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       expect(JSON.parse(r.body)).toEqual({ upstream: true, url: "/v1/models/m:predict" });
     }
     expect(seen.map((x) => x.bodyBytes)).toEqual(fine.map((b) => Buffer.byteLength(b)));
-    // A 2 MB answer comes back whole through the guard's subrequest.
+    // A 2 MB answer comes back whole through the guard's internal redirect.
     const big = await request(g.port, "POST", "/v1/models/big:predict", { key: KEY, body: predictBody(100) });
     expect(big.status).toBe(200);
     expect(JSON.parse(big.body).pad).toHaveLength(2_000_000);
@@ -568,6 +575,42 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
     expect(seen).toEqual([]);
   });
 
+  test("a body trickled within the read timeout but past the total body time gets a JSON 408; nothing reaches TF Serving", async () => {
+    const g = await gateway({ bodyTimeoutSeconds: 3, bodyTotalSeconds: 2 });
+    const body = `{"instances":[{"b64":"AAAA"}]}`;
+    const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    const answer = await new Promise<string>((resolve) => {
+      let got = "";
+      const s = net.connect(g.port, "127.0.0.1", async () => {
+        s.write(head);
+        // 5 bytes a second: every gap is under the 3 s read timeout, the whole body takes about 6 s.
+        for (let i = 0; i < body.length && !s.destroyed; i += 5) {
+          s.write(body.slice(i, i + 5));
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      });
+      const giveUp = setTimeout(() => s.destroy(), 20_000);
+      s.on("data", (c) => {
+        got += c;
+      });
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        clearTimeout(giveUp);
+        resolve(got);
+      });
+    });
+    expect(answer.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 408 /);
+    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).error).toBe(
+      "request body not received within 2 s",
+    );
+    expect(seen).toEqual([]);
+    // The same body sent at once passes: the bound is on time, not on the body.
+    expect(
+      (await request(g.port, "POST", "/v1/models/m:predict", { key: KEY, body: Buffer.from(body) })).status,
+    ).toBe(200);
+    expect(seen.map((x) => x.bodyBytes)).toEqual([body.length]);
+  });
+
   test("per client: requests in progress beyond the limit get a JSON 429, and so does a burst beyond the rate", async () => {
     const g = await gateway({ connectionsPerClient: 2, requestsPerSecond: 1, requestBurst: 4 });
     hold = true;
@@ -588,5 +631,158 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       statuses.push((await request(g.port, "GET", "/v1/models/m", { key: KEY })).status);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     expect(seen).toHaveLength(2 + statuses.filter((s) => s === 200).length);
+  });
+});
+
+describe("HTTPS: the gateway speaks TLS 1.2/1.3 with the deploy's certificate and refuses plain HTTP", () => {
+  let upstream: http.Server;
+  let gateway: HostGateway;
+  let certs: string;
+  let caPem: string;
+  let otherCaPem: string;
+  const seen: Seen[] = [];
+
+  beforeAll(async () => {
+    certs = makeTempDir("odapi-gw-tls-");
+    const own = ensureGeneratedTls("127.0.0.1", join(certs, "own"));
+    caPem = readFileSync(own.caFile, "utf8");
+    otherCaPem = readFileSync(ensureGeneratedTls("127.0.0.1", join(certs, "other")).caFile, "utf8");
+    upstream = await recordingUpstream(seen, (_req, answer) => answer({}));
+    gateway = await startHostGateway({
+      apiKey: KEY,
+      upstream: `127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+      maxBodyBytes: LIMIT,
+      tls: {
+        certFile: join(certs, "own", GENERATED_FILES.cert),
+        keyFile: join(certs, "own", GENERATED_FILES.key),
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await gateway?.stop();
+    await new Promise((resolve) => upstream.close(resolve));
+    removeDir(certs);
+  });
+
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  function tlsRequest(
+    path: string,
+    opts: { ca: string; body?: Buffer; version?: "TLSv1.2" | "TLSv1.3" },
+  ): Promise<{ status: number; body: string; protocol: string }> {
+    return new Promise((resolve, reject) => {
+      const headers: http.OutgoingHttpHeaders = { "X-API-Key": KEY, "content-type": "application/json" };
+      const req = https.request(
+        {
+          host: "127.0.0.1",
+          port: gateway.port,
+          method: opts.body ? "POST" : "GET",
+          path,
+          headers,
+          ca: opts.ca,
+          agent: false,
+          minVersion: opts.version,
+          maxVersion: opts.version,
+        },
+        (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c) => {
+            body += c;
+          });
+          res.on("end", () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              body,
+              protocol: (res.socket as tls.TLSSocket).getProtocol() ?? "",
+            }),
+          );
+        },
+      );
+      req.on("error", reject);
+      req.end(opts.body);
+    });
+  }
+
+  test("a client trusting the CA completes a keyed predict over TLS 1.3 and over TLS 1.2", async () => {
+    for (const version of ["TLSv1.3", "TLSv1.2"] as const) {
+      const r = await tlsRequest("/v1/models/m:predict", { ca: caPem, body: predictBody(500), version });
+      expect([version, r.status, r.protocol]).toEqual([version, 200, version]);
+      expect(JSON.parse(r.body)).toEqual({ upstream: true, url: "/v1/models/m:predict" });
+    }
+    expect(seen.map((x) => x.bodyBytes)).toEqual([500, 500]);
+    expect(seen.every((x) => x.headers["x-api-key"] === undefined)).toBe(true);
+  });
+
+  test("a client trusting another CA refuses the server before sending the key; nothing reaches TF Serving", async () => {
+    const err = await tlsRequest("/v1/models/m", { ca: otherCaPem }).catch((e) => e);
+    // Node's errors come from another realm than jest's Error: check the code, not the class.
+    expect((err as NodeJS.ErrnoException).code).toBe("SELF_SIGNED_CERT_IN_CHAIN");
+    expect(seen).toEqual([]);
+  });
+
+  test("a keyed request over plain HTTP gets a JSON 400 naming https; nothing reaches TF Serving", async () => {
+    for (const [method, path, body] of [
+      ["GET", "/v1/models/m", undefined],
+      ["POST", "/v1/models/m:predict", predictBody(200)],
+    ] as const) {
+      const r = await request(gateway.port, method, path, { key: KEY, body });
+      expect([method, r.status]).toEqual([method, 400]);
+      expect(JSON.parse(r.body).error).toMatch(/speaks HTTPS only: use https:\/\//);
+    }
+    expect(seen).toEqual([]);
+  });
+
+  test("the project's client verifies the server with the CA, and names --ca-cert when it cannot", async () => {
+    const url = `https://127.0.0.1:${gateway.port}`;
+    await expect(getModelStatus(url, "m", { apiKey: KEY, caCert: caPem })).resolves.toEqual({
+      upstream: true,
+      url: "/v1/models/m",
+    });
+    const refused = await getModelStatus(url, "m", { apiKey: KEY, caCert: otherCaPem }).catch((e) => e);
+    expect(refused).toBeInstanceOf(OdapiError);
+    expect(refused.message).toMatch(/certificate/);
+    expect(refused.remedy).toMatch(/--ca-cert/);
+    const noCa = await getModelStatus(url, "m", { apiKey: KEY }).catch((e) => e);
+    expect(noCa).toBeInstanceOf(OdapiError);
+    expect(noCa.remedy).toMatch(/--ca-cert/);
+    expect(seen.map((x) => x.url)).toEqual(["/v1/models/m"]);
+  });
+
+  test("nginx -t accepts the container variant with TLS (mounted certificate paths swapped for these files)", () => {
+    const dir = makeTempDir("odapi-gw-tls-t-");
+    try {
+      const own = join(certs, "own");
+      const params = gatewayParamsForDocker({
+        host: "cpu",
+        remoteDir: "/o",
+        models: [],
+        apiKey: KEY,
+        tls: { certPem: "unused", keyPem: "unused" },
+      });
+      expect(params.tls).toEqual({
+        certFile: "/etc/nginx/odapi-tls.crt",
+        keyFile: "/etc/nginx/odapi-tls.key",
+      });
+      const config = renderGatewayConfig({
+        ...params,
+        user: "root",
+        pidFile: join(dir, "pid"),
+        tempDir: dir,
+        accessLog: join(dir, "access.log"),
+        guardFile: join(dir, "guard.js"),
+        tls: { certFile: join(own, GENERATED_FILES.cert), keyFile: join(own, GENERATED_FILES.key) },
+      });
+      expect(config).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
+      expect(config).toContain("listen 8080 ssl;");
+      const r = nginxCheck(config, dir);
+      expect(r.output).toBe("");
+      expect(r.ok).toBe(true);
+    } finally {
+      removeDir(dir);
+    }
   });
 });
