@@ -16,10 +16,11 @@ import { manifestsPrefix, normalizePrefix, objectKey } from "../../serving/bucke
 import { type BundleFile, scanLocalModels } from "../transfer";
 import { createS3Client, type S3Settings } from "./client";
 import { s3Error } from "./errors";
-import { type PublishPlan, planPublish } from "./plan";
+import { asVersion, type PublishPlan, pickVersion, planPublish } from "./plan";
 
 export { manifestKey, normalizePrefix, renderManifest } from "../../serving/bucket-layout";
 export { s3SettingsFromEnv } from "./client";
+export { checkPublishSource } from "./plan";
 
 /** The object metadata key holding a file's sha256 (hex): S3 returns it as x-amz-meta-sha256. */
 export const SHA256_METADATA = "sha256";
@@ -35,6 +36,10 @@ export interface PublishOptions {
   modelsDir: string;
   settings: S3Settings;
   prune?: boolean;
+  /** Publish only these models at this version (what `--catalog` just prepared). */
+  only?: { models: string[]; version: number };
+  /** Publish each model's one local version under this number (`--models DIR --version N`). */
+  asVersion?: number;
   onProgress?: (p: ByteProgress) => void;
   log?: (line: string) => void;
 }
@@ -218,7 +223,10 @@ export async function publishFiles(files: BundleFile[], opts: PublishOptions): P
   }
 }
 
-/** `odapi publish --models DIR`: scan (hash cache included), then publishFiles. */
+/** `odapi publish`: scan (hash cache included), pick or renumber versions as asked, then publishFiles. */
 export async function publish(opts: PublishOptions): Promise<PublishResult> {
-  return publishFiles(await scanLocalModels(opts.modelsDir), opts);
+  let files = await scanLocalModels(opts.modelsDir);
+  if (opts.only) files = pickVersion(files, opts.only.models, opts.only.version);
+  if (opts.asVersion !== undefined) files = asVersion(files, opts.asVersion);
+  return publishFiles(files, opts);
 }

@@ -2,7 +2,7 @@
 
 import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
 import { s3Error } from "../../../bootstrap/publish/errors";
-import { planPublish } from "../../../bootstrap/publish/plan";
+import { asVersion, pickVersion, planPublish } from "../../../bootstrap/publish/plan";
 import type { BundleFile } from "../../../bootstrap/transfer";
 import { ExitCode, OdapiError } from "../../../common/errors";
 import {
@@ -107,6 +107,38 @@ describe("planPublish", () => {
     expect(
       planPublish("p", files, new Map(), { prune: true, publishedManifestKeys: published }).retire,
     ).toEqual([{ model: "a", version: "7", manifestKey: "p/manifests/a/7.txt" }]);
+  });
+});
+
+describe("pickVersion and asVersion", () => {
+  const files = [
+    file("models/a/1/saved_model.pb", "1".repeat(64)),
+    file("models/a/4/saved_model.pb", "2".repeat(64)),
+    file("models/b/4/saved_model.pb", "3".repeat(64)),
+    file("models/c/2/v/x", "4".repeat(64)),
+  ];
+
+  it("pickVersion keeps only the named models at that version, and names what is missing", () => {
+    expect(pickVersion(files, ["a"], 4).map((f) => f.relPath)).toEqual(["models/a/4/saved_model.pb"]);
+    expect(() => pickVersion(files, ["a", "c"], 4)).toThrow("no prepared version 4 of c");
+  });
+
+  it("asVersion renumbers each model's one version, keeping size and sha256, and refuses two versions", () => {
+    const one = files.filter((f) => !f.relPath.startsWith("models/a/1/"));
+    expect(asVersion(one, 9).map((f) => [f.relPath, f.sha256])).toEqual([
+      ["models/a/9/saved_model.pb", "2".repeat(64)],
+      ["models/b/9/saved_model.pb", "3".repeat(64)],
+      ["models/c/9/v/x", "4".repeat(64)],
+    ]);
+    const err = (() => {
+      try {
+        asVersion(files, 9);
+      } catch (e) {
+        return e as OdapiError;
+      }
+    })();
+    expect(err?.message).toBe("--version 9 is ambiguous: a has versions 1, 4 in --models");
+    expect(err?.exitCode).toBe(ExitCode.usage);
   });
 });
 
