@@ -55,6 +55,9 @@ export function renderSyncScript(opts: SyncAgentOptions): string {
 bucket=${q(opts.bucket)}
 manifests_prefix=${q(manifestsPrefix(prefix))}
 models_prefix=${q(objectKey(prefix, "models/"))}
+prefix_root=${q(prefix ? `${prefix}/` : "")}
+manifests_rel=\${manifests_prefix#"$prefix_root"}
+models_rel=\${models_prefix#"$prefix_root"}
 models_dir=${q(modelsDir)}
 config_file=${q(`${opts.remoteDir}/${FILES.modelsConfig}`)}
 attempts=\${ODAPI_SYNC_ATTEMPTS:-${opts.attempts ?? 6}}
@@ -86,11 +89,21 @@ s3() {
   done
 }
 
-# One CLI call mirrors every manifest: it is the listing and the fetch at once (each CLI start costs a second).
-mirror="$models_dir/.odapi-manifests"
-if ! s3 s3 sync --only-show-errors --delete "s3://$bucket/$manifests_prefix" "$mirror/" >&2; then
+# One CLI call mirrors the manifests and the files (each CLI start costs a second) into a hidden dir TF Serving never
+# reads; a version reaches models/<name>/<version>/ only as hard links, after its manifest checked every file.
+mirror="$models_dir/.odapi-mirror"
+if ! s3 s3 sync --only-show-errors --delete --exclude '*' --include "$manifests_rel*" --include "$models_rel*" "s3://$bucket/$prefix_root" "$mirror/" >&2; then
   fail "cannot read s3://$bucket/$manifests_prefix after $attempts attempts: nothing changed, the models on disk keep serving" "check the instance role or credentials, the bucket name and the network; the timer retries"
 fi
+
+# OpenSSL uses the CPU's SHA extensions (about 7x coreutils' sha256sum here); sha256sum where it is missing.
+sha256_of() {
+  if command -v openssl >/dev/null; then
+    openssl dgst -sha256 -r "$1" | cut -d' ' -f1
+  else
+    sha256sum "$1" | cut -d' ' -f1
+  fi
+}
 
 # Checks a staged version against its manifest: every file present with its size and sha256, nothing else kept.
 verify_staged() {
@@ -111,7 +124,7 @@ verify_staged() {
       echo "$path has the wrong size"
       return 1
     fi
-    actual=$(sha256sum "$staging/$path" | cut -d' ' -f1)
+    actual=$(sha256_of "$staging/$path")
     if [[ $actual != "$sha" ]]; then
       echo "$path is corrupt (sha256 $actual, manifest says $sha)"
       return 1
@@ -128,7 +141,7 @@ verify_staged() {
 sync_version() {
   local model=$1 version=$2 manifest staging live why
   live="$models_dir/$model/$version"
-  manifest=$(cat "$mirror/$model/$version.txt")
+  manifest=$(cat "$mirror/$manifests_rel$model/$version.txt")
   [[ $manifest == "${MANIFEST_HEADER} $model $version"* ]] || { echo "its manifest is not an odapi manifest for $model $version"; return 1; }
   if [[ -f $live/${SYNCED_MANIFEST} && $(cat "$live/${SYNCED_MANIFEST}") == "$manifest" ]]; then
     return 0
@@ -136,13 +149,9 @@ sync_version() {
   staging="$models_dir/$model/.sync-$version"
   rm -rf -- "$staging"
   mkdir -p "$staging"
-  if [[ -d $live ]]; then
-    cp -a -- "$live/." "$staging/"
-  fi
-  if ! s3 s3 sync --only-show-errors --delete "s3://$bucket/$models_prefix$model/$version/" "$staging/" >&2; then
-    rm -rf -- "$staging"
-    echo "cannot download s3://$bucket/$models_prefix$model/$version/"
-    return 1
+  # Hard links: no second copy on disk, and the CLI replaces mirror files by rename, never in place.
+  if [[ -d $mirror/$models_rel$model/$version ]]; then
+    cp -al -- "$mirror/$models_rel$model/$version/." "$staging/"
   fi
   if ! why=$(verify_staged "$staging" "$manifest"); then
     rm -rf -- "$staging"
@@ -161,7 +170,7 @@ sync_version() {
 
 failures=0
 declare -A published=()
-for file in "$mirror"/*/*.txt; do
+for file in "$mirror/$manifests_rel"*/*.txt; do
   [[ $file =~ /([A-Za-z0-9][A-Za-z0-9_.-]*)/([0-9]+)\\.txt$ ]] || continue
   model=\${BASH_REMATCH[1]}
   version=\${BASH_REMATCH[2]}

@@ -9,11 +9,11 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { ByteProgress } from "../../common/rate-meter";
 import { RateMeter } from "../../common/rate-meter";
 import { manifestsPrefix, normalizePrefix, objectKey } from "../../serving/bucket-layout";
-import { type BundleFile, scanLocalModels } from "../transfer";
+// manifest.ts itself, not the transfer index: that one loads ssh2, a fifth of a no-op publish's start-up.
+import { type BundleFile, scanLocalModels } from "../transfer/manifest";
 import { createS3Client, type S3Settings } from "./client";
 import { s3Error } from "./errors";
 import { asVersion, type PublishPlan, pickVersion, planPublish } from "./plan";
@@ -77,8 +77,13 @@ async function eachLimited<T>(
   if (failed) throw failed.err;
 }
 
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+/** Every object under the prefix with its ETag (quotes removed). */
+async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; etag: string }[]> {
+  const out: { key: string; etag: string }[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
@@ -88,10 +93,15 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<s
         ...(token ? { ContinuationToken: token } : {}),
       }),
     );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    for (const o of page.Contents ?? [])
+      if (o.Key) out.push({ key: o.Key, etag: (o.ETag ?? "").replace(/"/g, "") });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return keys;
+  return out;
+}
+
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  return (await listObjects(s3, bucket, prefix)).map((o) => o.key);
 }
 
 async function remoteSha256s(
@@ -120,6 +130,8 @@ async function uploadFile(
   onBytes: (loaded: number) => void,
 ): Promise<void> {
   const body = file.content ?? createReadStream(file.localPath as string);
+  // Loaded on the first upload only: a no-op publish never needs lib-storage.
+  const { Upload } = require("@aws-sdk/lib-storage") as typeof import("@aws-sdk/lib-storage");
   const upload = new Upload({
     client: s3,
     partSize: PART_SIZE,
@@ -159,6 +171,7 @@ async function execute(
     }),
   );
   for (const m of plan.manifests) {
+    if (m.unchanged) continue;
     await s3.send(
       new PutObjectCommand({ Bucket: opts.bucket, Key: m.key, Body: m.body, ContentType: "text/plain" }),
     );
@@ -205,7 +218,7 @@ export async function publishFiles(files: BundleFile[], opts: PublishOptions): P
   };
   try {
     // The listing comes first: a missing bucket, wrong region or refused credentials fail here, before any upload.
-    const published = await listKeys(s3, opts.bucket, manifestsPrefix(prefix));
+    const published = await listObjects(s3, opts.bucket, manifestsPrefix(prefix));
     const remote = await remoteSha256s(
       s3,
       opts.bucket,
@@ -213,7 +226,8 @@ export async function publishFiles(files: BundleFile[], opts: PublishOptions): P
     );
     const plan = planPublish(prefix, files, remote, {
       prune: opts.prune ?? false,
-      publishedManifestKeys: published,
+      publishedManifestKeys: published.map((o) => o.key),
+      publishedManifestMd5: new Map(published.map((o) => [o.key, o.etag])),
     });
     return await execute(s3, opts, plan, started);
   } catch (err) {

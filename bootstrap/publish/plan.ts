@@ -1,5 +1,6 @@
 // What a publish sends, skips and retires, from the local files and what the bucket holds (pure).
 
+import { createHash } from "node:crypto";
 import { OdapiError } from "../../common/errors";
 import { checkVersion } from "../../model-prep/version";
 import {
@@ -9,7 +10,7 @@ import {
   parseManifestKey,
   renderManifest,
 } from "../../serving/bucket-layout";
-import type { BundleFile } from "../transfer";
+import type { BundleFile } from "../transfer/manifest";
 
 export interface PlannedUpload {
   key: string;
@@ -19,8 +20,8 @@ export interface PlannedUpload {
 export interface PublishPlan {
   uploads: PlannedUpload[];
   skipped: PlannedUpload[];
-  /** Written after every upload succeeded: the moment each version becomes visible. */
-  manifests: { key: string; body: string }[];
+  /** Written after every upload succeeded: the moment each version becomes visible; unchanged ones are not re-sent. */
+  manifests: { key: string; body: string; unchanged: boolean }[];
   /** With --prune: versions of the published models that the local dir no longer has. */
   retire: { model: string; version: string; manifestKey: string }[];
   models: string[];
@@ -34,7 +35,12 @@ export function planPublish(
   prefix: string,
   files: BundleFile[],
   remoteSha256: ReadonlyMap<string, string | undefined>,
-  opts: { prune: boolean; publishedManifestKeys: readonly string[] },
+  opts: {
+    prune: boolean;
+    publishedManifestKeys: readonly string[];
+    /** The listing's ETag per manifest key: a plain PUT's ETag is the body's MD5, so an equal one needs no PUT. */
+    publishedManifestMd5?: ReadonlyMap<string, string>;
+  },
 ): PublishPlan {
   const uploads: PlannedUpload[] = [];
   const skipped: PlannedUpload[] = [];
@@ -43,10 +49,12 @@ export function planPublish(
     (remoteSha256.get(key) === file.sha256 ? skipped : uploads).push({ key, file });
   }
   const versions: PublishedVersion[] = versionsOf(files);
-  const manifests = versions.map((v) => ({
-    key: manifestKey(prefix, v.model, v.version),
-    body: renderManifest(v),
-  }));
+  const manifests = versions.map((v) => {
+    const key = manifestKey(prefix, v.model, v.version);
+    const body = renderManifest(v);
+    const md5 = createHash("md5").update(body).digest("hex");
+    return { key, body, unchanged: opts.publishedManifestMd5?.get(key) === md5 };
+  });
   const models = [...new Set(versions.map((v) => v.model))];
   const local = new Set(manifests.map((m) => m.key));
   const retire = opts.prune

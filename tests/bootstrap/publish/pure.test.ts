@@ -1,5 +1,6 @@
 // The publish engine's pure parts: S3 error mapping, the upload plan, the key layout and the manifest text.
 
+import { createHash } from "node:crypto";
 import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
 import { s3Error } from "../../../bootstrap/publish/errors";
 import { asVersion, pickVersion, planPublish } from "../../../bootstrap/publish/plan";
@@ -90,8 +91,22 @@ describe("planPublish", () => {
       {
         key: "p/manifests/a/1.txt",
         body: `# odapi-manifest 1 a 1\n${"1".repeat(64)} 10 saved_model.pb\n${"2".repeat(64)} 5 v/x\n`,
+        unchanged: false,
       },
     ]);
+  });
+
+  it("marks a manifest unchanged only when the listed ETag is the MD5 of the same body", () => {
+    const body = `# odapi-manifest 1 a 1\n${"1".repeat(64)} 10 saved_model.pb\n${"2".repeat(64)} 5 v/x\n`;
+    const md5 = createHash("md5").update(body).digest("hex");
+    const plan = (etag: string) =>
+      planPublish("p", files, new Map(), {
+        prune: false,
+        publishedManifestKeys: ["p/manifests/a/1.txt"],
+        publishedManifestMd5: new Map([["p/manifests/a/1.txt", etag]]),
+      }).manifests[0]?.unchanged;
+    expect(plan(md5)).toBe(true);
+    expect(plan(createHash("md5").update(`${body}x`).digest("hex"))).toBe(false);
   });
 
   it("retires, with prune only, the published versions of these models that are not local", () => {
