@@ -2,8 +2,10 @@
 // (verified, staged, renamed), renders models.config for them, and the systemd units that run it at boot and on a timer.
 import { shellQuote } from "../common/shell";
 import { MANIFEST_HEADER, manifestsPrefix, normalizePrefix, objectKey } from "./bucket-layout";
-import { CONTAINER_MODELS_DIR, FILES } from "./constants";
+import { FILES } from "./constants";
+import { renderModelsConfig } from "./models-config";
 import { scriptPrologue } from "./script-common";
+import type { VersionPolicy } from "./types";
 
 /** The official AWS CLI v2 image, pinned; the agent runs it with host networking (IMDSv2 hop limit 1, design.md). */
 export const AWS_CLI_IMAGE = "amazon/aws-cli:2.32.2";
@@ -25,6 +27,17 @@ export interface SyncAgentOptions {
   attempts?: number;
   /** Cap of the doubling delay between attempts, seconds; default 60. */
   maxDelaySeconds?: number;
+  /** Which synced versions TF Serving serves, for every model; default the latest one (TF Serving's own default). */
+  versionPolicy?: VersionPolicy;
+}
+
+/** A valid model name standing in for each synced model in the rendered config block. */
+const TEMPLATE_MODEL = "odapi-model-name";
+
+/** One model's `config { … }` block from the models.config renderer, with TEMPLATE_MODEL for the name (pure). */
+export function configBlockTemplate(versionPolicy?: VersionPolicy): string {
+  const text = renderModelsConfig([{ name: TEMPLATE_MODEL, ...(versionPolicy ? { versionPolicy } : {}) }]);
+  return text.split("\n").slice(1, -2).join("\n");
 }
 
 /** The docker argv running the pinned CLI; host networking reaches IMDSv2, the models dir is mounted at its own path. */
@@ -200,6 +213,8 @@ else
 fi
 
 # models.config lists every model with a servable version; TF Serving polls it, so new models load without a restart.
+# Each model's block is renderModelsConfig's (serving/models-config.ts) with the name filled in.
+config_block=${q(configBlockTemplate(opts.versionPolicy))}
 render_models_config() {
   local model_dir model
   printf 'model_config_list {\\n'
@@ -207,8 +222,7 @@ render_models_config() {
     model=\${model_dir%/}
     model=\${model##*/}
     compgen -G "$models_dir/$model/[0-9]*/saved_model.pb" >/dev/null || continue
-    printf '  config {\\n    name: "%s"\\n    base_path: "%s/%s"\\n    model_platform: "tensorflow"\\n' "$model" ${q(CONTAINER_MODELS_DIR)} "$model"
-    printf '    model_version_policy { latest { num_versions: 1 } }\\n  }\\n'
+    printf '%s\\n' "\${config_block//${TEMPLATE_MODEL}/"$model"}"
   done
   printf '}\\n'
 }
