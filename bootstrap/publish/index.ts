@@ -1,7 +1,6 @@
 // The publish engine: scan prepared models, upload what the bucket lacks (sha256 in object metadata), then write
 // each version's manifest last, so replicas see a version only once all of its files are in place.
 
-import { createReadStream } from "node:fs";
 import {
   DeleteObjectsCommand,
   HeadObjectCommand,
@@ -16,17 +15,16 @@ import { manifestsPrefix, normalizePrefix, objectKey } from "../../serving/bucke
 import { type BundleFile, scanLocalModels } from "../transfer/manifest";
 import { createS3Client, type S3Settings } from "./client";
 import { s3Error } from "./errors";
+import { eachLimited } from "./limit";
 import { asVersion, type PublishPlan, pickVersion, planPublish } from "./plan";
+import { SHA256_METADATA, uploadFile } from "./upload";
 
 export { manifestKey, normalizePrefix, renderManifest } from "../../serving/bucket-layout";
 export { s3SettingsFromEnv } from "./client";
 export { checkPublishSource } from "./plan";
+export { PART_SIZE, SHA256_METADATA } from "./upload";
 
-/** The object metadata key holding a file's sha256 (hex): S3 returns it as x-amz-meta-sha256. */
-export const SHA256_METADATA = "sha256";
-/** Parts of 16 MiB, 4 in flight per file, 4 files at a time: enough to fill a link without huge buffers. */
-export const PART_SIZE = 16 * 1024 * 1024;
-const PARTS_IN_FLIGHT = 4;
+/** 4 files at a time, each up to 4 parts in flight (upload.ts). */
 const FILES_IN_FLIGHT = 4;
 const HEADS_IN_FLIGHT = 16;
 
@@ -53,28 +51,6 @@ export interface PublishResult {
   manifests: string[];
   retired: string[];
   seconds: number;
-}
-
-/** Runs `work` over items with at most `limit` at once; the first failure rejects (the rest still settle). */
-async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed: { err: unknown } | undefined;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw failed.err;
 }
 
 /** Every object under the prefix with its ETag (quotes removed). */
@@ -120,33 +96,6 @@ async function remoteSha256s(
     }
   });
   return out;
-}
-
-async function uploadFile(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  file: BundleFile,
-  onBytes: (loaded: number) => void,
-): Promise<void> {
-  const body = file.content ?? createReadStream(file.localPath as string);
-  // Loaded on the first upload only: a no-op publish never needs lib-storage.
-  const { Upload } = require("@aws-sdk/lib-storage") as typeof import("@aws-sdk/lib-storage");
-  const upload = new Upload({
-    client: s3,
-    partSize: PART_SIZE,
-    queueSize: PARTS_IN_FLIGHT,
-    params: {
-      Bucket: bucket,
-      Key: key,
-      Body: body,
-      ContentLength: file.size,
-      Metadata: { [SHA256_METADATA]: file.sha256 },
-    },
-  });
-  upload.on("httpUploadProgress", (p) => onBytes(p.loaded ?? 0));
-  await upload.done();
-  onBytes(file.size);
 }
 
 /** Uploads the plan's files, then (only if all succeeded) its manifests, then retires pruned versions. */

@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
 import { s3Error } from "../../../bootstrap/publish/errors";
 import { asVersion, pickVersion, planPublish } from "../../../bootstrap/publish/plan";
+import { partRanges } from "../../../bootstrap/publish/upload";
 import type { BundleFile } from "../../../bootstrap/transfer";
 import { ExitCode, OdapiError } from "../../../common/errors";
 import {
@@ -205,5 +206,20 @@ describe("s3SettingsFromEnv", () => {
     expect(() => s3SettingsFromEnv({ AWS_REGION: "x", AWS_ENDPOINT_URL: "localhost:9000" })).toThrow(
       "is not an http(s) URL",
     );
+  });
+});
+
+describe("partRanges", () => {
+  it("covers every byte once, in part-size ranges, the last one shorter", () => {
+    expect(partRanges(10, 4)).toEqual([
+      [0, 3],
+      [4, 7],
+      [8, 9],
+    ]);
+    expect(partRanges(8, 4)).toEqual([
+      [0, 3],
+      [4, 7],
+    ]);
+    expect(partRanges(0, 4)).toEqual([]);
   });
 });
