@@ -9,19 +9,11 @@ import { connect } from "../bootstrap/ssh/session";
 import { requireReadableTree } from "../common/files";
 import { checkRemoteDir } from "../common/remote-dir";
 import { CATALOG, CATALOG_NAMES } from "../model-prep/catalog";
-import { defaultCacheDir, fetchModel } from "../model-prep/download";
 import { type PrepareArgs, type PrepareSource, planSources } from "../model-prep/plan";
-import {
-  chooseRunner,
-  hasPython,
-  type IfExists,
-  type PreparedModel,
-  RUNNERS,
-  type RunnerKind,
-  runLocalPrepare,
-} from "../model-prep/runners";
+import { chooseRunner, hasPython, type IfExists, RUNNERS, type RunnerKind } from "../model-prep/runners";
 import { SSH_EXIT_CODES } from "./connection-options";
 import { exitCodeHelp } from "./exit-codes";
+import { type ModelOutcome, prepareHere } from "./prepare-local";
 import { createProgress } from "./progress";
 
 interface CliArgs {
@@ -47,13 +39,6 @@ interface CliArgs {
   verbose: boolean;
 }
 
-interface ModelOutcome {
-  name: string;
-  status: "prepared" | "skipped";
-  path: string;
-  sha256?: string;
-}
-
 function toPrepareArgs(a: CliArgs): PrepareArgs {
   return {
     catalog: a.catalog ?? [],
@@ -69,46 +54,6 @@ function toPrepareArgs(a: CliArgs): PrepareArgs {
     user: a.user,
     remoteDir: a["remote-dir"],
   };
-}
-
-async function prepareHere(
-  kind: "venv" | "docker",
-  sources: PrepareSource[],
-  a: CliArgs,
-  say: (line: string) => void,
-): Promise<ModelOutcome[]> {
-  const outcomes: ModelOutcome[] = [];
-  for (const source of sources) {
-    let savedModelDir: string;
-    let sha256: string | undefined;
-    if (source.kind === "catalog") {
-      const progress = createProgress(`download ${source.name}`);
-      const fetched = await fetchModel(source.name, source.url, {
-        cacheDir: a["cache-dir"] ?? defaultCacheDir(),
-        refresh: a.refresh,
-        log: (line) => progress.log(`${source.name}: ${line}`),
-        onProgress: (p) =>
-          progress.update({
-            sentBytes: p.receivedBytes,
-            totalBytes: p.totalBytes ?? p.receivedBytes,
-            bytesPerSecond: p.bytesPerSecond,
-          }),
-      }).finally(() => progress.stop());
-      say(`${source.name}: ${fetched.fromCache ? "cached" : "downloaded"}, sha256 ${fetched.sha256}`);
-      savedModelDir = fetched.savedModelDir;
-      sha256 = fetched.sha256;
-    } else {
-      savedModelDir = source.savedModelDir;
-    }
-    const done: PreparedModel = await runLocalPrepare(
-      kind,
-      { name: source.name, savedModelDir },
-      { outDir: a.out, version: a.version, ifExists: a["if-exists"], maxDetections: a["max-detections"] },
-      (line) => say(`${source.name}: ${line.replace(/^prepare: /, "")}`),
-    );
-    outcomes.push({ name: done.name, status: done.status, path: done.path, sha256 });
-  }
-  return outcomes;
 }
 
 async function prepareRemote(
@@ -255,7 +200,19 @@ export const prepareCommand: CommandModule<object, CliArgs> = {
     const models =
       runner.kind === "remote"
         ? await prepareRemote(sources, a, say)
-        : await prepareHere(runner.kind, sources, a, say);
+        : await prepareHere(
+            runner.kind,
+            sources,
+            {
+              out: a.out,
+              version: a.version,
+              ifExists: a["if-exists"],
+              maxDetections: a["max-detections"],
+              cacheDir: a["cache-dir"],
+              refresh: a.refresh,
+            },
+            say,
+          );
     const seconds = Math.round((Date.now() - started) / 100) / 10;
     if (a.json) {
       process.stdout.write(`${JSON.stringify({ runner: runner.kind, models, seconds })}\n`);

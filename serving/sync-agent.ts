@@ -2,8 +2,10 @@
 // (verified, staged, renamed), renders models.config for them, and the systemd units that run it at boot and on a timer.
 import { shellQuote } from "../common/shell";
 import { MANIFEST_HEADER, manifestsPrefix, normalizePrefix, objectKey } from "./bucket-layout";
-import { CONTAINER_MODELS_DIR, FILES } from "./constants";
+import { FILES } from "./constants";
+import { renderModelsConfig } from "./models-config";
 import { scriptPrologue } from "./script-common";
+import type { VersionPolicy } from "./types";
 
 /** The official AWS CLI v2 image, pinned; the agent runs it with host networking (IMDSv2 hop limit 1, design.md). */
 export const AWS_CLI_IMAGE = "amazon/aws-cli:2.32.2";
@@ -25,6 +27,17 @@ export interface SyncAgentOptions {
   attempts?: number;
   /** Cap of the doubling delay between attempts, seconds; default 60. */
   maxDelaySeconds?: number;
+  /** Which synced versions TF Serving serves, for every model; default the latest one (TF Serving's own default). */
+  versionPolicy?: VersionPolicy;
+}
+
+/** A valid model name standing in for each synced model in the rendered config block. */
+const TEMPLATE_MODEL = "odapi-model-name";
+
+/** One model's `config { … }` block from the models.config renderer, with TEMPLATE_MODEL for the name (pure). */
+export function configBlockTemplate(versionPolicy?: VersionPolicy): string {
+  const text = renderModelsConfig([{ name: TEMPLATE_MODEL, ...(versionPolicy ? { versionPolicy } : {}) }]);
+  return text.split("\n").slice(1, -2).join("\n");
 }
 
 /** The docker argv running the pinned CLI; host networking reaches IMDSv2, the models dir is mounted at its own path. */
@@ -55,6 +68,9 @@ export function renderSyncScript(opts: SyncAgentOptions): string {
 bucket=${q(opts.bucket)}
 manifests_prefix=${q(manifestsPrefix(prefix))}
 models_prefix=${q(objectKey(prefix, "models/"))}
+prefix_root=${q(prefix ? `${prefix}/` : "")}
+manifests_rel=\${manifests_prefix#"$prefix_root"}
+models_rel=\${models_prefix#"$prefix_root"}
 models_dir=${q(modelsDir)}
 config_file=${q(`${opts.remoteDir}/${FILES.modelsConfig}`)}
 attempts=\${ODAPI_SYNC_ATTEMPTS:-${opts.attempts ?? 6}}
@@ -86,11 +102,21 @@ s3() {
   done
 }
 
-# One CLI call mirrors every manifest: it is the listing and the fetch at once (each CLI start costs a second).
-mirror="$models_dir/.odapi-manifests"
-if ! s3 s3 sync --only-show-errors --delete "s3://$bucket/$manifests_prefix" "$mirror/" >&2; then
+# One CLI call mirrors the manifests and the files (each CLI start costs a second) into a hidden dir TF Serving never
+# reads; a version reaches models/<name>/<version>/ only as hard links, after its manifest checked every file.
+mirror="$models_dir/.odapi-mirror"
+if ! s3 s3 sync --only-show-errors --delete --exclude '*' --include "$manifests_rel*" --include "$models_rel*" "s3://$bucket/$prefix_root" "$mirror/" >&2; then
   fail "cannot read s3://$bucket/$manifests_prefix after $attempts attempts: nothing changed, the models on disk keep serving" "check the instance role or credentials, the bucket name and the network; the timer retries"
 fi
+
+# OpenSSL uses the CPU's SHA extensions (about 7x coreutils' sha256sum here); sha256sum where it is missing.
+sha256_of() {
+  if command -v openssl >/dev/null; then
+    openssl dgst -sha256 -r "$1" | cut -d' ' -f1
+  else
+    sha256sum "$1" | cut -d' ' -f1
+  fi
+}
 
 # Checks a staged version against its manifest: every file present with its size and sha256, nothing else kept.
 verify_staged() {
@@ -111,7 +137,7 @@ verify_staged() {
       echo "$path has the wrong size"
       return 1
     fi
-    actual=$(sha256sum "$staging/$path" | cut -d' ' -f1)
+    actual=$(sha256_of "$staging/$path")
     if [[ $actual != "$sha" ]]; then
       echo "$path is corrupt (sha256 $actual, manifest says $sha)"
       return 1
@@ -128,7 +154,7 @@ verify_staged() {
 sync_version() {
   local model=$1 version=$2 manifest staging live why
   live="$models_dir/$model/$version"
-  manifest=$(cat "$mirror/$model/$version.txt")
+  manifest=$(cat "$mirror/$manifests_rel$model/$version.txt")
   [[ $manifest == "${MANIFEST_HEADER} $model $version"* ]] || { echo "its manifest is not an odapi manifest for $model $version"; return 1; }
   if [[ -f $live/${SYNCED_MANIFEST} && $(cat "$live/${SYNCED_MANIFEST}") == "$manifest" ]]; then
     return 0
@@ -136,13 +162,9 @@ sync_version() {
   staging="$models_dir/$model/.sync-$version"
   rm -rf -- "$staging"
   mkdir -p "$staging"
-  if [[ -d $live ]]; then
-    cp -a -- "$live/." "$staging/"
-  fi
-  if ! s3 s3 sync --only-show-errors --delete "s3://$bucket/$models_prefix$model/$version/" "$staging/" >&2; then
-    rm -rf -- "$staging"
-    echo "cannot download s3://$bucket/$models_prefix$model/$version/"
-    return 1
+  # Hard links: no second copy on disk, and the CLI replaces mirror files by rename, never in place.
+  if [[ -d $mirror/$models_rel$model/$version ]]; then
+    cp -al -- "$mirror/$models_rel$model/$version/." "$staging/"
   fi
   if ! why=$(verify_staged "$staging" "$manifest"); then
     rm -rf -- "$staging"
@@ -161,7 +183,7 @@ sync_version() {
 
 failures=0
 declare -A published=()
-for file in "$mirror"/*/*.txt; do
+for file in "$mirror/$manifests_rel"*/*.txt; do
   [[ $file =~ /([A-Za-z0-9][A-Za-z0-9_.-]*)/([0-9]+)\\.txt$ ]] || continue
   model=\${BASH_REMATCH[1]}
   version=\${BASH_REMATCH[2]}
@@ -191,6 +213,8 @@ else
 fi
 
 # models.config lists every model with a servable version; TF Serving polls it, so new models load without a restart.
+# Each model's block is renderModelsConfig's (serving/models-config.ts) with the name filled in.
+config_block=${q(configBlockTemplate(opts.versionPolicy))}
 render_models_config() {
   local model_dir model
   printf 'model_config_list {\\n'
@@ -198,8 +222,7 @@ render_models_config() {
     model=\${model_dir%/}
     model=\${model##*/}
     compgen -G "$models_dir/$model/[0-9]*/saved_model.pb" >/dev/null || continue
-    printf '  config {\\n    name: "%s"\\n    base_path: "%s/%s"\\n    model_platform: "tensorflow"\\n' "$model" ${q(CONTAINER_MODELS_DIR)} "$model"
-    printf '    model_version_policy { latest { num_versions: 1 } }\\n  }\\n'
+    printf '%s\\n' "\${config_block//${TEMPLATE_MODEL}/"$model"}"
   done
   printf '}\\n'
 }

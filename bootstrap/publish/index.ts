@@ -1,7 +1,6 @@
 // The publish engine: scan prepared models, upload what the bucket lacks (sha256 in object metadata), then write
 // each version's manifest last, so replicas see a version only once all of its files are in place.
 
-import { createReadStream } from "node:fs";
 import {
   DeleteObjectsCommand,
   HeadObjectCommand,
@@ -9,23 +8,23 @@ import {
   PutObjectCommand,
   type S3Client,
 } from "@aws-sdk/client-s3";
-import { Upload } from "@aws-sdk/lib-storage";
 import type { ByteProgress } from "../../common/rate-meter";
 import { RateMeter } from "../../common/rate-meter";
 import { manifestsPrefix, normalizePrefix, objectKey } from "../../serving/bucket-layout";
-import { type BundleFile, scanLocalModels } from "../transfer";
+// manifest.ts itself, not the transfer index: that one loads ssh2, a fifth of a no-op publish's start-up.
+import { type BundleFile, scanLocalModels } from "../transfer/manifest";
 import { createS3Client, type S3Settings } from "./client";
 import { s3Error } from "./errors";
-import { type PublishPlan, planPublish } from "./plan";
+import { eachLimited } from "./limit";
+import { asVersion, type PublishPlan, pickVersion, planPublish } from "./plan";
+import { SHA256_METADATA, uploadFile } from "./upload";
 
 export { manifestKey, normalizePrefix, renderManifest } from "../../serving/bucket-layout";
 export { s3SettingsFromEnv } from "./client";
+export { checkPublishSource } from "./plan";
+export { PART_SIZE, SHA256_METADATA } from "./upload";
 
-/** The object metadata key holding a file's sha256 (hex): S3 returns it as x-amz-meta-sha256. */
-export const SHA256_METADATA = "sha256";
-/** Parts of 16 MiB, 4 in flight per file, 4 files at a time: enough to fill a link without huge buffers. */
-export const PART_SIZE = 16 * 1024 * 1024;
-const PARTS_IN_FLIGHT = 4;
+/** 4 files at a time, each up to 4 parts in flight (upload.ts). */
 const FILES_IN_FLIGHT = 4;
 const HEADS_IN_FLIGHT = 16;
 
@@ -35,6 +34,10 @@ export interface PublishOptions {
   modelsDir: string;
   settings: S3Settings;
   prune?: boolean;
+  /** Publish only these models at this version (what `--catalog` just prepared). */
+  only?: { models: string[]; version: number };
+  /** Publish each model's one local version under this number (`--models DIR --version N`). */
+  asVersion?: number;
   onProgress?: (p: ByteProgress) => void;
   log?: (line: string) => void;
 }
@@ -50,30 +53,13 @@ export interface PublishResult {
   seconds: number;
 }
 
-/** Runs `work` over items with at most `limit` at once; the first failure rejects (the rest still settle). */
-async function eachLimited<T>(
-  items: readonly T[],
-  limit: number,
-  work: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  let failed: { err: unknown } | undefined;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++] as T;
-      try {
-        await work(item);
-      } catch (err) {
-        failed ??= { err };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failed) throw failed.err;
-}
-
-async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
-  const keys: string[] = [];
+/** Every object under the prefix with its ETag (quotes removed). */
+async function listObjects(
+  s3: S3Client,
+  bucket: string,
+  prefix: string,
+): Promise<{ key: string; etag: string }[]> {
+  const out: { key: string; etag: string }[] = [];
   let token: string | undefined;
   do {
     const page = await s3.send(
@@ -83,10 +69,15 @@ async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<s
         ...(token ? { ContinuationToken: token } : {}),
       }),
     );
-    for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
+    for (const o of page.Contents ?? [])
+      if (o.Key) out.push({ key: o.Key, etag: (o.ETag ?? "").replace(/"/g, "") });
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  return keys;
+  return out;
+}
+
+async function listKeys(s3: S3Client, bucket: string, prefix: string): Promise<string[]> {
+  return (await listObjects(s3, bucket, prefix)).map((o) => o.key);
 }
 
 async function remoteSha256s(
@@ -105,31 +96,6 @@ async function remoteSha256s(
     }
   });
   return out;
-}
-
-async function uploadFile(
-  s3: S3Client,
-  bucket: string,
-  key: string,
-  file: BundleFile,
-  onBytes: (loaded: number) => void,
-): Promise<void> {
-  const body = file.content ?? createReadStream(file.localPath as string);
-  const upload = new Upload({
-    client: s3,
-    partSize: PART_SIZE,
-    queueSize: PARTS_IN_FLIGHT,
-    params: {
-      Bucket: bucket,
-      Key: key,
-      Body: body,
-      ContentLength: file.size,
-      Metadata: { [SHA256_METADATA]: file.sha256 },
-    },
-  });
-  upload.on("httpUploadProgress", (p) => onBytes(p.loaded ?? 0));
-  await upload.done();
-  onBytes(file.size);
 }
 
 /** Uploads the plan's files, then (only if all succeeded) its manifests, then retires pruned versions. */
@@ -154,6 +120,7 @@ async function execute(
     }),
   );
   for (const m of plan.manifests) {
+    if (m.unchanged) continue;
     await s3.send(
       new PutObjectCommand({ Bucket: opts.bucket, Key: m.key, Body: m.body, ContentType: "text/plain" }),
     );
@@ -200,7 +167,7 @@ export async function publishFiles(files: BundleFile[], opts: PublishOptions): P
   };
   try {
     // The listing comes first: a missing bucket, wrong region or refused credentials fail here, before any upload.
-    const published = await listKeys(s3, opts.bucket, manifestsPrefix(prefix));
+    const published = await listObjects(s3, opts.bucket, manifestsPrefix(prefix));
     const remote = await remoteSha256s(
       s3,
       opts.bucket,
@@ -208,7 +175,8 @@ export async function publishFiles(files: BundleFile[], opts: PublishOptions): P
     );
     const plan = planPublish(prefix, files, remote, {
       prune: opts.prune ?? false,
-      publishedManifestKeys: published,
+      publishedManifestKeys: published.map((o) => o.key),
+      publishedManifestMd5: new Map(published.map((o) => [o.key, o.etag])),
     });
     return await execute(s3, opts, plan, started);
   } catch (err) {
@@ -218,7 +186,10 @@ export async function publishFiles(files: BundleFile[], opts: PublishOptions): P
   }
 }
 
-/** `odapi publish --models DIR`: scan (hash cache included), then publishFiles. */
+/** `odapi publish`: scan (hash cache included), pick or renumber versions as asked, then publishFiles. */
 export async function publish(opts: PublishOptions): Promise<PublishResult> {
-  return publishFiles(await scanLocalModels(opts.modelsDir), opts);
+  let files = await scanLocalModels(opts.modelsDir);
+  if (opts.only) files = pickVersion(files, opts.only.models, opts.only.version);
+  if (opts.asVersion !== undefined) files = asVersion(files, opts.asVersion);
+  return publishFiles(files, opts);
 }

@@ -1,5 +1,8 @@
 // What a publish sends, skips and retires, from the local files and what the bucket holds (pure).
 
+import { createHash } from "node:crypto";
+import { OdapiError } from "../../common/errors";
+import { checkVersion } from "../../model-prep/version";
 import {
   manifestKey,
   objectKey,
@@ -7,7 +10,7 @@ import {
   parseManifestKey,
   renderManifest,
 } from "../../serving/bucket-layout";
-import type { BundleFile } from "../transfer";
+import type { BundleFile } from "../transfer/manifest";
 
 export interface PlannedUpload {
   key: string;
@@ -17,8 +20,8 @@ export interface PlannedUpload {
 export interface PublishPlan {
   uploads: PlannedUpload[];
   skipped: PlannedUpload[];
-  /** Written after every upload succeeded: the moment each version becomes visible. */
-  manifests: { key: string; body: string }[];
+  /** Written after every upload succeeded: the moment each version becomes visible; unchanged ones are not re-sent. */
+  manifests: { key: string; body: string; unchanged: boolean }[];
   /** With --prune: versions of the published models that the local dir no longer has. */
   retire: { model: string; version: string; manifestKey: string }[];
   models: string[];
@@ -32,7 +35,12 @@ export function planPublish(
   prefix: string,
   files: BundleFile[],
   remoteSha256: ReadonlyMap<string, string | undefined>,
-  opts: { prune: boolean; publishedManifestKeys: readonly string[] },
+  opts: {
+    prune: boolean;
+    publishedManifestKeys: readonly string[];
+    /** The listing's ETag per manifest key: a plain PUT's ETag is the body's MD5, so an equal one needs no PUT. */
+    publishedManifestMd5?: ReadonlyMap<string, string>;
+  },
 ): PublishPlan {
   const uploads: PlannedUpload[] = [];
   const skipped: PlannedUpload[] = [];
@@ -41,10 +49,12 @@ export function planPublish(
     (remoteSha256.get(key) === file.sha256 ? skipped : uploads).push({ key, file });
   }
   const versions: PublishedVersion[] = versionsOf(files);
-  const manifests = versions.map((v) => ({
-    key: manifestKey(prefix, v.model, v.version),
-    body: renderManifest(v),
-  }));
+  const manifests = versions.map((v) => {
+    const key = manifestKey(prefix, v.model, v.version);
+    const body = renderManifest(v);
+    const md5 = createHash("md5").update(body).digest("hex");
+    return { key, body, unchanged: opts.publishedManifestMd5?.get(key) === md5 };
+  });
   const models = [...new Set(versions.map((v) => v.model))];
   const local = new Set(manifests.map((m) => m.key));
   const retire = opts.prune
@@ -60,9 +70,9 @@ export function planPublish(
 export function versionsOf(files: BundleFile[]): PublishedVersion[] {
   const byKey = new Map<string, PublishedVersion>();
   for (const f of files) {
-    const m = /^models\/([^/]+)\/(\d+)\/(.+)$/.exec(f.relPath);
-    if (!m) continue;
-    const [model, version, path] = [m[1] as string, m[2] as string, m[3] as string];
+    const v0 = versionOfFile(f);
+    if (!v0) continue;
+    const { model, version, rest: path } = v0;
     const key = `${model}/${version}`;
     const v = byKey.get(key) ?? { model, version, files: [] };
     v.files.push({ path, size: f.size, sha256: f.sha256 });
@@ -71,4 +81,89 @@ export function versionsOf(files: BundleFile[]): PublishedVersion[] {
   return [...byKey.values()].sort((a, b) =>
     a.model !== b.model ? (a.model < b.model ? -1 : 1) : Number(a.version) - Number(b.version),
   );
+}
+
+/** Where a publish takes its models from: exactly one of --models DIR and --catalog NAME… (pure). */
+export function checkPublishSource(a: {
+  models?: string;
+  catalog?: string[];
+  runner?: string;
+  version?: number;
+}): { kind: "models"; dir: string } | { kind: "catalog"; names: string[] } {
+  const catalog = a.catalog ?? [];
+  if (a.models !== undefined && catalog.length > 0) {
+    throw new OdapiError(
+      "--models and --catalog are two sources: pass one",
+      "publish prepared models with --models DIR, or catalog models with --catalog NAME (prepared into --out first)",
+      "usage",
+    );
+  }
+  if (a.models === undefined && catalog.length === 0) {
+    throw new OdapiError(
+      "nothing to publish",
+      "pass --models DIR (prepared models, e.g. from odapi prepare) or --catalog NAME (e.g. --catalog ssd_mobilenet_v2)",
+      "usage",
+    );
+  }
+  if (a.runner !== undefined && catalog.length === 0) {
+    throw new OdapiError(
+      "--runner prepares --catalog models; --models DIR is published as it is",
+      "drop --runner, or publish catalog models with --catalog NAME --runner venv|docker",
+      "usage",
+    );
+  }
+  if (a.runner === "remote") {
+    throw new OdapiError(
+      "--runner remote prepares on an SSH host, but publish uploads from this machine",
+      "use --runner venv or --runner docker here (or run odapi publish on a machine that has the prepared models)",
+      "usage",
+    );
+  }
+  if (a.version !== undefined) checkVersion(a.version);
+  return a.models !== undefined ? { kind: "models", dir: a.models } : { kind: "catalog", names: catalog };
+}
+
+/** The model name and version of a scanned file `models/<name>/<version>/…`. */
+function versionOfFile(f: BundleFile): { model: string; version: string; rest: string } | undefined {
+  const m = /^models\/([^/]+)\/(\d+)\/(.+)$/.exec(f.relPath);
+  return m ? { model: m[1] as string, version: m[2] as string, rest: m[3] as string } : undefined;
+}
+
+/** Only these models at this version (a catalog publish sends what it just prepared, not the whole --out dir). */
+export function pickVersion(files: BundleFile[], models: readonly string[], version: number): BundleFile[] {
+  const picked = files.filter((f) => {
+    const v = versionOfFile(f);
+    return v !== undefined && models.includes(v.model) && v.version === String(version);
+  });
+  const missing = models.filter((name) => !picked.some((f) => versionOfFile(f)?.model === name));
+  if (missing.length > 0) {
+    throw new OdapiError(
+      `no prepared version ${version} of ${missing.join(", ")}`,
+      "prepare it first (odapi prepare --catalog NAME --version N), or publish with the --version it was prepared as",
+      "notFound",
+    );
+  }
+  return picked;
+}
+
+/** Each model's one local version, published as `version` instead (--models DIR --version N); pure. */
+export function asVersion(files: BundleFile[], version: number): BundleFile[] {
+  const versions = new Map<string, Set<string>>();
+  for (const f of files) {
+    const v = versionOfFile(f);
+    if (v) versions.set(v.model, (versions.get(v.model) ?? new Set()).add(v.version));
+  }
+  const several = [...versions].filter(([, vs]) => vs.size > 1);
+  if (several.length > 0) {
+    const [model, vs] = several[0] as [string, Set<string>];
+    throw new OdapiError(
+      `--version ${version} is ambiguous: ${model} has versions ${[...vs].join(", ")} in --models`,
+      "point --models at a dir with one version per model, or drop --version to publish them as they are numbered",
+      "usage",
+    );
+  }
+  return files.map((f) => {
+    const v = versionOfFile(f);
+    return v ? { ...f, relPath: `models/${v.model}/${version}/${v.rest}` } : f;
+  });
 }

@@ -14,6 +14,7 @@ import {
   SYNC_SCRIPT,
   SYNC_UNITS,
   SYNCED_MANIFEST,
+  type SyncAgentOptions,
 } from "../../serving/sync-agent";
 import { savedModelFiles, writeModelTree } from "../helpers/model-tree";
 import { useMoto } from "../helpers/moto";
@@ -63,14 +64,14 @@ describe("sync agent against moto", () => {
   let n = 0;
 
   /** A bucket, a local models dir, a host dir, and the rendered agent script for them. */
-  async function setup() {
+  async function setup(agent: Partial<SyncAgentOptions> = {}) {
     const bucket = `sync-test-${++n}`;
     await server.s3().send(new CreateBucketCommand({ Bucket: bucket }));
     const models = path.join(dir(), "models");
     const host = path.join(dir(), "host");
     mkdirSync(host);
     const script = path.join(dir(), SYNC_SCRIPT);
-    writeFileSync(script, renderSyncScript({ bucket, prefix: "odapi", remoteDir: host }));
+    writeFileSync(script, renderSyncScript({ bucket, prefix: "odapi", remoteDir: host, ...agent }));
     const publish = async (...extra: string[]) => {
       const r = await runOdapi(["publish", "--bucket", bucket, "--models", models, "--json", ...extra], {
         env: { ...server.moto().env, ODAPI_CACHE_DIR: path.join(dir(), "cache") },
@@ -109,6 +110,24 @@ describe("sync agent against moto", () => {
     expect(again.code).toBe(0);
     expect(again.stdout + again.stderr).not.toContain("synced");
     expect(again.stdout).toContain("in sync with s3://");
+  });
+
+  it("serves the synced versions under the given version policy, rendered by the models.config renderer", async () => {
+    const t = await setup({ versionPolicy: { latest: 2 } });
+    writeModelTree(t.models, [
+      { model: "ssd", version: 1, files: savedModelFiles(100) },
+      { model: "ssd", version: 2, files: savedModelFiles(100) },
+      { model: "retina.v2", version: 5, files: savedModelFiles(100) },
+    ]);
+    await t.publish();
+    expect((await t.sync()).code).toBe(0);
+    expect(readFileSync(path.join(t.host, "config", "models.config"), "utf8")).toBe(
+      renderModelsConfig([
+        { name: "retina.v2", versionPolicy: { latest: 2 } },
+        { name: "ssd", versionPolicy: { latest: 2 } },
+      ]),
+    );
+    expect(t.served()).toEqual(hashTree(t.models));
   });
 
   it("ignores objects without a manifest (a publish in progress) and takes the version once its manifest exists", async () => {

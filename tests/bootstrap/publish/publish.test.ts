@@ -141,6 +141,64 @@ describe("odapi publish (moto S3 server)", () => {
     expect(await keys(bucket, "odapi/models/ssd/1/")).toEqual([]);
   });
 
+  it("--models DIR --version N publishes each model's one local version under N", async () => {
+    const bucket = await newBucket();
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+    const r = await publishCli(["--bucket", bucket, "--models", models, "--version", "7"]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).manifests).toEqual(["odapi/manifests/ssd/7.txt"]);
+    expect(await keys(bucket)).toEqual([
+      "odapi/manifests/ssd/7.txt",
+      "odapi/models/ssd/7/saved_model.pb",
+      "odapi/models/ssd/7/variables/variables.data-00000-of-00001",
+      "odapi/models/ssd/7/variables/variables.index",
+    ]);
+    expect((await text(bucket, "odapi/manifests/ssd/7.txt")).split("\n")[0]).toBe("# odapi-manifest 1 ssd 7");
+
+    // Two local versions and one --version: which one is meant is unclear, so nothing is sent.
+    writeModelTree(models, [{ model: "ssd", version: 2, files: savedModelFiles(100) }]);
+    const two = await publishCli(["--bucket", bucket, "--models", models, "--version", "8"]);
+    expect(two.code).toBe(ExitCode.usage);
+    expect(two.stderr).toContain("--version 8 is ambiguous: ssd has versions 1, 2 in --models");
+    expect(two.stderr).toContain("fix: point --models at a dir with one version per model");
+    expect(await keys(bucket, "odapi/manifests/")).toEqual(["odapi/manifests/ssd/7.txt"]);
+  });
+
+  it("usage errors exit 2 with the fix: both sources, neither, --runner without --catalog, --runner remote", async () => {
+    const models = path.join(dir(), "models");
+    const cases: [string[], string, string][] = [
+      [
+        ["--models", models, "--catalog", "ssd_mobilenet_v2"],
+        "error: --models and --catalog are two sources: pass one",
+        "fix: publish prepared models with --models DIR, or catalog models with --catalog NAME",
+      ],
+      [[], "error: nothing to publish", "fix: pass --models DIR"],
+      [
+        ["--models", models, "--runner", "venv"],
+        "error: --runner prepares --catalog models",
+        "fix: drop --runner",
+      ],
+      [
+        ["--catalog", "ssd_mobilenet_v2", "--runner", "remote"],
+        "error: --runner remote prepares on an SSH host, but publish uploads from this machine",
+        "fix: use --runner venv or --runner docker here",
+      ],
+      [
+        ["--catalog", "ssd_mobilenet_v2", "--version", "0"],
+        "error: model version 0 is not a positive integer",
+        "fix: pass --version 1",
+      ],
+    ];
+    for (const [args, problem, fix] of cases) {
+      const r = await publishCli(["--bucket", "any", ...args]);
+      expect({ args, code: r.code }).toEqual({ args, code: ExitCode.usage });
+      expect(r.stderr).toContain(problem);
+      expect(r.stderr).toContain(fix);
+      expect(JSON.parse(r.stdout)).toMatchObject({ ok: false, error: { exitCode: ExitCode.usage } });
+    }
+  });
+
   it("a missing bucket: exit notFound, with the fix, nothing written", async () => {
     const models = path.join(dir(), "models");
     writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);

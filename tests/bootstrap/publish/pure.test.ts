@@ -1,8 +1,10 @@
 // The publish engine's pure parts: S3 error mapping, the upload plan, the key layout and the manifest text.
 
+import { createHash } from "node:crypto";
 import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
 import { s3Error } from "../../../bootstrap/publish/errors";
-import { planPublish } from "../../../bootstrap/publish/plan";
+import { asVersion, pickVersion, planPublish } from "../../../bootstrap/publish/plan";
+import { partRanges } from "../../../bootstrap/publish/upload";
 import type { BundleFile } from "../../../bootstrap/transfer";
 import { ExitCode, OdapiError } from "../../../common/errors";
 import {
@@ -90,8 +92,22 @@ describe("planPublish", () => {
       {
         key: "p/manifests/a/1.txt",
         body: `# odapi-manifest 1 a 1\n${"1".repeat(64)} 10 saved_model.pb\n${"2".repeat(64)} 5 v/x\n`,
+        unchanged: false,
       },
     ]);
+  });
+
+  it("marks a manifest unchanged only when the listed ETag is the MD5 of the same body", () => {
+    const body = `# odapi-manifest 1 a 1\n${"1".repeat(64)} 10 saved_model.pb\n${"2".repeat(64)} 5 v/x\n`;
+    const md5 = createHash("md5").update(body).digest("hex");
+    const plan = (etag: string) =>
+      planPublish("p", files, new Map(), {
+        prune: false,
+        publishedManifestKeys: ["p/manifests/a/1.txt"],
+        publishedManifestMd5: new Map([["p/manifests/a/1.txt", etag]]),
+      }).manifests[0]?.unchanged;
+    expect(plan(md5)).toBe(true);
+    expect(plan(createHash("md5").update(`${body}x`).digest("hex"))).toBe(false);
   });
 
   it("retires, with prune only, the published versions of these models that are not local", () => {
@@ -107,6 +123,38 @@ describe("planPublish", () => {
     expect(
       planPublish("p", files, new Map(), { prune: true, publishedManifestKeys: published }).retire,
     ).toEqual([{ model: "a", version: "7", manifestKey: "p/manifests/a/7.txt" }]);
+  });
+});
+
+describe("pickVersion and asVersion", () => {
+  const files = [
+    file("models/a/1/saved_model.pb", "1".repeat(64)),
+    file("models/a/4/saved_model.pb", "2".repeat(64)),
+    file("models/b/4/saved_model.pb", "3".repeat(64)),
+    file("models/c/2/v/x", "4".repeat(64)),
+  ];
+
+  it("pickVersion keeps only the named models at that version, and names what is missing", () => {
+    expect(pickVersion(files, ["a"], 4).map((f) => f.relPath)).toEqual(["models/a/4/saved_model.pb"]);
+    expect(() => pickVersion(files, ["a", "c"], 4)).toThrow("no prepared version 4 of c");
+  });
+
+  it("asVersion renumbers each model's one version, keeping size and sha256, and refuses two versions", () => {
+    const one = files.filter((f) => !f.relPath.startsWith("models/a/1/"));
+    expect(asVersion(one, 9).map((f) => [f.relPath, f.sha256])).toEqual([
+      ["models/a/9/saved_model.pb", "2".repeat(64)],
+      ["models/b/9/saved_model.pb", "3".repeat(64)],
+      ["models/c/9/v/x", "4".repeat(64)],
+    ]);
+    const err = (() => {
+      try {
+        asVersion(files, 9);
+      } catch (e) {
+        return e as OdapiError;
+      }
+    })();
+    expect(err?.message).toBe("--version 9 is ambiguous: a has versions 1, 4 in --models");
+    expect(err?.exitCode).toBe(ExitCode.usage);
   });
 });
 
@@ -158,5 +206,20 @@ describe("s3SettingsFromEnv", () => {
     expect(() => s3SettingsFromEnv({ AWS_REGION: "x", AWS_ENDPOINT_URL: "localhost:9000" })).toThrow(
       "is not an http(s) URL",
     );
+  });
+});
+
+describe("partRanges", () => {
+  it("covers every byte once, in part-size ranges, the last one shorter", () => {
+    expect(partRanges(10, 4)).toEqual([
+      [0, 3],
+      [4, 7],
+      [8, 9],
+    ]);
+    expect(partRanges(8, 4)).toEqual([
+      [0, 3],
+      [4, 7],
+    ]);
+    expect(partRanges(0, 4)).toEqual([]);
   });
 });
