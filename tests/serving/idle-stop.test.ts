@@ -1,6 +1,7 @@
 // The idle auto-stop, rendered and run for real: ShellCheck and systemd-analyze on what it renders, then the script
 // against a stand-in of TF Serving's loopback endpoints (Prometheus text and model status this test controls), with
 // a recording power-off command and a clock the test sets.
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the expected strings are bash, ${…} is bash syntax
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
