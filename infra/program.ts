@@ -2,6 +2,8 @@
 // components of the target (own host or EC2) are wired together and the stack outputs returned.
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { idleRuleText } from "../bootstrap/aws/idle-rule";
+import { formatHourly, hourlyPrice } from "../bootstrap/aws/prices";
 import { OdapiError } from "../common/errors";
 import { DEFAULT_PUBLIC_PORT, renderServingFiles } from "../serving";
 import { ModelDeployment } from "./bootstrap";
@@ -28,6 +30,19 @@ export interface StackOutputs {
   apiKey?: pulumi.Output<string>;
   /** Secret; only when this stack generated the login key. */
   sshPrivateKey?: pulumi.Output<string>;
+  /** Login user and dir on the host (odapi status --stack reads the idle state there). */
+  sshUser: string;
+  remoteDir: string;
+  /** EC2 only: what odapi status/start --stack need, and the cost guard said at the end of `pulumi up`. */
+  region?: string;
+  instanceType?: string;
+  /** On-demand USD per hour from odapi's dated table (absent: the table has no price for the type/region). */
+  hourlyCostUsd?: number;
+  /** The price in words, with its source and date. */
+  hourlyCost?: string;
+  idleStopMinutes?: number;
+  /** The idle auto-stop rule in words. */
+  idleStop?: string;
 }
 
 export interface ProgramSecrets {
@@ -60,6 +75,7 @@ function bundleHashOf(
       version: cfg.modelVersion,
       gpu: cfg.gpu,
       remoteDir: cfg.remoteDir,
+      idleStopMinutes: cfg.idleStopMinutes,
     }),
   );
 }
@@ -122,6 +138,21 @@ function onOwnHost(w: Wiring, secrets: ProgramSecrets): StackOutputs {
     publicIp: pulumi.output(host),
     knownHosts: cfg.hostKey ? pulumi.output(knownHostsLine(host, cfg.sshPort, cfg.hostKey)) : undefined,
     apiKey,
+    sshUser: cfg.sshUser,
+    remoteDir: cfg.remoteDir,
+  };
+}
+
+/** The instance's price and idle rule, said at the end of `pulumi up` and read by odapi status/start --stack. */
+function costGuardOutputs(cfg: StackConfig): Partial<StackOutputs> {
+  const usd = hourlyPrice(cfg.instanceType, cfg.region);
+  return {
+    region: cfg.region,
+    instanceType: cfg.instanceType,
+    ...(usd !== undefined ? { hourlyCostUsd: usd } : {}),
+    hourlyCost: formatHourly(cfg.instanceType, cfg.region),
+    idleStopMinutes: cfg.idleStopMinutes,
+    idleStop: idleRuleText(cfg.idleStopMinutes),
   };
 }
 
@@ -186,6 +217,9 @@ function onEc2(w: Wiring, secrets: ProgramSecrets): StackOutputs {
       .apply(([ip, key]) => knownHostsLine(ip, 22, key)),
     apiKey,
     sshPrivateKey: login.generated ? login.privateKey : undefined,
+    sshUser: cfg.sshUser,
+    remoteDir: cfg.remoteDir,
+    ...costGuardOutputs(cfg),
   };
 }
 
@@ -211,6 +245,8 @@ export async function deployObjectDetectionApi(
       version: cfg.modelVersion,
       gpu: cfg.gpu,
       prune: cfg.pruneOldVersions,
+      // EC2 only (a config rule refuses it for your own host): 0 removes a timer a former setting installed.
+      ...(cfg.target === "aws" ? { idleStopMinutes: cfg.idleStopMinutes } : {}),
     },
     bundleHash: bundleHashOf(cfg, pre, apiKey),
     keyFile: `${NAME}-${deps.stack}.pem`,

@@ -115,6 +115,7 @@ export function parseStackConfig(
     remoteDir: r.string("remoteDir"),
     instanceProfile: r.optional("instanceProfile"),
     sshWaitMinutes: r.integer("sshWaitMinutes"),
+    idleStopMinutes: r.integer("idleStopMinutes"),
     region: raw("aws:region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
   };
   if (r.problems.length) throw configError(r.problems);

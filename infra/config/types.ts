@@ -28,6 +28,8 @@ export interface StackConfig {
   remoteDir: string;
   instanceProfile?: string;
   sshWaitMinutes: number;
+  /** Power off after this many minutes without a model request; 0 = off. */
+  idleStopMinutes: number;
   /** aws:region (or AWS_REGION / AWS_DEFAULT_REGION). */
   region?: string;
 }
