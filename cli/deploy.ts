@@ -31,6 +31,7 @@ interface DeployArgs extends ConnectionArgs {
   transport: Transport;
   prune: boolean;
   "sample-image"?: string;
+  "idle-stop-minutes"?: number;
 }
 
 /** --parallel: a channel count or "auto" (pure). */
@@ -98,6 +99,11 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
         type: "string",
         describe: "Image for the proof detection (default samples/astronaut.jpg)",
       })
+      .option("idle-stop-minutes", {
+        type: "number",
+        describe:
+          "Cost guard: power the host off after N minutes without a model request (systemd timer; on EC2 stacks the instance stops and `odapi start` brings it back); 0 removes it; not given: left as it is",
+      })
       .epilogue(
         `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).
 ${exitCodeHelp(
@@ -147,6 +153,7 @@ ${exitCodeHelp(
         start: args.start,
         ...(apiKey ? { apiKey } : {}),
         ...(args["public-port"] ? { publicPort: args["public-port"] } : {}),
+        ...(args["idle-stop-minutes"] !== undefined ? { idleStopMinutes: args["idle-stop-minutes"] } : {}),
         connect: connectOptionsFromArgs(args, log),
         waitDeadlineMs: args.wait * 1000,
         ...(args["sample-image"] ? { sampleImage: args["sample-image"] } : {}),

@@ -3,6 +3,7 @@
 import { shellQuote } from "../common/shell";
 import { PROMETHEUS_PATH } from "./constants";
 import { scriptPrologue } from "./script-common";
+import type { RenderedFile } from "./types";
 
 export const IDLE_SCRIPT = "idle-stop.sh";
 export const IDLE_UNITS = { service: "odapi-idle-stop.service", timer: "odapi-idle-stop.timer" } as const;
@@ -177,4 +178,53 @@ AccuracySec=10s
 [Install]
 WantedBy=timers.target
 `;
+}
+
+/** Where the units are rendered beside the scripts (relative to remoteDir); the install step copies them. */
+export const IDLE_UNITS_DIR = "systemd";
+
+/**
+ * Installs (`on`) or removes (`off`) the timer: `bash -c TEXT idle-stop-install REMOTE_DIR on|off`, as root.
+ * ODAPI_SYSTEMD_DIR and ODAPI_SYSTEMD_RUN exist for tests (a unit dir and a "systemd is running" marker of theirs).
+ */
+export function renderIdleInstallScript(): string {
+  return `set -Eeuo pipefail
+remote_dir=$1 action=$2
+unit_dir=\${ODAPI_SYSTEMD_DIR:-/etc/systemd/system}
+if ! command -v systemctl >/dev/null 2>&1 || [[ ! -d \${ODAPI_SYSTEMD_RUN:-/run/systemd/system} ]]; then
+  if [[ $action == off ]]; then
+    echo "odapi: no systemd on this host: no idle auto-stop to remove"
+    exit 0
+  fi
+  printf 'odapi-error: %s | fix: %s\\n' "the idle auto-stop needs systemd, which does not run on this host" "deploy without --idle-stop-minutes (or with 0), or stop the host yourself when idle" >&2
+  exit 1
+fi
+if [[ $action == on ]]; then
+  for unit in ${IDLE_UNITS.service} ${IDLE_UNITS.timer}; do
+    install -m 0644 -- "$remote_dir/${IDLE_UNITS_DIR}/$unit" "$unit_dir/$unit"
+  done
+  systemctl daemon-reload
+  systemctl enable ${IDLE_UNITS.timer}
+  # restart, not start: a changed interval or window takes effect now.
+  systemctl restart ${IDLE_UNITS.timer}
+  echo "odapi: idle auto-stop on (${IDLE_UNITS.timer})"
+else
+  if [[ -f $unit_dir/${IDLE_UNITS.timer} ]]; then
+    systemctl disable --now ${IDLE_UNITS.timer}
+    rm -f -- "$unit_dir/${IDLE_UNITS.service}" "$unit_dir/${IDLE_UNITS.timer}"
+    systemctl daemon-reload
+  fi
+  rm -f -- "$remote_dir/${IDLE_SCRIPT}" "$remote_dir/${IDLE_UNITS_DIR}/${IDLE_UNITS.service}" "$remote_dir/${IDLE_UNITS_DIR}/${IDLE_UNITS.timer}"
+  echo "odapi: idle auto-stop off"
+fi
+`;
+}
+
+/** The files the host gets for the idle auto-stop, paths relative to remoteDir (script 0755, units 0644). */
+export function renderIdleStopFiles(opts: IdleStopOptions): RenderedFile[] {
+  return [
+    { path: IDLE_SCRIPT, content: renderIdleStopScript(opts), mode: 0o755 },
+    { path: `${IDLE_UNITS_DIR}/${IDLE_UNITS.service}`, content: renderIdleStopService(opts), mode: 0o644 },
+    { path: `${IDLE_UNITS_DIR}/${IDLE_UNITS.timer}`, content: renderIdleStopTimer(opts), mode: 0o644 },
+  ];
 }

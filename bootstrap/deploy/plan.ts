@@ -7,14 +7,17 @@ import { checkVersion } from "../../model-prep/version";
 import {
   type HostKind,
   type RenderedFile,
+  renderIdleStopFiles,
   renderServingFiles,
   SCRIPTS,
   type ServingOptions,
   scriptArgv,
   servingPorts,
 } from "../../serving";
+import { IDLE_STOP_MINUTES, isIdleStopMinutes } from "../aws/idle-rule";
 import { type BundleFile, bundleFileFromContent } from "../transfer";
 import { ensureDirArgv } from "./ensure-dir";
+import { idleStopArgv } from "./idle-stop";
 import { prepareHostArgv } from "./prepare-host";
 
 export interface DeployInput {
@@ -30,6 +33,8 @@ export interface DeployInput {
   start?: boolean;
   apiKey?: string;
   publicPort?: number;
+  /** Power the host off after this many minutes without a model request; 0 removes it; undefined leaves it as is. */
+  idleStopMinutes?: number;
 }
 
 export interface DeployPlan {
@@ -41,6 +46,8 @@ export interface DeployPlan {
   ensureDir: { argv: string[]; privilegedArgv: string[] };
   prepareHost: { argv: string[]; sudo: true };
   catalog: string[];
+  /** The idle auto-stop's (de)activation, when asked for. */
+  idleStop?: { argv: string[]; sudo: true; minutes: number };
   /** gatewayPort: the public port when the API-key gateway fronts TF Serving (checked after the wait). */
   start?: { argv: string[]; sudo: true; internalRestPort: number; gatewayPort?: number };
 }
@@ -108,8 +115,12 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     internalRestPort: ports.internalRest,
     gateway: Boolean(input.apiKey),
   };
+  const idleMinutes = checkIdleStopMinutes(input.idleStopMinutes);
   const renderedFiles = [
     ...renderServingFiles(serving),
+    ...(idleMinutes
+      ? renderIdleStopFiles({ idleMinutes, restPort: ports.internalRest, models, remoteDir })
+      : []),
     { path: DEPLOY_RECORD, content: `${JSON.stringify(record, null, 2)}\n`, mode: 0o644 },
   ];
   return {
@@ -120,6 +131,11 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     ensureDir: ensureDirArgv(remoteDir, user),
     prepareHost: { argv: prepareHostArgv(renderedFiles), sudo: true },
     catalog,
+    ...(idleMinutes !== undefined
+      ? {
+          idleStop: { argv: idleStopArgv(remoteDir, idleMinutes), sudo: true as const, minutes: idleMinutes },
+        }
+      : {}),
     ...(input.start === false
       ? {}
       : {
@@ -131,6 +147,16 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
           },
         }),
   };
+}
+
+/** --idle-stop-minutes: 0 (off) or within IDLE_STOP_MINUTES, like the stack key (pure). */
+export function checkIdleStopMinutes(n: number | undefined): number | undefined {
+  if (n === undefined || isIdleStopMinutes(n)) return n;
+  throw new OdapiError(
+    `--idle-stop-minutes ${n} is out of range`,
+    `pass 0 (off) or ${IDLE_STOP_MINUTES.min}…${IDLE_STOP_MINUTES.max} minutes (a week)`,
+    "usage",
+  );
 }
 
 /** Rendered files as bundle entries (content in memory, hashed here). Pure. */

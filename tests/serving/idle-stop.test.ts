@@ -3,16 +3,19 @@
 // a recording power-off command and a clock the test sets.
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the expected strings are bash, ${…} is bash syntax
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import {
   IDLE_SCRIPT,
   IDLE_UNITS,
+  IDLE_UNITS_DIR,
   idleVerdict,
   parseIdleState,
   REQUEST_COUNT_METRIC,
+  renderIdleInstallScript,
+  renderIdleStopFiles,
   renderIdleStopScript,
   renderIdleStopService,
   renderIdleStopTimer,
@@ -27,10 +30,13 @@ const opts = { idleMinutes: 30, restPort: 18501, models: ["ssd", "retina"], remo
 describe("rendered idle auto-stop", () => {
   const dir = tempDirPerTest("odapi-idle-render-");
 
-  it("the script passes ShellCheck", () => {
+  it("the script and the install step's script pass ShellCheck", () => {
     const file = path.join(dir(), IDLE_SCRIPT);
     writeFileSync(file, renderIdleStopScript(opts));
-    const r = spawnSync("shellcheck", ["--severity=style", file], { encoding: "utf8" });
+    // The install script runs as `bash -c TEXT`: checked with the shebang it implies.
+    const install = path.join(dir(), "idle-stop-install.sh");
+    writeFileSync(install, `#!/usr/bin/env bash\n${renderIdleInstallScript()}`);
+    const r = spawnSync("shellcheck", ["--severity=style", file, install], { encoding: "utf8" });
     expect(r.stdout).toBe("");
     expect(r.status).toBe(0);
   });
@@ -226,5 +232,73 @@ describe("idle script against a stand-in TF Serving", () => {
     expect(r.stdout).toContain("powering off");
     expect(t.poweredOff()).toBe(true);
     expect(standIn.s.scrapes).toBe(2);
+  });
+});
+
+describe("the install step's script (what odapi deploy --idle-stop-minutes runs as root)", () => {
+  const dir = tempDirPerTest("odapi-idle-install-");
+
+  /** A remoteDir with the rendered files, a unit dir, and a systemctl stand-in that records its calls. */
+  function setup() {
+    const remote = path.join(dir(), "opt");
+    const unitDir = path.join(dir(), "etc-systemd");
+    const runMarker = path.join(dir(), "run-systemd");
+    const bin = path.join(dir(), "bin");
+    const calls = path.join(dir(), "systemctl.log");
+    for (const d of [remote, path.join(remote, IDLE_UNITS_DIR), unitDir, runMarker, bin])
+      mkdirSync(d, { recursive: true });
+    for (const f of renderIdleStopFiles({ ...opts, remoteDir: remote }))
+      writeFileSync(path.join(remote, f.path), f.content, { mode: f.mode });
+    writeFileSync(path.join(bin, "systemctl"), `#!/bin/sh\necho "$*" >>${calls}\n`, { mode: 0o755 });
+    const run = (action: "on" | "off", env: Record<string, string> = {}) =>
+      runProcess("bash", ["-c", renderIdleInstallScript(), "idle-stop-install", remote, action], {
+        env: {
+          ODAPI_SYSTEMD_DIR: unitDir,
+          ODAPI_SYSTEMD_RUN: runMarker,
+          PATH: `${bin}:${process.env.PATH}`,
+          ...env,
+        },
+      });
+    const systemctl = () => (existsSync(calls) ? readFileSync(calls, "utf8").trim().split("\n") : []);
+    return { remote, unitDir, run, systemctl };
+  }
+
+  it("on: installs both units, reloads, enables and (re)starts the timer; off: disables it and removes every file", async () => {
+    const t = setup();
+    const on = await t.run("on");
+    expect(on.stderr).toBe("");
+    expect(on.code).toBe(0);
+    expect(readFileSync(path.join(t.unitDir, IDLE_UNITS.timer), "utf8")).toBe(renderIdleStopTimer(opts));
+    expect(readFileSync(path.join(t.unitDir, IDLE_UNITS.service), "utf8")).toContain(
+      `${t.remote}/idle-stop.sh`,
+    );
+    expect(t.systemctl()).toEqual([
+      "daemon-reload",
+      `enable ${IDLE_UNITS.timer}`,
+      `restart ${IDLE_UNITS.timer}`,
+    ]);
+
+    const off = await t.run("off");
+    expect(off.code).toBe(0);
+    expect(off.stdout).toContain("idle auto-stop off");
+    expect(t.systemctl().slice(3)).toEqual([`disable --now ${IDLE_UNITS.timer}`, "daemon-reload"]);
+    expect(existsSync(path.join(t.unitDir, IDLE_UNITS.timer))).toBe(false);
+    expect(existsSync(path.join(t.unitDir, IDLE_UNITS.service))).toBe(false);
+    expect(existsSync(path.join(t.remote, IDLE_SCRIPT))).toBe(false);
+    // Off again (nothing installed): no systemctl call, still fine.
+    expect((await t.run("off")).code).toBe(0);
+    expect(t.systemctl()).toHaveLength(5);
+  });
+
+  it("a host without systemd: on fails with the one-line error and its fix, off has nothing to do", async () => {
+    const t = setup();
+    const on = await t.run("on", { ODAPI_SYSTEMD_RUN: path.join(dir(), "absent") });
+    expect(on.code).toBe(1);
+    expect(on.stderr).toBe(
+      "odapi-error: the idle auto-stop needs systemd, which does not run on this host | fix: deploy without --idle-stop-minutes (or with 0), or stop the host yourself when idle\n",
+    );
+    const off = await t.run("off", { ODAPI_SYSTEMD_RUN: path.join(dir(), "absent") });
+    expect(off.code).toBe(0);
+    expect(t.systemctl()).toEqual([]);
   });
 });
