@@ -3,6 +3,7 @@
 import { shellQuote } from "../common/shell";
 import { PROMETHEUS_PATH } from "./constants";
 import { scriptPrologue } from "./script-common";
+import { renderTimerUnit } from "./systemd-timer";
 import type { RenderedFile } from "./types";
 
 export const IDLE_SCRIPT = "idle-stop.sh";
@@ -167,17 +168,7 @@ TimeoutStartSec=2min
 /** Every interval from boot on; the script itself waits for the models before the clock runs. */
 export function renderIdleStopTimer(opts: IdleStopOptions): string {
   const minutes = opts.intervalMinutes ?? 1;
-  return `[Unit]
-Description=odapi: check for idleness every ${minutes} min
-
-[Timer]
-OnBootSec=${minutes}min
-OnUnitActiveSec=${minutes}min
-AccuracySec=10s
-
-[Install]
-WantedBy=timers.target
-`;
+  return renderTimerUnit(`odapi: check for idleness every ${minutes} min`, minutes, "AccuracySec=10s");
 }
 
 /** Where the units are rendered beside the scripts (relative to remoteDir); the install step copies them. */

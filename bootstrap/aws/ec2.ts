@@ -8,7 +8,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { OdapiError } from "../../common/errors";
 import { pollDelayMs } from "../deploy/wait-ready";
-import { commonAwsError, rejectedCredentials, sdkCode } from "./errors";
+import { commonAwsError, sdkCode } from "./errors";
 
 export interface InstanceInfo {
   instanceId: string;
@@ -52,6 +52,7 @@ export function ec2Error(err: unknown, where: Ec2Where, instanceId: string): Oda
   if (err instanceof OdapiError) return err;
   const at = where.endpoint ?? `EC2 in ${where.region}`;
   const common = commonAwsError(err, {
+    service: "EC2",
     at,
     ...(where.endpoint ? { endpoint: where.endpoint } : {}),
     aftermath: "nothing was changed",
@@ -65,14 +66,6 @@ export function ec2Error(err: unknown, where: Ec2Where, instanceId: string): Oda
       `instance ${instanceId} does not exist in ${where.region} (${code})`,
       "check the region (AWS_REGION, aws:region) and that the stack is deployed: pulumi stack output instanceId; terminated instances disappear after about an hour",
       "notFound",
-      opts,
-    );
-  }
-  if (rejectedCredentials(code)) {
-    return new OdapiError(
-      `EC2 rejected the AWS credentials (${code})`,
-      "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or the profile in use (aws sts get-caller-identity)",
-      "auth",
       opts,
     );
   }

@@ -1,4 +1,4 @@
-// AWS SDK failures every service shares (network, missing, expired or rejected credentials) as OdapiErrors naming
+// AWS SDK failures every service shares (network; missing, expired or rejected credentials) as OdapiErrors naming
 // the cause and the fix; each service's own mapping (S3 in publish/errors.ts, EC2 in ec2.ts) handles the rest. Pure.
 import { OdapiError } from "../../common/errors";
 
@@ -15,6 +15,8 @@ export interface SdkErrorLike {
 }
 
 export interface AwsWhere {
+  /** The service's name in messages: "S3", "EC2". */
+  service: string;
   /** What was being reached, e.g. "S3 in us-east-1" (or the endpoint URL). */
   at: string;
   endpoint?: string;
@@ -80,12 +82,17 @@ export function commonAwsError(err: unknown, where: AwsWhere): OdapiError | unde
       opts,
     );
   }
+  if (REJECTED_CREDENTIALS.test(code)) {
+    return new OdapiError(
+      `${where.service} rejected the AWS credentials (${code})`,
+      "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or the profile in use (aws sts get-caller-identity)",
+      "auth",
+      opts,
+    );
+  }
   return undefined;
 }
 
 /** Credentials the service refused outright (wrong key, bad signature). */
-export function rejectedCredentials(code: string): boolean {
-  return /^(InvalidAccessKeyId|SignatureDoesNotMatch|InvalidToken|UnrecognizedClientException|AuthFailure|InvalidClientTokenId)$/.test(
-    code,
-  );
-}
+const REJECTED_CREDENTIALS =
+  /^(InvalidAccessKeyId|SignatureDoesNotMatch|InvalidToken|UnrecognizedClientException|AuthFailure|InvalidClientTokenId)$/;

@@ -1,6 +1,6 @@
 // S3 and AWS SDK failures as OdapiErrors naming the cause and the fix (pure: takes the thrown value, returns one).
 import { OdapiError } from "../../common/errors";
-import { commonAwsError, rejectedCredentials, type SdkErrorLike, sdkCode } from "../aws/errors";
+import { commonAwsError, type SdkErrorLike, sdkCode } from "../aws/errors";
 
 export interface S3Where {
   bucket: string;
@@ -17,6 +17,7 @@ export function s3Error(err: unknown, where: S3Where): OdapiError {
   const s3 = `s3://${where.bucket}`;
   const opts = { cause: err };
   const common = commonAwsError(err, {
+    service: "S3",
     at: where.endpoint ?? `S3 in ${where.region}`,
     ...(where.endpoint ? { endpoint: where.endpoint } : {}),
     aftermath: "nothing was published",
@@ -46,14 +47,6 @@ export function s3Error(err: unknown, where: S3Where): OdapiError {
       `bucket ${s3} is not in region ${where.region}${hint}`,
       `set AWS_REGION to the bucket's region${e.Region ? `: export AWS_REGION=${e.Region}` : " (aws s3api get-bucket-location)"}`,
       "config",
-      opts,
-    );
-  }
-  if (rejectedCredentials(code)) {
-    return new OdapiError(
-      `S3 rejected the AWS credentials (${code})`,
-      "check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN or the profile in use (aws sts get-caller-identity)",
-      "auth",
       opts,
     );
   }
