@@ -4,10 +4,16 @@ import { createEc2Client, describeInstance, ec2Where, type InstanceInfo } from "
 import { idleRuleText } from "../bootstrap/aws/idle-rule";
 import { costSince, formatHourly, formatUsd, hourlyPrice, PRICE_SOURCE } from "../bootstrap/aws/prices";
 import { type StackInstance, stackInstanceOf } from "../bootstrap/aws/stack-instance";
+import { DEPLOY_RECORD } from "../bootstrap/deploy/plan";
+import { parseKnownHosts } from "../bootstrap/ssh/known-hosts";
+import { connect } from "../bootstrap/ssh/session";
+import type { SshTarget } from "../bootstrap/ssh/target";
 import { readStackOutputs } from "../client/stack";
+import { isOdapiError } from "../common/errors";
 import { formatDuration } from "../common/format";
 import { PROJECT_ROOT } from "../common/paths";
-import type { IdleVerdict } from "../serving";
+import { type IdleVerdict, idleVerdict, parseIdleState } from "../serving";
+import { parseDeployRecord } from "./status";
 
 export interface StackStatus {
   stack: string;
@@ -24,8 +30,10 @@ export interface StackStatus {
   costSinceLaunchUsd?: number;
   priceSource: typeof PRICE_SOURCE;
   idleStopMinutes?: number;
-  /** The host's own idle clock, when it could be read. */
+  /** The host's own idle clock, when it could be read (over SSH, with the stack's generated key). */
   idle?: IdleVerdict;
+  /** Why the idle clock is not shown, when it is not. */
+  idleNote?: string;
   apiUrl: string;
 }
 
@@ -34,7 +42,7 @@ export function stackStatusOf(
   inst: StackInstance,
   info: InstanceInfo,
   now: Date,
-  idle?: IdleVerdict,
+  idle?: IdleVerdict | string,
 ): StackStatus {
   const running = info.state === "running";
   const hourly = hourlyPrice(info.instanceType, info.region);
@@ -51,7 +59,7 @@ export function stackStatusOf(
     ...(since && hourly !== undefined ? { costSinceLaunchUsd: costSince(since, now, hourly) } : {}),
     priceSource: PRICE_SOURCE,
     ...(inst.idleStopMinutes !== undefined ? { idleStopMinutes: inst.idleStopMinutes } : {}),
-    ...(idle ? { idle } : {}),
+    ...(typeof idle === "string" ? { idleNote: idle } : idle ? { idle } : {}),
     apiUrl: inst.api.apiUrl,
   };
 }
@@ -84,6 +92,7 @@ export function formatStackStatus(s: StackStatus): string {
     );
   lines.push(idleRuleText(s.idleStopMinutes));
   if (s.idle && s.state === "running") lines.push(idleLine(s.idle));
+  if (s.idleNote) lines.push(s.idleNote);
   if (s.state === "running") lines.push(`API: ${s.apiUrl}`);
   return lines.join("\n");
 }
@@ -95,8 +104,50 @@ export async function collectStackStatus(stack: string): Promise<StackStatus> {
   const ec2 = createEc2Client(where);
   try {
     const info = await describeInstance(ec2, where, inst.instanceId);
-    return stackStatusOf(inst, info, new Date());
+    const idle = info.state === "running" && inst.idleStopMinutes ? await readIdle(inst) : undefined;
+    return stackStatusOf(inst, info, new Date(), idle);
   } finally {
     ec2.destroy();
+  }
+}
+
+/** The SSH target in the stack's outputs: host and port from its known_hosts line, that key pinned (pure). */
+export function idleSshTarget(ssh: NonNullable<StackInstance["ssh"]>): SshTarget | undefined {
+  const entry = parseKnownHosts(ssh.knownHosts)[0];
+  if (!entry) return undefined;
+  const m = /^\[(.+)\]:(\d+)$/.exec(entry.patterns);
+  return {
+    host: m ? (m[1] as string) : entry.patterns,
+    port: m ? Number(m[2]) : 22,
+    user: ssh.user,
+    privateKey: ssh.privateKey,
+    hostKey: `${entry.type} ${entry.base64}`,
+  };
+}
+
+/** The host's idle clock over SSH (deploy record → state file); a sentence instead when it cannot be read. */
+async function readIdle(inst: StackInstance): Promise<IdleVerdict | string> {
+  const target = inst.ssh && idleSshTarget(inst.ssh);
+  if (!inst.ssh || !target)
+    return "idle clock not read: the stack has no generated SSH key in its outputs (odapi status --host … shows the host)";
+  try {
+    const session = await connect(target, { deadlineMs: 0, readyTimeoutMs: 10_000 });
+    try {
+      const rec = await session.exec(["cat", `${inst.ssh.remoteDir}/${DEPLOY_RECORD}`], {
+        timeoutMs: 10_000,
+      });
+      const stateFile = (rec.code === 0 ? parseDeployRecord(rec.stdout) : undefined)?.idleStop?.stateFile;
+      if (!stateFile) return "idle clock not read: the last deploy installed no idle auto-stop";
+      const st = await session.exec(["cat", stateFile], { timeoutMs: 10_000 });
+      // No state yet: the timer has not run since boot (it runs every minute).
+      if (st.code !== 0) return { kind: "waiting-for-models" };
+      const state = parseIdleState(st.stdout);
+      // As of the host's last check (≤ 1 min old): no clock skew between here and there.
+      return idleVerdict(state, state.checkedAt ?? 0);
+    } finally {
+      await session.close();
+    }
+  } catch (err) {
+    return `idle clock not read over SSH: ${isOdapiError(err) ? err.message : String(err)}`;
   }
 }

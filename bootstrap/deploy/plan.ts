@@ -6,6 +6,7 @@ import { catalogEntry } from "../../model-prep/catalog";
 import { checkVersion } from "../../model-prep/version";
 import {
   type HostKind,
+  IDLE_STATE_FILE,
   type RenderedFile,
   renderIdleStopFiles,
   renderServingFiles,
@@ -64,6 +65,8 @@ export interface DeployRecord {
   publicPort: number;
   internalRestPort: number;
   gateway: boolean;
+  /** The idle auto-stop this deploy installed, and where its state is (read by `odapi status --stack`). */
+  idleStop?: { minutes: number; stateFile: string };
 }
 
 /** Model names in a bundle: the `<name>` of every `models/<name>/<version>/…` path (pure). */
@@ -108,14 +111,15 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     ...(input.apiKey ? { apiKey: input.apiKey } : {}),
   };
   const ports = servingPorts(serving);
+  const idleMinutes = checkIdleStopMinutes(input.idleStopMinutes);
   const record: DeployRecord = {
     models,
     host: serving.host,
     publicPort: ports.public,
     internalRestPort: ports.internalRest,
     gateway: Boolean(input.apiKey),
+    ...(idleMinutes ? { idleStop: { minutes: idleMinutes, stateFile: IDLE_STATE_FILE } } : {}),
   };
-  const idleMinutes = checkIdleStopMinutes(input.idleStopMinutes);
   const renderedFiles = [
     ...renderServingFiles(serving),
     ...(idleMinutes

@@ -1,6 +1,6 @@
 // `odapi start --stack` and `odapi status --stack` for real against moto's EC2 (behind AWS_ENDPOINT_URL), with the
 // stack outputs from a stand-in pulumi executable and the API from a local stand-in of TF Serving.
-import { writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   DescribeInstancesCommand,
@@ -10,17 +10,22 @@ import {
   TerminateInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import { hourlyPrice, PRICE_SOURCE } from "../../bootstrap/aws/prices";
+import { DEPLOY_RECORD } from "../../bootstrap/deploy/plan";
 import type { StartResult } from "../../cli/start";
 import type { StackStatus } from "../../cli/status-stack";
 import { ExitCode } from "../../common/errors";
+import { knownHostsLine } from "../../infra/outputs";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
 import { useMoto } from "../helpers/moto";
 import { runOdapi } from "../helpers/run";
+import { startSshdCliFixture } from "../helpers/sshd-cli";
 import { makeTempDir, removeDir } from "../helpers/tmp";
 
 jest.setTimeout(120_000);
 
 const KEY = "k".repeat(40);
+/** A well-formed ed25519 host key that is not the test sshd's. */
+const OTHER_KEY = `ssh-ed25519 ${Buffer.concat([Buffer.from("\0\0\0\x0bssh-ed25519\0\0\0\x20", "latin1"), Buffer.alloc(32, 7)]).toString("base64")}`;
 
 describe("odapi start / status --stack against moto", () => {
   const server = useMoto();
@@ -67,7 +72,7 @@ describe("odapi start / status --stack against moto", () => {
       ...extra,
     };
     const cases = Object.entries(outputs)
-      .map(([s, o]) => `  "stack output --json --show-secrets -s ${s}") echo '${JSON.stringify(o)}' ;;`)
+      .map(([s, o]) => `  "stack output --json --show-secrets -s ${s}") printf '%s\\n' '${JSON.stringify(o)}' ;;`)
       .join("\n");
     writeFileSync(
       path.join(bin, "pulumi"),
@@ -146,6 +151,62 @@ describe("odapi start / status --stack against moto", () => {
     expect(stopped.costSinceLaunchUsd).toBeUndefined();
     const stoppedText = await odapi(["status", "--stack", "gpu2"]);
     expect(stoppedText.stdout).toContain("odapi start --stack gpu2");
+  });
+
+  it("status --stack reads the host's idle clock over SSH with the stack's key and pinned host key", async () => {
+    const fx = await startSshdCliFixture({ tmpPrefix: "odapi-idle-status-" });
+    try {
+      const remoteDir = path.join(fx.tmp, "opt");
+      const stateFile = path.join(fx.tmp, "idle-state");
+      mkdirSync(path.join(remoteDir, "config"), { recursive: true });
+      const record = {
+        models: ["ssd"],
+        host: "gpu",
+        publicPort: 8501,
+        internalRestPort: 18501,
+        gateway: true,
+      };
+      writeFileSync(
+        path.join(remoteDir, DEPLOY_RECORD),
+        JSON.stringify({ ...record, idleStop: { minutes: 60, stateFile } }),
+      );
+      // As the idle script writes it: last request 25 min before its last check.
+      writeFileSync(
+        stateFile,
+        "available_since=1000\nlast_activity=2000\nlast_count=3\nchecked_at=3500\nwindow_seconds=3600\nmetrics=up\n",
+      );
+      const ssh = {
+        publicIp: "127.0.0.1",
+        sshUser: fx.sshd.user,
+        sshPrivateKey: fx.sshd.userKey,
+        knownHosts: knownHostsLine("127.0.0.1", fx.sshd.port, fx.sshd.hostKey),
+        remoteDir,
+      };
+      await stackWithInstance("idle", ssh);
+      const r = await odapi(["status", "--stack", "idle"]);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("idle for 25 min, stops in 35 min without a request");
+      const doc = JSON.parse((await odapi(["status", "--stack", "idle", "--json"])).stdout) as StackStatus;
+      expect(doc.idle).toEqual({ kind: "idle", idleMinutes: 25, stopsInMinutes: 35 });
+
+      // A deploy without the idle stop: said, not guessed.
+      writeFileSync(path.join(remoteDir, DEPLOY_RECORD), JSON.stringify(record));
+      const none = JSON.parse((await odapi(["status", "--stack", "idle", "--json"])).stdout) as StackStatus;
+      expect(none.idle).toBeUndefined();
+      expect(none.idleNote).toBe("idle clock not read: the last deploy installed no idle auto-stop");
+
+      // Another host key at that address: refused, and status still reports the instance.
+      await stackWithInstance("idle2", {
+        ...ssh,
+        knownHosts: knownHostsLine("127.0.0.1", fx.sshd.port, OTHER_KEY),
+      });
+      const wrong = JSON.parse((await odapi(["status", "--stack", "idle2", "--json"])).stdout) as StackStatus;
+      expect(wrong.state).toBe("running");
+      expect(wrong.idleNote).toMatch(/^idle clock not read over SSH: .*host key/i);
+    } finally {
+      await fx.stop();
+    }
   });
 
   it("a terminated instance cannot be started: exit notFound with the fix, one JSON object with --json", async () => {
