@@ -72,7 +72,10 @@ describe("odapi start / status --stack against moto", () => {
       ...extra,
     };
     const cases = Object.entries(outputs)
-      .map(([s, o]) => `  "stack output --json --show-secrets -s ${s}") printf '%s\\n' '${JSON.stringify(o)}' ;;`)
+      .map(
+        ([s, o]) =>
+          `  "stack output --json --show-secrets -s ${s}") printf '%s\\n' '${JSON.stringify(o)}' ;;`,
+      )
       .join("\n");
     writeFileSync(
       path.join(bin, "pulumi"),
