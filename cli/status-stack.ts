@@ -4,7 +4,7 @@ import { createEc2Client, describeInstance, ec2Where, type InstanceInfo } from "
 import { idleRuleText } from "../bootstrap/aws/idle-rule";
 import { costSince, formatHourly, formatUsd, hourlyPrice, PRICE_SOURCE } from "../bootstrap/aws/prices";
 import { type StackInstance, stackInstanceOf } from "../bootstrap/aws/stack-instance";
-import { DEPLOY_RECORD } from "../bootstrap/deploy/plan";
+import { DEPLOY_RECORD, parseDeployRecord } from "../bootstrap/deploy/plan";
 import { parseKnownHosts } from "../bootstrap/ssh/known-hosts";
 import { connect } from "../bootstrap/ssh/session";
 import type { SshTarget } from "../bootstrap/ssh/target";
@@ -13,7 +13,6 @@ import { isOdapiError } from "../common/errors";
 import { formatDuration } from "../common/format";
 import { PROJECT_ROOT } from "../common/paths";
 import { type IdleVerdict, idleVerdict, parseIdleState } from "../serving";
-import { parseDeployRecord } from "./status";
 
 export interface StackStatus {
   stack: string;

@@ -1,7 +1,7 @@
 // `odapi status`: the serving containers on the host and each deployed model's state, through an SSH tunnel.
 import Table from "cli-table3";
 import type { CommandModule } from "yargs";
-import { DEPLOY_RECORD, type DeployRecord } from "../bootstrap/deploy/plan";
+import { DEPLOY_RECORD, type DeployRecord, parseDeployRecord } from "../bootstrap/deploy/plan";
 import { assessStatus } from "../bootstrap/deploy/wait-ready";
 import type { SshSession } from "../bootstrap/ssh/session";
 import { getModelStatus } from "../client/api";
@@ -56,16 +56,6 @@ export function parseDockerPs(stdout: string): ContainerInfo[] {
     .map((c) => ({ name: c.Names ?? "", image: c.Image ?? "", state: c.State ?? "", status: c.Status ?? "" }))
     .filter((c) => ours.includes(c.name))
     .sort((a, b) => a.name.localeCompare(b.name));
-}
-
-/** The deploy record written by `odapi deploy`, or undefined when the dir holds no deployment. Pure. */
-export function parseDeployRecord(text: string): DeployRecord | undefined {
-  try {
-    const r = JSON.parse(text) as DeployRecord;
-    return Array.isArray(r.models) && typeof r.internalRestPort === "number" ? r : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 async function containers(session: SshSession): Promise<ContainerInfo[]> {

@@ -69,6 +69,16 @@ export interface DeployRecord {
   idleStop?: { minutes: number; stateFile: string };
 }
 
+/** The deploy record written by `odapi deploy`, or undefined when the dir holds no deployment. Pure. */
+export function parseDeployRecord(text: string): DeployRecord | undefined {
+  try {
+    const r = JSON.parse(text) as DeployRecord;
+    return Array.isArray(r.models) && typeof r.internalRestPort === "number" ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Model names in a bundle: the `<name>` of every `models/<name>/<version>/…` path (pure). */
 export function modelNamesOf(files: Pick<BundleFile, "relPath">[]): string[] {
   const names = new Set<string>();

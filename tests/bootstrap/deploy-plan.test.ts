@@ -3,12 +3,18 @@ import { checkRemoteDir } from "../../common/remote-dir";
 
 import { EventEmitter } from "node:events";
 import { throwIfCancelled } from "../../bootstrap/deploy/index";
-import { DEPLOY_RECORD, modelNamesOf, planDeploy, renderedToBundle } from "../../bootstrap/deploy/plan";
+import {
+  DEPLOY_RECORD,
+  modelNamesOf,
+  parseDeployRecord,
+  planDeploy,
+  renderedToBundle,
+} from "../../bootstrap/deploy/plan";
 import { isDiskFull, staleVersionMessages, untilConnectionLost } from "../../bootstrap/deploy/upload";
 import { parseDiskFree } from "../../bootstrap/transfer/remote-scripts";
 import { parseParallel } from "../../cli/deploy";
 import { logsArgv } from "../../cli/logs";
-import { dockerPsArgv, formatStatus, parseDeployRecord, parseDockerPs } from "../../cli/status";
+import { dockerPsArgv, formatStatus, parseDockerPs } from "../../cli/status";
 import { stopArgv } from "../../cli/stop";
 import { ExitCode } from "../../common/errors";
 import { remoteCommandLine } from "../../common/shell";
