@@ -51,3 +51,12 @@ export const knownHosts = out("knownHosts");
 export const apiKey = out("apiKey");
 export const sshPrivateKey = out("sshPrivateKey");
 export const caCertificate = out("caCertificate");
+export const sshUser = out("sshUser");
+export const remoteDir = out("remoteDir");
+// The cost guard (EC2 stacks): what the instance costs per hour and when it stops itself.
+export const region = out("region");
+export const instanceType = out("instanceType");
+export const hourlyCostUsd = out("hourlyCostUsd");
+export const hourlyCost = out("hourlyCost");
+export const idleStopMinutes = out("idleStopMinutes");
+export const idleStop = out("idleStop");

@@ -19,6 +19,7 @@ const DESCRIPTIONS = {
   status: "Show the serving containers and each deployed model's state on a host",
   logs: "Print the TF Serving container's log from the host (--follow to keep streaming)",
   stop: "Stop and remove the serving containers on a host (models and config stay; deploy starts them again)",
+  start: "Start a stack's stopped EC2 instance and wait until every model answers a detection again",
   detect: "Check a deployed API: model status and signature, then labelled detections and annotated images",
   bench: "Benchmark a deployed API: latency percentiles, throughput and a histogram per model",
 };
@@ -33,6 +34,7 @@ const LOADERS: Record<keyof typeof DESCRIPTIONS, () => AnyCommand> = {
   status: () => require("./status").statusCommand,
   logs: () => require("./logs").logsCommand,
   stop: () => require("./stop").stopCommand,
+  start: () => require("./start").startCommand,
   detect: () => require("./detect").detectCommand,
   bench: () => require("./bench").benchCommand,
 };

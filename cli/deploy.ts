@@ -34,6 +34,7 @@ interface DeployArgs extends ConnectionArgs {
   "sample-image"?: string;
   "tls-cert"?: string;
   "tls-key"?: string;
+  "idle-stop-minutes"?: number;
 }
 
 /** --parallel: a channel count or "auto" (pure). */
@@ -107,6 +108,11 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
           "With ODAPI_API_KEY: the gateway's certificate chain (PEM, leaf first), e.g. from an ACME client; default: a private CA made for --host and kept in ~/.config/odapi/tls/",
       })
       .option("tls-key", { type: "string", describe: "The private key (PEM, unencrypted) of --tls-cert" })
+      .option("idle-stop-minutes", {
+        type: "number",
+        describe:
+          "Cost guard: power the host off after N minutes without a model request (systemd timer; on EC2 stacks the instance stops and `odapi start` brings it back); 0 removes it; not given: left as it is",
+      })
       .epilogue(
         `The gateway API key is read from env ${API_KEY_ENV} only (never from the command line, where other users could read it).
 With a key the API port speaks HTTPS only: --tls-cert/--tls-key, or env ${TLS_CERT_ENV}/${TLS_KEY_ENV} (PEM text), or else a private CA for --host whose ca.crt path is printed (clients: --ca-cert FILE, curl --cacert FILE).
@@ -170,6 +176,7 @@ ${exitCodeHelp(
         ...(apiKey ? { apiKey } : {}),
         ...(tls.identity ? { tls: tls.identity } : {}),
         ...(args["public-port"] ? { publicPort: args["public-port"] } : {}),
+        ...(args["idle-stop-minutes"] !== undefined ? { idleStopMinutes: args["idle-stop-minutes"] } : {}),
         connect: connectOptionsFromArgs(args, log),
         waitDeadlineMs: args.wait * 1000,
         ...(args["sample-image"] ? { sampleImage: args["sample-image"] } : {}),

@@ -17,6 +17,8 @@ export interface BundleDescription {
   version: number;
   gpu: boolean;
   remoteDir: string;
+  /** The idle auto-stop (the timer is installed or removed by the deploy); 0/undefined = off. */
+  idleStopMinutes?: number;
 }
 
 /** Canonical JSON (sorted keys, sorted file lists) so equal bundles hash equally whatever the listing order. */
@@ -45,6 +47,8 @@ export function bundleHash(b: BundleDescription): string {
     version: b.version,
     gpu: b.gpu,
     remoteDir: b.remoteDir,
+    // Left out when off, so stacks without the idle stop keep the hash they had.
+    idleStopMinutes: b.idleStopMinutes || undefined,
   };
   return createHash("sha256").update(canonical(normalized)).digest("hex");
 }

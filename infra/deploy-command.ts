@@ -25,6 +25,8 @@ export interface DeployRequest {
   gpu: boolean;
   /** Remove versions of the uploaded models that `modelsDir` no longer has (`--prune`). */
   prune?: boolean;
+  /** `--idle-stop-minutes N`: install (N > 0) or remove (0) the idle auto-stop; undefined leaves the host's as is. */
+  idleStopMinutes?: number;
 }
 
 function connectionArgs(t: SshEndpoint): string[] {
@@ -39,6 +41,7 @@ export function deployArgv(t: SshEndpoint, plan: DeployRequest): string[] {
   argv.push("--version", String(plan.version));
   for (const name of plan.catalog) argv.push("--catalog", name);
   if (plan.modelsDir) argv.push("--models", plan.modelsDir);
+  if (plan.idleStopMinutes !== undefined) argv.push("--idle-stop-minutes", String(plan.idleStopMinutes));
   if (plan.gpu) argv.push("--gpu");
   if (plan.prune) argv.push("--prune");
   argv.push("--json");

@@ -26,6 +26,9 @@ export const METADATA_OPTIONS = {
   httpPutResponseHopLimit: 1,
 } as const;
 
+/** `systemctl poweroff` on the host means "stopped", never "terminated" (asserted by the tests). */
+export const SHUTDOWN_BEHAVIOR = "stop";
+
 export class ServingHost extends pulumi.ComponentResource {
   readonly instanceId: pulumi.Output<string>;
   readonly publicIp: pulumi.Output<string>;
@@ -56,6 +59,8 @@ export class ServingHost extends pulumi.ComponentResource {
         // A new host key means a new instance (the old one would keep presenting the old key).
         userDataReplaceOnChange: true,
         metadataOptions: { ...METADATA_OPTIONS },
+        // A power-off from the host (the idle auto-stop) stops the instance: disk, models and Elastic IP stay.
+        instanceInitiatedShutdownBehavior: SHUTDOWN_BEHAVIOR,
         rootBlockDevice: {
           volumeType: "gp3",
           volumeSize: args.rootVolumeGb,

@@ -3,6 +3,8 @@
 import { isIP } from "node:net";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { idleRuleText } from "../bootstrap/aws/idle-rule";
+import { formatHourly, hourlyPrice } from "../bootstrap/aws/prices";
 import { OdapiError } from "../common/errors";
 import { DEFAULT_PUBLIC_PORT, renderServingFiles } from "../serving";
 import { ModelDeployment } from "./bootstrap";
@@ -32,6 +34,19 @@ export interface StackOutputs {
   sshPrivateKey?: pulumi.Output<string>;
   /** PEM of the private CA that signed the API's certificate (clients: --ca-cert, curl --cacert); absent without a gateway or with odapi:tlsCert. */
   caCertificate?: pulumi.Output<string>;
+  /** Login user and dir on the host (odapi status --stack reads the idle state there). */
+  sshUser: string;
+  remoteDir: string;
+  /** EC2 only: what odapi status/start --stack need, and the cost guard said at the end of `pulumi up`. */
+  region?: string;
+  instanceType?: string;
+  /** On-demand USD per hour from odapi's dated table (absent: the table has no price for the type/region). */
+  hourlyCostUsd?: number;
+  /** The price in words, with its source and date. */
+  hourlyCost?: string;
+  idleStopMinutes?: number;
+  /** The idle auto-stop rule in words. */
+  idleStop?: string;
 }
 
 export interface ProgramSecrets {
@@ -92,6 +107,7 @@ function bundleHashOf(w: Wiring, tls: ApiTls | undefined): pulumi.Output<string>
       version: cfg.modelVersion,
       gpu: cfg.gpu,
       remoteDir: cfg.remoteDir,
+      idleStopMinutes: cfg.idleStopMinutes,
     }),
   );
 }
@@ -156,6 +172,21 @@ function onOwnHost(w: Wiring, secrets: ProgramSecrets): StackOutputs {
     knownHosts: cfg.hostKey ? pulumi.output(knownHostsLine(host, cfg.sshPort, cfg.hostKey)) : undefined,
     apiKey,
     caCertificate: tls?.caCertificate,
+    sshUser: cfg.sshUser,
+    remoteDir: cfg.remoteDir,
+  };
+}
+
+/** The instance's price and idle rule, said at the end of `pulumi up` and read by odapi status/start --stack. */
+function costGuardOutputs(cfg: StackConfig): Partial<StackOutputs> {
+  const usd = hourlyPrice(cfg.instanceType, cfg.region);
+  return {
+    region: cfg.region,
+    instanceType: cfg.instanceType,
+    ...(usd !== undefined ? { hourlyCostUsd: usd } : {}),
+    hourlyCost: formatHourly(cfg.instanceType, cfg.region),
+    idleStopMinutes: cfg.idleStopMinutes,
+    idleStop: idleRuleText(cfg.idleStopMinutes),
   };
 }
 
@@ -224,6 +255,9 @@ function onEc2(w: Wiring, secrets: ProgramSecrets): StackOutputs {
     apiKey,
     sshPrivateKey: login.generated ? login.privateKey : undefined,
     caCertificate: tls?.caCertificate,
+    sshUser: cfg.sshUser,
+    remoteDir: cfg.remoteDir,
+    ...costGuardOutputs(cfg),
   };
 }
 
@@ -249,6 +283,8 @@ export async function deployObjectDetectionApi(
       version: cfg.modelVersion,
       gpu: cfg.gpu,
       prune: cfg.pruneOldVersions,
+      // EC2 only (a config rule refuses it for your own host): 0 removes a timer a former setting installed.
+      ...(cfg.target === "aws" ? { idleStopMinutes: cfg.idleStopMinutes } : {}),
     },
     keyFile: `${NAME}-${deps.stack}.pem`,
     knownHostsFile: `${NAME}-${deps.stack}.known_hosts`,

@@ -23,6 +23,22 @@ export {
 } from "./constants";
 export { gatewayRunArgs, servingRunArgs } from "./docker-args";
 export { API_KEY_HEADER, type GatewayParams, renderGatewayConfig } from "./gateway";
+export {
+  IDLE_SCRIPT,
+  IDLE_STATE_FILE,
+  IDLE_UNITS,
+  IDLE_UNITS_DIR,
+  type IdleState,
+  type IdleStopOptions,
+  type IdleVerdict,
+  idleVerdict,
+  parseIdleState,
+  renderIdleInstallScript,
+  renderIdleStopFiles,
+  renderIdleStopScript,
+  renderIdleStopService,
+  renderIdleStopTimer,
+} from "./idle-stop";
 export { renderModelsConfig } from "./models-config";
 export { renderMonitoringConfig } from "./monitoring-config";
 export { type ServingPorts, servingPorts } from "./ports";

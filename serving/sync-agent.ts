@@ -6,6 +6,7 @@ import { FILES } from "./constants";
 import { renderModelsConfig } from "./models-config";
 import { scriptPrologue } from "./script-common";
 import type { VersionPolicy } from "./types";
+import { renderTimerUnit } from "./systemd-timer";
 
 /** The official AWS CLI v2 image, pinned; the agent runs it with host networking (IMDSv2 hop limit 1, design.md). */
 export const AWS_CLI_IMAGE = "amazon/aws-cli:2.32.2";
@@ -261,15 +262,9 @@ WantedBy=multi-user.target
 /** The timer: checks for newly published versions every few minutes. */
 export function renderSyncTimer(opts: SyncAgentOptions): string {
   const minutes = opts.intervalMinutes ?? 5;
-  return `[Unit]
-Description=odapi: sync published models every ${minutes} min
-
-[Timer]
-OnBootSec=${minutes}min
-OnUnitActiveSec=${minutes}min
-RandomizedDelaySec=30
-
-[Install]
-WantedBy=timers.target
-`;
+  return renderTimerUnit(
+    `odapi: sync published models every ${minutes} min`,
+    minutes,
+    "RandomizedDelaySec=30",
+  );
 }

@@ -3,7 +3,7 @@
 // read and check local input (bad input never touches the host) → connect → ensure the remote dir → lock →
 // upload (models + rendered serving files, incremental and atomic) while prepare-host.sh (Docker, NVIDIA checks,
 // image pull) runs beside it → prepare catalog models on the host → start.sh → wait until every model is
-// AVAILABLE and answers one detection → check the API-key gateway.
+// AVAILABLE and answers one detection → check the API-key gateway → install or remove the idle auto-stop.
 
 import { ExitCode, isOdapiError, OdapiError } from "../../common/errors";
 import { formatBytes } from "../../common/format";
@@ -12,6 +12,7 @@ import { type ConnectOptions, connect, type SshSession, type SshTarget } from ".
 import { scanLocalModels, startEarly, stateCommand, type Transport } from "../transfer";
 import { ensureRemoteDir } from "./ensure-dir";
 import { checkGateway } from "./gateway";
+import { applyIdleStop } from "./idle-stop";
 import { acquireRemoteLock, type RemoteLock } from "./lock";
 import {
   type DeployInput,
@@ -162,6 +163,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         );
       }
     }
+    // Last: a host never powers itself off over a deploy that has not proved it serves.
+    if (plan.idleStop) await applyIdleStop(session, plan.idleStop, log);
     return {
       uploadedFiles: sync.uploadedFiles,
       uploadedBytes: sync.uploadedBytes,

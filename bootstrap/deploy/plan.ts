@@ -6,7 +6,9 @@ import { catalogEntry } from "../../model-prep/catalog";
 import { checkVersion } from "../../model-prep/version";
 import {
   type HostKind,
+  IDLE_STATE_FILE,
   type RenderedFile,
+  renderIdleStopFiles,
   renderServingFiles,
   SCRIPTS,
   type ServingOptions,
@@ -14,8 +16,10 @@ import {
   servingPorts,
   type TlsIdentity,
 } from "../../serving";
+import { IDLE_STOP_MINUTES, isIdleStopMinutes } from "../aws/idle-rule";
 import { type BundleFile, bundleFileFromContent } from "../transfer";
 import { ensureDirArgv } from "./ensure-dir";
+import { idleStopArgv } from "./idle-stop";
 import { prepareHostArgv } from "./prepare-host";
 
 export interface DeployInput {
@@ -33,6 +37,8 @@ export interface DeployInput {
   /** With apiKey: the gateway's certificate and key; the public port then speaks only HTTPS. */
   tls?: TlsIdentity;
   publicPort?: number;
+  /** Power the host off after this many minutes without a model request; 0 removes it; undefined leaves it as is. */
+  idleStopMinutes?: number;
 }
 
 export interface DeployPlan {
@@ -44,6 +50,8 @@ export interface DeployPlan {
   ensureDir: { argv: string[]; privilegedArgv: string[] };
   prepareHost: { argv: string[]; sudo: true };
   catalog: string[];
+  /** The idle auto-stop's (de)activation, when asked for. */
+  idleStop?: { argv: string[]; sudo: true; minutes: number };
   /** gatewayPort: the public port when the API-key gateway fronts TF Serving (checked after the wait). */
   start?: { argv: string[]; sudo: true; internalRestPort: number; gatewayPort?: number };
 }
@@ -62,6 +70,18 @@ export interface DeployRecord {
   gateway: boolean;
   /** The gateway speaks HTTPS (absent in records written before TLS existed: plain HTTP). */
   tls?: boolean;
+  /** The idle auto-stop this deploy installed, and where its state is (read by `odapi status --stack`). */
+  idleStop?: { minutes: number; stateFile: string };
+}
+
+/** The deploy record written by `odapi deploy`, or undefined when the dir holds no deployment. Pure. */
+export function parseDeployRecord(text: string): DeployRecord | undefined {
+  try {
+    const r = JSON.parse(text) as DeployRecord;
+    return Array.isArray(r.models) && typeof r.internalRestPort === "number" ? r : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Model names in a bundle: the `<name>` of every `models/<name>/<version>/…` path (pure). */
@@ -114,6 +134,7 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     ...(input.apiKey && input.tls ? { tls: input.tls } : {}),
   };
   const ports = servingPorts(serving);
+  const idleMinutes = checkIdleStopMinutes(input.idleStopMinutes);
   const record: DeployRecord = {
     models,
     host: serving.host,
@@ -121,9 +142,13 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     internalRestPort: ports.internalRest,
     gateway: Boolean(input.apiKey),
     tls: Boolean(input.apiKey && input.tls),
+    ...(idleMinutes ? { idleStop: { minutes: idleMinutes, stateFile: IDLE_STATE_FILE } } : {}),
   };
   const renderedFiles = [
     ...renderServingFiles(serving),
+    ...(idleMinutes
+      ? renderIdleStopFiles({ idleMinutes, restPort: ports.internalRest, models, remoteDir })
+      : []),
     { path: DEPLOY_RECORD, content: `${JSON.stringify(record, null, 2)}\n`, mode: 0o644 },
   ];
   return {
@@ -134,6 +159,11 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
     ensureDir: ensureDirArgv(remoteDir, user),
     prepareHost: { argv: prepareHostArgv(renderedFiles), sudo: true },
     catalog,
+    ...(idleMinutes !== undefined
+      ? {
+          idleStop: { argv: idleStopArgv(remoteDir, idleMinutes), sudo: true as const, minutes: idleMinutes },
+        }
+      : {}),
     ...(input.start === false
       ? {}
       : {
@@ -145,6 +175,16 @@ export function planDeploy(input: DeployInput, localModels: string[], user: stri
           },
         }),
   };
+}
+
+/** --idle-stop-minutes: 0 (off) or within IDLE_STOP_MINUTES, like the stack key (pure). */
+export function checkIdleStopMinutes(n: number | undefined): number | undefined {
+  if (n === undefined || isIdleStopMinutes(n)) return n;
+  throw new OdapiError(
+    `--idle-stop-minutes ${n} is out of range`,
+    `pass 0 (off) or ${IDLE_STOP_MINUTES.min}…${IDLE_STOP_MINUTES.max} minutes (a week)`,
+    "usage",
+  );
 }
 
 /** Rendered files as bundle entries (content in memory, hashed here). Pure. */

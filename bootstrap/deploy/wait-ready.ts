@@ -147,6 +147,11 @@ export async function waitUntilServing(
   return results;
 }
 
+/** The line that proves one model serves: what deploy and start print (pure). */
+export function readyLine(r: ModelReady): string {
+  return `${r.model}: AVAILABLE (version ${r.versions.join(", ")}), ${r.detections} detections, top score ${r.topScore.toFixed(2)}, ${r.latencyMs} ms`;
+}
+
 /** Deploy step "wait until serving": the wait above, through an SSH port forward to TF Serving's internal port
  * (works before the firewall admits us, and never exposes that port); one log line per ready model. */
 export async function waitServingOverSsh(
@@ -159,11 +164,7 @@ export async function waitServingOverSsh(
   const tunnel = await session.forwardPort(internalRestPort);
   try {
     const ready = await waitUntilServing(`http://127.0.0.1:${tunnel.localPort}`, models, opts);
-    for (const r of ready) {
-      log(
-        `${r.model}: AVAILABLE (version ${r.versions.join(", ")}), ${r.detections} detections, top score ${r.topScore.toFixed(2)}, ${r.latencyMs} ms`,
-      );
-    }
+    for (const r of ready) log(readyLine(r));
     return ready;
   } finally {
     await tunnel.close();

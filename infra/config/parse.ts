@@ -118,6 +118,7 @@ export function parseStackConfig(
     domain: r.optional("domain"),
     hasTlsCert: r.has("tlsCert"),
     hasTlsKey: r.has("tlsKey"),
+    idleStopMinutes: r.integer("idleStopMinutes"),
     region: raw("aws:region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
   };
   if (r.problems.length) throw configError(r.problems);

@@ -1,4 +1,5 @@
 // The validation rules as one table: key, when it applies, the rule, the fix, and which values break it. Pure.
+import { IDLE_STOP_MINUTES, isIdleStopMinutes } from "../../bootstrap/aws/idle-rule";
 import { isPlainRemoteDir, REMOTE_DIR_RULE } from "../../common/remote-dir";
 import { CATALOG_NAMES, DEFAULT_CATALOG_MODELS } from "../../model-prep/catalog";
 import { isWorldCidr, parseCidr } from "../cidrs";
@@ -131,6 +132,13 @@ export const RULES: readonly Rule[] = [
         cfg.sshWaitMinutes,
       ),
   },
+  {
+    key: "idleStopMinutes",
+    when: "always",
+    rule: `must be 0 (off) or ${IDLE_STOP_MINUTES.min}…${IDLE_STOP_MINUTES.max} (a week)`,
+    fix: "pulumi config set odapi:idleStopMinutes 60   (0 turns the idle auto-stop off)",
+    broken: (cfg) => ifBad(!isIdleStopMinutes(cfg.idleStopMinutes), cfg.idleStopMinutes),
+  },
   ...cidrRules(
     "allowedCidrs",
     "opens SSH (port 22) to the whole internet, which this project never does",
@@ -203,7 +211,7 @@ export const RULES: readonly Rule[] = [
     fix: PRIVATE_KEY_FIX,
     broken: (cfg) => ifBad(!cfg.hasSshPrivateKey, ""),
   },
-  ...onlyFor("aws", ["amiId", "availabilityZone", "keyName", "instanceProfile"]),
+  ...onlyFor("aws", ["amiId", "availabilityZone", "keyName", "instanceProfile", "idleStopMinutes"]),
   {
     key: "learnerLab",
     when: "host",

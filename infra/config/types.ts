@@ -33,6 +33,8 @@ export interface StackConfig {
   /** Whether an own certificate and key are configured; both are only ever read as Pulumi secrets. */
   hasTlsCert: boolean;
   hasTlsKey: boolean;
+  /** Power off after this many minutes without a model request; 0 = off. */
+  idleStopMinutes: number;
   /** aws:region (or AWS_REGION / AWS_DEFAULT_REGION). */
   region?: string;
 }

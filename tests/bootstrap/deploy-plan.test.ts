@@ -3,17 +3,63 @@ import { checkRemoteDir } from "../../common/remote-dir";
 
 import { EventEmitter } from "node:events";
 import { throwIfCancelled } from "../../bootstrap/deploy/index";
-import { DEPLOY_RECORD, modelNamesOf, planDeploy, renderedToBundle } from "../../bootstrap/deploy/plan";
+import {
+  DEPLOY_RECORD,
+  modelNamesOf,
+  parseDeployRecord,
+  planDeploy,
+  renderedToBundle,
+} from "../../bootstrap/deploy/plan";
 import { isDiskFull, staleVersionMessages, untilConnectionLost } from "../../bootstrap/deploy/upload";
 import { parseDiskFree } from "../../bootstrap/transfer/remote-scripts";
 import { parseParallel } from "../../cli/deploy";
 import { logsArgv } from "../../cli/logs";
-import { dockerPsArgv, formatStatus, parseDeployRecord, parseDockerPs } from "../../cli/status";
+import { dockerPsArgv, formatStatus, parseDockerPs } from "../../cli/status";
 import { stopArgv } from "../../cli/stop";
 import { ExitCode } from "../../common/errors";
 import { remoteCommandLine } from "../../common/shell";
+import { thrown } from "../helpers/errors";
 
 const input = { remoteDir: "/opt/odapi/", modelsDir: "./models" };
+
+describe("planDeploy: the idle auto-stop", () => {
+  test("--idle-stop-minutes N: the script and units are bundled for TF Serving's loopback port, the timer switched on last", () => {
+    const plan = planDeploy(
+      { ...input, apiKey: "k".repeat(40), idleStopMinutes: 45 },
+      ["ssd", "retina"],
+      "ubuntu",
+    );
+    const files = Object.fromEntries(plan.renderedFiles.map((f) => [f.path, f]));
+    expect(files["idle-stop.sh"]?.mode).toBe(0o755);
+    expect(files["idle-stop.sh"]?.content).toContain(
+      "metrics_url=http://127.0.0.1:18501/monitoring/prometheus/metrics",
+    );
+    expect(files["idle-stop.sh"]?.content).toContain("models=(retina ssd)");
+    expect(files["idle-stop.sh"]?.content).toContain(":-2700}");
+    expect(files["systemd/odapi-idle-stop.service"]?.content).toContain(
+      "ExecStart=/bin/bash /opt/odapi/idle-stop.sh",
+    );
+    expect(files["systemd/odapi-idle-stop.timer"]?.mode).toBe(0o644);
+    expect(plan.idleStop?.minutes).toBe(45);
+    expect(plan.idleStop?.argv.slice(-3)).toEqual(["idle-stop-install", "/opt/odapi", "on"]);
+    expect(remoteCommandLine(plan.idleStop?.argv as string[], { sudo: true, user: "ubuntu" })).toMatch(
+      /^sudo -n -- bash -c 'set -Eeuo pipefail\n[\s\S]*' idle-stop-install \/opt\/odapi on$/,
+    );
+  });
+
+  test("0 removes it (nothing bundled); not given leaves the host as it is; out of range is a usage error", () => {
+    const off = planDeploy({ ...input, idleStopMinutes: 0 }, ["ssd"], "root");
+    expect(off.renderedFiles.map((f) => f.path)).not.toContain("idle-stop.sh");
+    expect(off.idleStop?.argv.slice(-1)).toEqual(["off"]);
+    expect(planDeploy(input, ["ssd"], "root").idleStop).toBeUndefined();
+    for (const bad of [2, -1, 20_000, Number.NaN]) {
+      const e = thrown(() => planDeploy({ ...input, idleStopMinutes: bad }, ["ssd"], "root"));
+      expect(e.exitCode).toBe(ExitCode.usage);
+      expect(e.message).toBe(`--idle-stop-minutes ${bad} is out of range`);
+      expect(e.remedy).toContain("0 (off) or 5…10080");
+    }
+  });
+});
 
 describe("planDeploy", () => {
   test("a non-root user: scripts run through sudo -n, the dir is created as the user or chowned to it", () => {

@@ -58,6 +58,7 @@ describe("parseStackConfig", () => {
       domain: undefined,
       hasTlsCert: false,
       hasTlsKey: false,
+      idleStopMinutes: 0,
       region: "us-east-1",
     });
   });
@@ -283,6 +284,24 @@ const RULES: [string, Record<string, string>, string, RegExp][] = [
   ["remote dir with ..", { ...LAB, "odapi:remoteDir": "/opt/../etc" }, "odapi:remoteDir", /no '\.\.'/],
   ["bad ssh user", { ...LAB, "odapi:sshUser": "Root User" }, "odapi:sshUser", /is not a valid login name/],
   ["ssh wait out of range", { ...LAB, "odapi:sshWaitMinutes": "0" }, "odapi:sshWaitMinutes", /must be 1…120/],
+  [
+    "idle stop below the range",
+    { ...LAB, "odapi:idleStopMinutes": "2" },
+    "odapi:idleStopMinutes",
+    /must be 0 \(off\) or 5…10080/,
+  ],
+  [
+    "idle stop negative",
+    { ...LAB, "odapi:idleStopMinutes": "-60" },
+    "odapi:idleStopMinutes",
+    /must be 0 \(off\) or 5…10080/,
+  ],
+  [
+    "idle stop on your own host",
+    { ...HOST, "odapi:idleStopMinutes": "60" },
+    "odapi:idleStopMinutes",
+    /applies only to target .aws./,
+  ],
   ["bad host key", { ...HOST, "odapi:hostKey": "AAAA" }, "odapi:hostKey", /is not an SSH public host key/],
   // own host
   [

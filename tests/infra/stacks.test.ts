@@ -93,6 +93,21 @@ describe.each(AWS_STACKS)("%s stack", (_name, run) => {
     expect(md.httpEndpoint).toBe("enabled");
   });
 
+  test("a power-off from the host (the idle auto-stop) stops the instance, never terminates it", () => {
+    expect(r.one(INSTANCE).inputs.instanceInitiatedShutdownBehavior).toBe("stop");
+  });
+
+  test("outputs say the hourly price (dated table) and the idle rule; status/start --stack read region and type", () => {
+    expect(r.outputs.region).toBe("us-east-1");
+    expect(r.outputs.instanceType).toBe(r.one(INSTANCE).inputs.instanceType);
+    expect(r.outputs.hourlyCost).toMatch(
+      /^\S+ in us-east-1: \$[\d.]+\/h on demand .*https:\/\/aws\.amazon\.com\/ec2\/pricing\/on-demand\//,
+    );
+    expect(r.outputs.idleStop).toMatch(/^idle auto-stop: /);
+    expect(r.outputs.sshUser).toBe("ubuntu");
+    expect(r.outputs.remoteDir).toBe("/opt/odapi");
+  });
+
   test("root volume is an encrypted gp3 volume", () => {
     const root = r.one(INSTANCE).inputs.rootBlockDevice;
     expect(root.encrypted).toBe(true);
@@ -270,6 +285,22 @@ describe("cpu stack (Learner Lab)", () => {
     expect(size).toBeLessThanOrEqual(100);
   });
 
+  test("idle auto-stop off by default (the lab stops instances itself): the deploy removes any timer", () => {
+    expect(r.one(LOCAL).inputs.create).toContain(" --idle-stop-minutes 0 ");
+    expect(r.outputs.idleStopMinutes).toBe(0);
+    expect(r.outputs.idleStop).toBe("idle auto-stop: off (the instance runs until you stop it)");
+    expect(r.outputs.hourlyCostUsd).toBe(0.0832);
+  });
+
+  test("idleStopMinutes set on the cpu stack: passed to the deploy, and a new value re-runs it", async () => {
+    const on = ok(await cpu({ "odapi:idleStopMinutes": "30" }));
+    expect(on.one(LOCAL).inputs.create).toContain(" --idle-stop-minutes 30 ");
+    expect(on.outputs.idleStopMinutes).toBe(30);
+    expect(on.one(LOCAL).inputs.environment.ODAPI_BUNDLE_SHA256).not.toBe(
+      r.one(LOCAL).inputs.environment.ODAPI_BUNDLE_SHA256,
+    );
+  });
+
   test("the CPU host runs the CPU image (no --gpu)", () => {
     expect(r.one(LOCAL).inputs.create).not.toContain("--gpu");
   });
@@ -304,6 +335,13 @@ describe("gpu stack", () => {
 
   test("deploys with --gpu", () => {
     expect(r.one(LOCAL).inputs.create).toContain(" --gpu --json");
+  });
+
+  test("cost guard on by default: stops after 60 idle minutes; the output names $0.526/h", () => {
+    expect(r.one(LOCAL).inputs.create).toContain(" --idle-stop-minutes 60 ");
+    expect(r.outputs.idleStopMinutes).toBe(60);
+    expect(r.outputs.hourlyCostUsd).toBe(0.526);
+    expect(r.outputs.idleStop).toContain("after 60 min without a model request");
   });
 });
 
@@ -348,6 +386,12 @@ describe("dev stack (own host)", () => {
     expect(r.outputs).not.toHaveProperty("sshPrivateKey");
     expect(r.secret.apiKey).toBe(true);
     expect(JSON.stringify(r.outputs)).not.toContain("PRIVATE KEY");
+  });
+
+  test("no cost guard on your own host: no idle flag, no price or idle outputs", () => {
+    expect(r.one(LOCAL).inputs.create).not.toContain("--idle-stop-minutes");
+    for (const key of ["idleStopMinutes", "idleStop", "hourlyCost", "hourlyCostUsd"])
+      expect(r.outputs).not.toHaveProperty(key);
   });
 });
 
