@@ -5,8 +5,8 @@ import { MANIFEST_HEADER, manifestsPrefix, normalizePrefix, objectKey } from "./
 import { FILES } from "./constants";
 import { renderModelsConfig } from "./models-config";
 import { scriptPrologue } from "./script-common";
-import type { VersionPolicy } from "./types";
 import { renderTimerUnit } from "./systemd-timer";
+import type { VersionPolicy } from "./types";
 
 /** The official AWS CLI v2 image, pinned; the agent runs it with host networking (IMDSv2 hop limit 1, design.md). */
 export const AWS_CLI_IMAGE = "amazon/aws-cli:2.32.2";
