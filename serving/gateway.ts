@@ -1,11 +1,14 @@
 // The API-key gateway: an nginx config that fronts TF Serving, which has no authentication of its own.
 // The key lives only in this rendered file (mode 0600, mounted read-only): never on a command line or in env.
+
+import { validateModelName } from "../common/model-name";
 import {
   CONTAINER_REST_PORT,
   CONTAINERS,
   DEFAULT_MAX_BODY_BYTES,
   GATEWAY_CONTAINER_PORT,
   GATEWAY_GUARD_PATH,
+  HEALTH_PATH,
 } from "./constants";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
@@ -96,7 +99,40 @@ async function predict(r) {
   r.return(res.status, res.responseText);
 }
 
-export default { predict };
+// TF Serving's status answers 200 also while a model is LOADING: only an AVAILABLE version counts as ready.
+function available(res) {
+  if (res.status !== 200) return false;
+  try {
+    const versions = JSON.parse(res.responseText).model_version_status;
+    return Array.isArray(versions) && versions.some((v) => v && v.state === "AVAILABLE");
+  } catch (e) {
+    return false;
+  }
+}
+
+// Keyless readiness for a load balancer: readiness and the names of the models not ready, nothing else.
+async function healthz(r) {
+  r.headersOut["Content-Type"] = "application/json";
+  if (r.method !== "GET" && r.method !== "HEAD")
+    return r.return(405, \`\${JSON.stringify({ error: "use GET for ${HEALTH_PATH}" })}\n\`);
+  const models = (r.variables.odapi_health_models || "").split(" ").filter((m) => m.length > 0);
+  const waiting = [];
+  // One at a time: Debian's njs 0.7.9 worker crashed (SIGSEGV) on parallel subrequests.
+  for (let i = 0; i < models.length; i++) {
+    const m = models[i];
+    let res;
+    try {
+      res = await r.subrequest(\`/.odapi/healthz/v1/models/\${m}\`, { method: "GET" });
+    } catch (e) {
+      res = undefined;
+    }
+    if (!res || !available(res)) waiting.push(m);
+  }
+  const ready = models.length > 0 && waiting.length === 0;
+  r.return(ready ? 200 : 503, \`\${JSON.stringify(ready ? { status: "ready" } : { status: "not ready", notReady: waiting })}\n\`);
+}
+
+export default { predict, healthz };
 `;
 }
 
@@ -123,6 +159,8 @@ export interface GatewayParams {
   guardFile: string;
   /** Default DEFAULT_GATEWAY_LIMITS (tests shorten the timeouts). */
   limits?: Partial<GatewayLimits>;
+  /** The models HEALTH_PATH requires AVAILABLE; none → it answers 503. */
+  models: string[];
 }
 
 /** The parameters for the gateway container on a deployed host. */
@@ -139,6 +177,7 @@ export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }
     accessLog: "/dev/stdout",
     workerProcesses: "auto",
     guardFile: GATEWAY_GUARD_PATH,
+    models: opts.models.map((m) => m.name),
   };
 }
 
@@ -154,6 +193,8 @@ const NOT_ALLOWED = jsonError("method not allowed: use GET for model status and 
 
 export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
+  // The names go into an nginx string and subrequest paths.
+  for (const m of p.models) validateModelName(m);
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...p.limits };
   const proxy = [
     p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
@@ -214,6 +255,12 @@ ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s 
     # nginx cannot parse CONNECT's request line (400): it is a refused method like TRACE, key or not.
     if ($odapi_refused_method) {
       return 405 ${NOT_ALLOWED};
+    }
+    # Keyless readiness for load balancers: \`break\` ends the server's rewrite directives, skipping the key check below.
+    rewrite ^${HEALTH_PATH}\\z /.odapi/healthz break;
+    # Its status subrequests run these directives again; only they (their main request is ${HEALTH_PATH}) skip the key.
+    if ($request_uri ~ "^${HEALTH_PATH}(\\?.*)?\\z") {
+      rewrite ^(/\\.odapi/healthz/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*)\\z $1 break;
     }
     # Checked in the server-rewrite phase, before the body-size check: without the key nothing else is revealed.
     if ($http_x_api_key != "${p.apiKey}") {
@@ -286,6 +333,17 @@ ${proxy.join("\n")}
       internal;
       # The whole answer is handed to the guard (a batch of detections can be megabytes).
       subrequest_output_buffer_size 64m;
+${predictProxy.join("\n")}
+    }
+
+    # ${HEALTH_PATH}: one status subrequest per model, under the same per-address limits as every other request.
+    location = /.odapi/healthz {
+      internal;
+      set $odapi_health_models "${p.models.join(" ")}";
+      js_content odapi_guard.healthz;
+    }
+    location ~ "^/\\.odapi/healthz(/v1/models/[^/]+)\\z" {
+      internal;
 ${predictProxy.join("\n")}
     }
 

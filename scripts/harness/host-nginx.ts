@@ -34,6 +34,8 @@ export function hostGatewayParams(
     resolver?: string;
     resolverValidSeconds?: number;
     limits?: Partial<GatewayLimits>;
+    /** The models /healthz checks; default none. */
+    models?: string[];
   },
 ): GatewayParams {
   return {
@@ -51,6 +53,7 @@ export function hostGatewayParams(
     workerProcesses: 1,
     guardFile: join(dir, "guard.js"),
     ...(opts.limits ? { limits: opts.limits } : {}),
+    models: opts.models ?? [],
   };
 }
 
@@ -116,9 +119,12 @@ export async function startHostGateway(opts: {
   resolver?: string;
   resolverValidSeconds?: number;
   limits?: Partial<GatewayLimits>;
+  models?: string[];
+  /** Default a free one; a replacement replica takes its predecessor's port. */
+  port?: number;
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
-  const port = await freeLoopbackPort();
+  const port = opts.port ?? (await freeLoopbackPort());
   const config = join(dir, "nginx.conf");
   const params = hostGatewayParams(dir, { ...opts, listenPort: port });
   writeFileSync(config, renderGatewayConfig(params), { mode: 0o600 });
