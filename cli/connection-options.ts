@@ -21,19 +21,26 @@ export const CONNECTION_GROUP = "Connection:";
 /** How any command over SSH can fail before its own work starts. */
 export const SSH_EXIT_CODES: ExitCodeName[] = ["unreachable", "auth", "hostKey", "timeout"];
 
-/** Adds --host --port --user --key --host-key --known-hosts --connect-timeout --remote-dir --json. */
-export function withConnectionOptions<T>(y: Argv<T>): Argv<T & ConnectionArgs> {
+/**
+ * Adds --host --port --user --key --host-key --known-hosts --connect-timeout --remote-dir --json. `demand: false`
+ * for a command with another way to name its target (status --stack), which then checks them itself.
+ */
+export function withConnectionOptions<T>(
+  y: Argv<T>,
+  opts: { demand?: boolean } = {},
+): Argv<T & ConnectionArgs> {
+  const demandOption = opts.demand ?? true;
   return y
     .option("host", {
       type: "string",
-      demandOption: true,
+      demandOption,
       group: CONNECTION_GROUP,
       describe: "Server address (IP or DNS name)",
     })
     .option("port", { type: "number", default: 22, group: CONNECTION_GROUP, describe: "SSH port" })
     .option("user", {
       type: "string",
-      demandOption: true,
+      demandOption,
       group: CONNECTION_GROUP,
       describe: "SSH user (ubuntu on Ubuntu images, ec2-user on Amazon Linux); sudo is used when not root",
     })
@@ -63,7 +70,7 @@ export function withConnectionOptions<T>(y: Argv<T>): Argv<T & ConnectionArgs> {
     })
     .option("remote-dir", {
       type: "string",
-      demandOption: true,
+      demandOption,
       group: CONNECTION_GROUP,
       describe: "Absolute directory on the server holding models/, config/ and the scripts",
     })

@@ -5,7 +5,7 @@ import { DEPLOY_RECORD, type DeployRecord } from "../bootstrap/deploy/plan";
 import { assessStatus } from "../bootstrap/deploy/wait-ready";
 import type { SshSession } from "../bootstrap/ssh/session";
 import { getModelStatus } from "../client/api";
-import { isOdapiError } from "../common/errors";
+import { isOdapiError, OdapiError } from "../common/errors";
 import { checkRemoteDir } from "../common/remote-dir";
 import { CONTAINERS } from "../serving";
 import {
@@ -16,6 +16,7 @@ import {
 } from "./connection-options";
 import { exitCodeHelp } from "./exit-codes";
 import { dockerFailure } from "./remote-docker";
+import type * as Replicas from "./status-replicas";
 
 export interface ContainerInfo {
   name: string;
@@ -138,17 +139,68 @@ export function formatStatus(r: StatusReport): string {
   return lines.join("\n");
 }
 
-export const statusCommand: CommandModule<object, ConnectionArgs> = {
+interface StatusArgs extends ConnectionArgs {
+  stack?: string;
+}
+
+/** Host mode needs the connection flags; --stack replaces them (pure). */
+export function checkStatusArgs(args: Partial<StatusArgs>): true {
+  if (args.stack) {
+    const extra = (["host", "user", "remote-dir"] as const).filter((k) => args[k] !== undefined);
+    if (extra.length)
+      throw new OdapiError(
+        `--stack cannot be combined with ${extra.map((k) => `--${k}`).join(", ")}`,
+        "pass --stack S for a Pulumi stack's instance, or --host/--user/--remote-dir for a host",
+        "usage",
+      );
+    return true;
+  }
+  const missing = (["host", "user", "remote-dir"] as const).filter((k) => args[k] === undefined);
+  if (missing.length)
+    throw new OdapiError(
+      `missing ${missing.map((k) => `--${k}`).join(", ")}`,
+      "pass --host, --user and --remote-dir for a host, or --stack S for a Pulumi stack's EC2 instance",
+      "usage",
+    );
+  return true;
+}
+
+/** Host mode: containers and model states over SSH. */
+async function hostStatus(args: ConnectionArgs): Promise<void> {
+  const report = await withSession(args, (s) => collectStatus(s, args["remote-dir"]));
+  process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatStatus(report)}\n`);
+}
+
+/** Stack mode: the scale stack's replicas and their target health (cli/status-replicas.ts). */
+async function stackStatus(stack: string, json: boolean): Promise<void> {
+  // Loaded only here: host mode never pays for the AWS SDK (literal require, as in commands.ts).
+  const { collectReplicaStatus, formatReplicaStatus } = require("./status-replicas") as typeof Replicas;
+  const report = await collectReplicaStatus(stack);
+  process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReplicaStatus(report)}\n`);
+}
+
+export const statusCommand: CommandModule<object, StatusArgs> = {
   command: "status",
   builder: (y) =>
-    withConnectionOptions(y)
+    withConnectionOptions(y, { demand: false })
+      .option("stack", {
+        type: "string",
+        describe:
+          "Pulumi stack (scale): its replicas (Auto Scaling group instances) and their health in the ALB target group, instead of --host",
+      })
+      .check(checkStatusArgs)
       .example(
         "$0 status --host 203.0.113.7 --user ubuntu --key k.pem --remote-dir /opt/odapi",
         "Containers and model states",
       )
-      .epilogue(exitCodeHelp([...SSH_EXIT_CODES, "missingTool"])) as never,
+      .example("$0 status --stack scale", "Replicas, their zone, lifecycle and ALB target health")
+      .epilogue(
+        exitCodeHelp([...SSH_EXIT_CODES, "notFound", "missingTool"], {
+          notFound: "--stack: the Auto Scaling group not found",
+        }),
+      ) as never,
   handler: async (args) => {
-    const report = await withSession(args, (s) => collectStatus(s, args["remote-dir"]));
-    process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatStatus(report)}\n`);
+    if (args.stack) await stackStatus(args.stack, args.json);
+    else await hostStatus(args);
   },
 };

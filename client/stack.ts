@@ -13,24 +13,38 @@ export function stackOutputArgv(stack: string): string[] {
   return ["pulumi", "stack", "output", "--json", "--show-secrets", "-s", stack];
 }
 
+/** The outputs as a JSON object; anything else is a config error (pure). */
+export function parseOutputsJson(json: string, stack: string): Record<string, unknown> {
+  try {
+    const o: unknown = JSON.parse(json);
+    if (o && typeof o === "object" && !Array.isArray(o)) return o as Record<string, unknown>;
+  } catch {
+    // reported below
+  }
+  throw new OdapiError(
+    `\`pulumi stack output --json -s ${stack}\` did not print a JSON object`,
+    "run it yourself to see why, or pass --url",
+    "config",
+  );
+}
+
+/** The error for an output the stack lacks (pure). */
+export function missingOutput(stack: string, what: string, orElse = "or pass --url"): OdapiError {
+  return new OdapiError(
+    `stack ${stack} has no ${what} output (not deployed yet, or deployed by an older version)`,
+    `run \`pulumi up -s ${stack}\`, ${orElse}`,
+    "config",
+  );
+}
+
 /** Checks and narrows `pulumi stack output --json` to what the client needs (pure). */
 export function parseStackOutputs(json: string, stack: string): StackTarget {
-  let o: Record<string, unknown>;
-  try {
-    o = JSON.parse(json) as Record<string, unknown>;
-  } catch {
-    throw new OdapiError(
-      `\`pulumi stack output --json -s ${stack}\` did not print JSON`,
-      "run it yourself to see why, or pass --url",
-      "config",
-    );
-  }
-  const notDeployed = (what: string) =>
-    new OdapiError(
-      `stack ${stack} has no ${what} output (not deployed yet, or deployed by an older version)`,
-      `run \`pulumi up -s ${stack}\`, or pass --url`,
-      "config",
-    );
+  return stackTargetOf(parseOutputsJson(json, stack), stack);
+}
+
+/** The client's part of the outputs: apiUrl, models, apiKey (pure). */
+export function stackTargetOf(o: Record<string, unknown>, stack: string): StackTarget {
+  const notDeployed = (what: string) => missingOutput(stack, what);
   if (typeof o.apiUrl !== "string" || !o.apiUrl) throw notDeployed("apiUrl");
   const models = o.models;
   if (!Array.isArray(models) || models.length === 0 || models.some((m) => typeof m !== "string")) {
@@ -70,7 +84,12 @@ export function stackCommandError(
   );
 }
 
-export function readStack(stack: string, cwd: string): Promise<StackTarget> {
+export async function readStack(stack: string, cwd: string): Promise<StackTarget> {
+  return stackTargetOf(await readStackOutputs(stack, cwd), stack);
+}
+
+/** Every output of the stack (secrets included), as `pulumi stack output --json` prints them. */
+export function readStackOutputs(stack: string, cwd: string): Promise<Record<string, unknown>> {
   const [cmd, ...args] = stackOutputArgv(stack);
   return new Promise((resolve, reject) => {
     execFile(cmd, args, { cwd, timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
@@ -80,7 +99,7 @@ export function readStack(stack: string, cwd: string): Promise<StackTarget> {
         return;
       }
       try {
-        resolve(parseStackOutputs(String(stdout), stack));
+        resolve(parseOutputsJson(String(stdout), stack));
       } catch (e) {
         reject(e);
       }
