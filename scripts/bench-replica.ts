@@ -9,6 +9,7 @@ import http from "node:http";
 import { predictRequestBody } from "../client/request";
 import { median, percentile } from "../common/stats";
 import { HEALTH_PATH } from "../serving/constants";
+import { postPredict } from "./harness/predict-request";
 import { deployModels, MODEL, openRehearsal, prepareVersion } from "./harness/rehearsal";
 
 function arg(name: string, fallback: string): string {
@@ -30,33 +31,11 @@ async function closedLoop(port: number, key: string, body: string, concurrency: 
   const times: number[] = [];
   let failed = 0;
   const end = Date.now() + seconds * 1000;
-  const one = () =>
-    new Promise<void>((resolve) => {
-      const t0 = process.hrtime.bigint();
-      const req = http.request(
-        {
-          host: "127.0.0.1",
-          port,
-          method: "POST",
-          path: `/v1/models/${MODEL}:predict`,
-          agent,
-          headers: { "content-type": "application/json", "X-API-Key": key },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => {
-            if (res.statusCode === 200) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-            else failed++;
-            resolve();
-          });
-        },
-      );
-      req.on("error", () => {
-        failed++;
-        resolve();
-      });
-      req.end(body);
-    });
+  const one = async () => {
+    const r = await postPredict({ port, apiKey: key, model: MODEL, body, agent });
+    if (r.status === 200) times.push(r.ms);
+    else failed++;
+  };
   const started = Date.now();
   await Promise.all(
     Array.from({ length: concurrency }, async () => {

@@ -2,12 +2,13 @@
 // HTTP health checks on the gateway's health path, and its runtime socket to drain, remove and re-add a replica
 // the way an ASG instance refresh does (deregister, wait for in-flight requests, replace, wait for healthy).
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OdapiError } from "../../common/errors";
 import { HEALTH_PATH } from "../../serving/constants";
+import { stopperOf } from "./child";
 import { freeLoopbackPort } from "./host-nginx";
 
 export const HAPROXY = "/usr/sbin/haproxy";
@@ -140,14 +141,7 @@ export async function startHaproxy(opts: HaproxyOptions): Promise<Haproxy> {
   child.on("error", (err) => {
     stderr += `cannot run ${HAPROXY}: ${err.message} (apt-get install haproxy)\n`;
   });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = stopperOf(child, dir);
   const command = (line: string) => runtimeCommand(socket, line);
   const stats = async () => parseShowStat(await command("show stat"));
   const statOf = async (server: string) => (await stats()).find((s) => s.name === server);

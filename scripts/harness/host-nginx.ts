@@ -1,7 +1,7 @@
 // Runs the rendered gateway config with this machine's nginx on 127.0.0.1 (tests and the gateway benchmark).
 // Deployed hosts run the same config in the pinned nginx container instead (see docker-args.ts).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,6 +12,7 @@ import {
   renderGatewayConfig,
   renderGatewayGuard,
 } from "../../serving/gateway";
+import { stopperOf } from "./child";
 
 export const HOST_NGINX = "/usr/sbin/nginx";
 
@@ -139,14 +140,7 @@ export async function startHostGateway(opts: {
   child.on("error", (err) => {
     stderr += `cannot run ${HOST_NGINX}: ${err.message}\n`;
   });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = stopperOf(child, dir);
   try {
     await waitForPort(port, child, 10_000, () => stderr);
   } catch (err) {

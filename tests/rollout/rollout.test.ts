@@ -14,6 +14,7 @@ import {
   startHaproxy,
 } from "../../scripts/harness/haproxy";
 import { type HostGateway, startHostGateway } from "../../scripts/harness/host-nginx";
+import { postPredict } from "../../scripts/harness/predict-request";
 import { type FakeServing, startFakeTfServing } from "../helpers/fake-tf-serving";
 
 const KEY = "rollout-key-0123456789abcdef0123456789";
@@ -66,32 +67,14 @@ function startClient(port: number) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: WORKERS });
   let stopped = false;
   const started = Date.now();
-  const one = () =>
-    new Promise<Outcome>((resolve) => {
-      const req = http.request(
-        {
-          host: "127.0.0.1",
-          port,
-          method: "POST",
-          path: `/v1/models/${MODEL}:predict`,
-          agent,
-          headers: { "content-type": "application/json", "X-API-Key": KEY },
-        },
-        (res) => {
-          let text = "";
-          res.setEncoding("utf8");
-          res.on("data", (c) => {
-            text += c;
-          });
-          res.on("end", () => {
-            const ok = res.statusCode === 200 && JSON.parse(text).predictions?.length === 1;
-            resolve(ok ? { status: 200 } : { status: res.statusCode ?? 0, error: text.slice(0, 200) });
-          });
-        },
-      );
-      req.on("error", (err) => resolve({ status: 0, error: err.message }));
-      req.end(BODY);
-    });
+  const one = async (): Promise<Outcome> => {
+    const r = await postPredict({ port, apiKey: KEY, model: MODEL, body: BODY, agent });
+    if (r.status !== 200) return { status: r.status, error: r.error ?? r.body.slice(0, 200) };
+    // A 200 must carry one detection result, not some other page.
+    return JSON.parse(r.body).predictions?.length === 1
+      ? { status: 200 }
+      : { status: 200, error: r.body.slice(0, 200) };
+  };
   const worker = async () => {
     while (!stopped && outcomes.length < MAX_REQUESTS && Date.now() - started < MAX_CLIENT_MS) {
       outcomes.push(await one());
@@ -195,7 +178,7 @@ describe("rolling a new model version and an instance refresh through a health-c
     } finally {
       await client.stop();
     }
-    const failed = client.outcomes.filter((o) => o.status !== 200);
+    const failed = client.outcomes.filter((o) => o.status !== 200 || o.error !== undefined);
     expect(failed).toEqual([]);
     expect(client.outcomes.length).toBeGreaterThan(300);
     const served = replicas.map((r) => r.fake.predictCalls.get(MODEL) ?? 0);
