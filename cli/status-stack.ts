@@ -8,10 +8,8 @@ import { DEPLOY_RECORD, parseDeployRecord } from "../bootstrap/deploy/plan";
 import { parseKnownHosts } from "../bootstrap/ssh/known-hosts";
 import { connect } from "../bootstrap/ssh/session";
 import type { SshTarget } from "../bootstrap/ssh/target";
-import { readStackOutputs } from "../client/stack";
 import { isOdapiError } from "../common/errors";
 import { formatDuration } from "../common/format";
-import { PROJECT_ROOT } from "../common/paths";
 import { type IdleVerdict, idleVerdict, parseIdleState } from "../serving";
 
 export interface StackStatus {
@@ -96,9 +94,12 @@ export function formatStackStatus(s: StackStatus): string {
   return lines.join("\n");
 }
 
-/** Reads the stack's outputs and describes its instance. */
-export async function collectStackStatus(stack: string): Promise<StackStatus> {
-  const inst = stackInstanceOf(await readStackOutputs(stack, PROJECT_ROOT), stack);
+/** Describes the instance of a stack from its outputs. */
+export async function collectStackStatus(
+  outputs: Record<string, unknown>,
+  stack: string,
+): Promise<StackStatus> {
+  const inst = stackInstanceOf(outputs, stack);
   const where = ec2Where(process.env, inst.region);
   const ec2 = createEc2Client(where);
   try {

@@ -5,7 +5,9 @@ import { DEPLOY_RECORD, type DeployRecord, parseDeployRecord } from "../bootstra
 import { assessStatus } from "../bootstrap/deploy/wait-ready";
 import type { SshSession } from "../bootstrap/ssh/session";
 import { getModelStatus } from "../client/api";
+import type * as Stack from "../client/stack";
 import { isOdapiError, OdapiError } from "../common/errors";
+import { PROJECT_ROOT } from "../common/paths";
 import { checkRemoteDir } from "../common/remote-dir";
 import { CONTAINERS } from "../serving";
 import {
@@ -16,6 +18,7 @@ import {
 } from "./connection-options";
 import { exitCodeHelp } from "./exit-codes";
 import { dockerFailure } from "./remote-docker";
+import type * as Replicas from "./status-replicas";
 import type * as StackMode from "./status-stack";
 
 export interface ContainerInfo {
@@ -161,11 +164,22 @@ async function hostStatus(args: ConnectionArgs): Promise<void> {
   process.stdout.write(args.json ? `${JSON.stringify(report)}\n` : `${formatStatus(report)}\n`);
 }
 
-/** Stack mode: the EC2 instance of a cpu/gpu stack, its cost and its idle auto-stop (cli/status-stack.ts). */
+/**
+ * Stack mode: a scale stack's replicas and their target health (cli/status-replicas.ts), or the EC2 instance of a
+ * cpu/gpu stack, its cost and its idle auto-stop (cli/status-stack.ts), chosen by the stack's outputs.
+ */
 async function stackStatus(stack: string, json: boolean): Promise<void> {
-  // Loaded only here: host mode never pays for the AWS SDK (literal require, as in commands.ts).
+  // Loaded only here: host mode never pays for the AWS SDK (literal requires, as in commands.ts).
+  const { readStackOutputs } = require("../client/stack") as typeof Stack;
+  const outputs = await readStackOutputs(stack, PROJECT_ROOT);
+  if (outputs.autoScalingGroup !== undefined) {
+    const { collectReplicaStatus, formatReplicaStatus } = require("./status-replicas") as typeof Replicas;
+    const report = await collectReplicaStatus(outputs, stack);
+    process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatReplicaStatus(report)}\n`);
+    return;
+  }
   const { collectStackStatus, formatStackStatus } = require("./status-stack") as typeof StackMode;
-  const report = await collectStackStatus(stack);
+  const report = await collectStackStatus(outputs, stack);
   process.stdout.write(json ? `${JSON.stringify(report)}\n` : `${formatStackStatus(report)}\n`);
 }
 
@@ -176,7 +190,7 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
       .option("stack", {
         type: "string",
         describe:
-          "Pulumi stack (cpu, gpu): its EC2 instance's state, uptime, idle auto-stop, hourly price and cost since start, instead of --host",
+          "Pulumi stack instead of --host: cpu/gpu → its EC2 instance's state, uptime, idle auto-stop, hourly price and cost since start; scale → its replicas (Auto Scaling group instances) and their health in the ALB target group",
       })
       .check(checkStatusArgs)
       .example(
@@ -187,9 +201,10 @@ export const statusCommand: CommandModule<object, StatusArgs> = {
         "$0 status --stack gpu",
         "Running or stopped, uptime, idle auto-stop, $/h and cost since start",
       )
+      .example("$0 status --stack scale", "Replicas, their zone, lifecycle and ALB target health")
       .epilogue(
         exitCodeHelp([...SSH_EXIT_CODES, "notFound", "missingTool"], {
-          notFound: "--stack: the instance not found",
+          notFound: "--stack: the instance or the Auto Scaling group not found",
         }),
       ) as never,
   handler: async (args) => {

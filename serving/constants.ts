@@ -13,6 +13,8 @@ export const GATEWAY_TLS_PATHS = {
   cert: "/etc/nginx/odapi-tls.crt",
   key: "/etc/nginx/odapi-tls.key",
 } as const;
+/** The gateway's keyless readiness path (200 only when every model has an AVAILABLE version): load balancers probe it. */
+export const HEALTH_PATH = "/healthz";
 export const CONTAINERS = { serving: "odapi-serving", gateway: "odapi-gateway" } as const;
 /** User-defined bridge network: the gateway reaches TF Serving by container name, not through a host port. */
 export const DOCKER_NETWORK = "odapi-net";

@@ -1,5 +1,7 @@
 // The API-key gateway: an nginx config that fronts TF Serving, which has no authentication of its own.
 // The key lives only in this rendered file (mode 0600, mounted read-only): never on a command line or in env.
+
+import { validateModelName } from "../common/model-name";
 import {
   CONTAINER_REST_PORT,
   CONTAINERS,
@@ -7,6 +9,7 @@ import {
   GATEWAY_CONTAINER_PORT,
   GATEWAY_GUARD_PATH,
   GATEWAY_TLS_PATHS,
+  HEALTH_PATH,
 } from "./constants";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
@@ -136,7 +139,40 @@ function predict(r) {
   r.internalRedirect("@tf_serving_predict");
 }
 
-export default { predict };
+// TF Serving's status answers 200 also while a model is LOADING: only an AVAILABLE version counts as ready.
+function available(res) {
+  if (res.status !== 200) return false;
+  try {
+    const versions = JSON.parse(res.responseText).model_version_status;
+    return Array.isArray(versions) && versions.some((v) => v && v.state === "AVAILABLE");
+  } catch (e) {
+    return false;
+  }
+}
+
+// Keyless readiness for a load balancer: readiness and the names of the models not ready, nothing else.
+async function healthz(r) {
+  r.headersOut["Content-Type"] = "application/json";
+  if (r.method !== "GET" && r.method !== "HEAD")
+    return r.return(405, \`\${JSON.stringify({ error: "use GET for ${HEALTH_PATH}" })}\n\`);
+  const models = (r.variables.odapi_health_models || "").split(" ").filter((m) => m.length > 0);
+  const waiting = [];
+  // One at a time: Debian's njs 0.7.9 worker crashed (SIGSEGV) on parallel subrequests.
+  for (let i = 0; i < models.length; i++) {
+    const m = models[i];
+    let res;
+    try {
+      res = await r.subrequest(\`/.odapi/healthz/v1/models/\${m}\`, { method: "GET" });
+    } catch (e) {
+      res = undefined;
+    }
+    if (!res || !available(res)) waiting.push(m);
+  }
+  const ready = models.length > 0 && waiting.length === 0;
+  r.return(ready ? 200 : 503, \`\${JSON.stringify(ready ? { status: "ready" } : { status: "not ready", notReady: waiting })}\n\`);
+}
+
+export default { predict, healthz };
 `;
 }
 
@@ -165,6 +201,8 @@ export interface GatewayParams {
   limits?: Partial<GatewayLimits>;
   /** Set → the listen port speaks only TLS 1.2/1.3 with this certificate chain and key (paths as nginx sees them). */
   tls?: GatewayTlsFiles;
+  /** The models HEALTH_PATH requires AVAILABLE; none → it answers 503. */
+  models: string[];
 }
 
 export interface GatewayTlsFiles {
@@ -190,6 +228,7 @@ export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }
     workerProcesses: "auto",
     guardFile: GATEWAY_GUARD_PATH,
     ...(opts.tls ? { tls: { certFile: GATEWAY_TLS_PATHS.cert, keyFile: GATEWAY_TLS_PATHS.key } } : {}),
+    models: opts.models.map((m) => m.name),
   };
 }
 
@@ -225,12 +264,19 @@ function tlsLines(t: GatewayTlsFiles): string {
 
 export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
+  // The names go into an nginx string and subrequest paths.
+  for (const m of p.models) validateModelName(m);
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...p.limits };
   const proxy = [
     p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
     // $uri is the decoded, normalised path the location regex approved (no query: TF Serving REST takes none), so
     // TF Serving sees exactly what was checked, not a raw variant of it (`//`, `%0A`, `%2F`).
     `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$uri;`,
+  ].filter((line): line is string => line !== undefined);
+  // The health check's status subrequests carry the model path after the internal prefix ($1).
+  const statusProxy = [
+    p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
+    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : p.upstream}$1;`,
   ].filter((line): line is string => line !== undefined);
   const temp = (name: string) =>
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
@@ -280,6 +326,12 @@ ${p.resolver ? `  resolver ${p.resolver} valid=${p.resolverValidSeconds ?? 10}s 
 ${p.tls ? tlsLines(p.tls) : ""}    # nginx cannot parse CONNECT's request line (400): it is a refused method like TRACE, key or not.
     if ($odapi_refused_method) {
       return 405 ${NOT_ALLOWED};
+    }
+    # Keyless readiness for load balancers: \`break\` ends the server's rewrite directives, skipping the key check below.
+    rewrite ^${HEALTH_PATH}\\z /.odapi/healthz break;
+    # Its status subrequests run these directives again; only they (their main request is ${HEALTH_PATH}) skip the key.
+    if ($request_uri ~ "^${HEALTH_PATH}(\\?.*)?\\z") {
+      rewrite ^(/\\.odapi/healthz/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*)\\z $1 break;
     }
     # Checked in the server-rewrite phase, before the body-size check: without the key nothing else is revealed.
     if ($http_x_api_key != "${p.apiKey}") {
@@ -350,6 +402,17 @@ ${proxy.join("\n")}
     }
     location @tf_serving_predict {
 ${proxy.join("\n")}
+    }
+
+    # ${HEALTH_PATH}: one status subrequest per model, under the same per-address limits as every other request.
+    location = /.odapi/healthz {
+      internal;
+      set $odapi_health_models "${p.models.join(" ")}";
+      js_content odapi_guard.healthz;
+    }
+    location ~ "^/\\.odapi/healthz(/v1/models/[^/]+)\\z" {
+      internal;
+${statusProxy.join("\n")}
     }
 
     # Everything else, Prometheus metrics included, stays private.

@@ -1,7 +1,7 @@
 // Runs the rendered gateway config with this machine's nginx on 127.0.0.1 (tests and the gateway benchmark).
 // Deployed hosts run the same config in the pinned nginx container instead (see docker-args.ts).
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import net, { type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +13,7 @@ import {
   renderGatewayConfig,
   renderGatewayGuard,
 } from "../../serving/gateway";
+import { stopperOf } from "./child";
 
 export const HOST_NGINX = "/usr/sbin/nginx";
 
@@ -37,6 +38,8 @@ export function hostGatewayParams(
     limits?: Partial<GatewayLimits>;
     tls?: GatewayTlsFiles;
     workerProcesses?: number | "auto";
+    /** The models /healthz checks; default none. */
+    models?: string[];
   },
 ): GatewayParams {
   return {
@@ -55,6 +58,7 @@ export function hostGatewayParams(
     guardFile: join(dir, "guard.js"),
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
+    models: opts.models ?? [],
   };
 }
 
@@ -124,9 +128,12 @@ export async function startHostGateway(opts: {
   tls?: GatewayTlsFiles;
   /** Default 1; the container runs "auto" (one per CPU). */
   workerProcesses?: number | "auto";
+  models?: string[];
+  /** Default a free one; a replacement replica takes its predecessor's port. */
+  port?: number;
 }): Promise<HostGateway> {
   const dir = mkdtempSync(join(tmpdir(), "odapi-gateway-"));
-  const port = await freeLoopbackPort();
+  const port = opts.port ?? (await freeLoopbackPort());
   const config = join(dir, "nginx.conf");
   const params = hostGatewayParams(dir, { ...opts, listenPort: port });
   writeFileSync(config, renderGatewayConfig(params), { mode: 0o600 });
@@ -141,14 +148,7 @@ export async function startHostGateway(opts: {
   child.on("error", (err) => {
     stderr += `cannot run ${HOST_NGINX}: ${err.message}\n`;
   });
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
+  const stop = stopperOf(child, dir);
   try {
     await waitForPort(port, child, 10_000, () => stderr);
   } catch (err) {

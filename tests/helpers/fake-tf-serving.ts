@@ -1,16 +1,24 @@
 // A local HTTP server that answers like TensorFlow Serving's REST API (g3doc api_rest.md) for a prepared
 // detection model: status, metadata (serving_default takes DT_STRING `images`), and :predict that really
 // base64-decodes and image-decodes each instance and returns deterministic detections.
-// Optional: a fixed delay per predict, a required X-API-Key (like the nginx gateway), tensor-only models.
+// Optional: a fixed delay per predict, a required X-API-Key (like the nginx gateway), tensor-only models, and
+// versions changed while it runs (LOADING → AVAILABLE, as TF Serving loads a new version before unloading the old).
 import { createHash } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { defaultFormats } from "jimp";
 
+export type FakeVersionState = "AVAILABLE" | "LOADING" | "END";
+
+export interface FakeVersion {
+  version: number;
+  state: FakeVersionState;
+}
+
 export interface FakeModel {
   name: string;
   version?: number;
-  state?: "AVAILABLE" | "LOADING";
+  state?: FakeVersionState;
   /** DT_UINT8 = a raw TF2 detection model that only takes `input_tensor`. */
   inputDtype?: "DT_STRING" | "DT_UINT8";
 }
@@ -32,6 +40,10 @@ export interface FakeServing {
   requests: { method: string; path: string; apiKey?: string }[];
   /** :predict calls per model. */
   predictCalls: Map<string, number>;
+  /** Successful :predict calls per "<model>/<version>" (the highest AVAILABLE version answers). */
+  predictCallsByVersion: Map<string, number>;
+  /** Replaces a model's versions (its status lists them all); a model without an AVAILABLE one answers 404. */
+  setVersions(model: string, versions: FakeVersion[]): void;
   /** Images (instances) received in successful :predict calls, per model. */
   predictImages: Map<string, number>;
   /** Highest number of :predict requests in flight at once. */
@@ -62,14 +74,26 @@ function detectionsOutput() {
   };
 }
 
-function metadataOf(m: Required<FakeModel>) {
+interface ModelState {
+  name: string;
+  inputDtype: "DT_STRING" | "DT_UINT8";
+  versions: FakeVersion[];
+}
+
+/** The version TF Serving answers with when none is named: the highest AVAILABLE one. */
+function servedVersion(m: ModelState | undefined): number | undefined {
+  const available = m?.versions.filter((v) => v.state === "AVAILABLE").map((v) => v.version) ?? [];
+  return available.length > 0 ? Math.max(...available) : undefined;
+}
+
+function metadataOf(m: ModelState, version: number) {
   const stringInput = m.inputDtype === "DT_STRING";
   const floatOut = (dims: number[]) => ({
     dtype: "DT_FLOAT",
     tensor_shape: { dim: dims.map((size) => ({ size: String(size), name: "" })), unknown_rank: false },
   });
   return {
-    model_spec: { name: m.name, signature_name: "", version: String(m.version) },
+    model_spec: { name: m.name, signature_name: "", version: String(version) },
     metadata: {
       signature_def: {
         signature_def: {
@@ -109,10 +133,14 @@ const decoders = defaultFormats.map((f) => f()).filter((c) => c.mime !== "image/
 const B64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
 export async function startFakeTfServing(opts: FakeServingOptions): Promise<FakeServing> {
-  const models = new Map<string, Required<FakeModel>>();
+  const models = new Map<string, ModelState>();
   for (const m of opts.models) {
     const model = typeof m === "string" ? { name: m } : m;
-    models.set(model.name, { version: 1, state: "AVAILABLE", inputDtype: "DT_STRING", ...model });
+    models.set(model.name, {
+      name: model.name,
+      inputDtype: model.inputDtype ?? "DT_STRING",
+      versions: [{ version: model.version ?? 1, state: model.state ?? "AVAILABLE" }],
+    });
   }
   // Real decoding, cached by content so a benchmark does not measure the fake's JPEG decoder.
   const decoded = new Map<string, boolean>();
@@ -123,6 +151,12 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
     port: 0,
     requests: [],
     predictCalls: new Map(),
+    predictCallsByVersion: new Map(),
+    setVersions: (name, versions) => {
+      const model = models.get(name);
+      if (!model) throw new Error(`the fake TF Serving has no model ${name}`);
+      model.versions = versions.map((v) => ({ ...v }));
+    },
     predictImages: new Map(),
     maxInFlight: 0,
     connections: 0,
@@ -153,7 +187,7 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
     return ok;
   };
 
-  const predict = async (model: Required<FakeModel>, raw: string, res: http.ServerResponse) => {
+  const predict = async (model: ModelState, version: number, raw: string, res: http.ServerResponse) => {
     let body: { instances?: unknown };
     try {
       body = JSON.parse(raw);
@@ -185,6 +219,8 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
     }
     if (opts.delayMs) await new Promise((r) => setTimeout(r, opts.delayMs));
     state.predictImages.set(model.name, (state.predictImages.get(model.name) ?? 0) + predictions.length);
+    const key = `${model.name}/${version}`;
+    state.predictCallsByVersion.set(key, (state.predictCallsByVersion.get(key) ?? 0) + 1);
     if (opts.predictAnswer !== undefined) {
       res.writeHead(200, { "content-type": "text/html" });
       res.end(opts.predictAnswer);
@@ -214,14 +250,15 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
       const call = m[3] ?? "";
       if (call === ":predict") {
         if (req.method !== "POST") return send(res, 405, { error: "Method Not Allowed" });
-        if (model?.state !== "AVAILABLE") {
+        const version = servedVersion(model);
+        if (!model || version === undefined) {
           return send(res, 404, { error: `Servable not found for request: Latest(${name})` });
         }
         state.predictCalls.set(name, (state.predictCalls.get(name) ?? 0) + 1);
         inFlight++;
         state.maxInFlight = Math.max(state.maxInFlight, inFlight);
         try {
-          await predict(model, Buffer.concat(chunks).toString(), res);
+          await predict(model, version, Buffer.concat(chunks).toString(), res);
         } finally {
           inFlight--;
         }
@@ -230,19 +267,18 @@ export async function startFakeTfServing(opts: FakeServingOptions): Promise<Fake
       if (req.method !== "GET") return send(res, 405, { error: "Method Not Allowed" });
       if (!model) return send(res, 404, { error: `Could not find any versions of model ${name}` });
       if (call === "/metadata") {
-        if (model.state !== "AVAILABLE") {
+        const version = servedVersion(model);
+        if (version === undefined) {
           return send(res, 404, { error: `Servable not found for request: Latest(${name})` });
         }
-        return send(res, 200, metadataOf(model));
+        return send(res, 200, metadataOf(model, version));
       }
       send(res, 200, {
-        model_version_status: [
-          {
-            version: String(model.version),
-            state: model.state,
-            status: { error_code: "OK", error_message: "" },
-          },
-        ],
+        model_version_status: model.versions.map((v) => ({
+          version: String(v.version),
+          state: v.state,
+          status: { error_code: "OK", error_message: "" },
+        })),
       });
     });
   });

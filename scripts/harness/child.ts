@@ -1,0 +1,14 @@
+// Stopping a foreground server the harness started (nginx, HAProxy): SIGTERM, wait for its exit, remove its dir.
+import type { ChildProcess } from "node:child_process";
+import { rmSync } from "node:fs";
+
+export function stopperOf(child: ChildProcess, dir: string): () => Promise<void> {
+  return async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+}
