@@ -202,15 +202,17 @@ describe("odapi status --stack scale against moto", () => {
     expect(JSON.parse(r.stdout).error.message).toMatch(/Auto Scaling group deleted-group does not exist/);
   });
 
-  test("a single-host stack is not a scale stack → config error naming the fix", async () => {
+  test("a single-host stack (no autoScalingGroup output) gets the instance view, not the replica listing", async () => {
     const r = await runOdapi(["status", "--stack", "cpu"], { env });
-    expect(r.code).toBe(ExitCode.config);
-    expect(r.stderr).toMatch(/stack cpu has no autoScalingGroup or targetGroupArn output/);
+    // moto has no such instance: the instance view's not-found names it.
+    expect(r.code).toBe(ExitCode.notFound);
+    expect(r.stderr).toMatch(/i-0123456789abcdef0/);
+    expect(r.stderr).not.toMatch(/Auto Scaling group/);
   });
 
   test("--help lists the exit codes of --stack", async () => {
     const r = await runOdapi(["status", "--help"]);
     expect(r.stdout).toMatch(/--stack/);
-    expect(r.stdout).toMatch(/\d+ --stack: the Auto Scaling group not found/);
+    expect(r.stdout).toMatch(/\d+ --stack: the instance or the Auto Scaling group not found/);
   });
 });
