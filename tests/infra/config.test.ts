@@ -55,6 +55,14 @@ describe("parseStackConfig", () => {
       remoteDir: "/opt/odapi",
       instanceProfile: undefined,
       sshWaitMinutes: 15,
+      minReplicas: 2,
+      maxReplicas: 4,
+      targetRequestsPerReplica: 300,
+      warmPool: false,
+      scaleToZeroCron: undefined,
+      scaleUpCron: undefined,
+      acmCertificateArn: undefined,
+      httpListener: false,
       region: "us-east-1",
     });
   });
@@ -83,7 +91,7 @@ describe("parseStackConfig", () => {
     ["odapi:gpu", "yes", /odapi:gpu = "yes": must be true or false/],
     ["odapi:sshPort", "twenty-two", /odapi:sshPort = "twenty-two": must be a whole number/],
     ["odapi:models", "ssd_mobilenet_v2", /odapi:models = "ssd_mobilenet_v2": must be a list of strings/],
-    ["odapi:target", "gcp", /odapi:target = "gcp": must be 'aws' or 'host'/],
+    ["odapi:target", "gcp", /odapi:target = "gcp": must be 'aws', 'host' or 'scale'/],
   ])("a %s of the wrong type is an error naming the key and value", (key, value, message) => {
     const err = thrown(() => parseStackConfig(raw({ [key]: value })));
     expect(err.message).toMatch(message);
