@@ -340,7 +340,8 @@ export const RULES: readonly Rule[] = [
     when: "scale",
     rule: "is not an ACM certificate ARN",
     fix: "use arn:aws:acm:<region>:<account>:certificate/<id> (aws acm list-certificates), or leave it empty for a generated certificate",
-    broken: (cfg) => ifBad(cfg.acmCertificateArn && !ACM_ARN.test(cfg.acmCertificateArn), cfg.acmCertificateArn),
+    broken: (cfg) =>
+      ifBad(cfg.acmCertificateArn && !ACM_ARN.test(cfg.acmCertificateArn), cfg.acmCertificateArn),
   },
   {
     key: "httpListener",
@@ -418,7 +419,10 @@ export const RULES: readonly Rule[] = [
     fix: (cfg) =>
       `pulumi config set odapi:maxReplicas ${Math.max(1, Math.floor(LEARNER_LAB_MAX_VCPUS / vcpusOf(cfg.instanceType)) - REPLACEMENT_SPARE)}   (or a smaller instance type)`,
     broken: (cfg) =>
-      ifBad(!!typeOf(cfg) && peakInstances(cfg) * vcpusOf(cfg.instanceType) > LEARNER_LAB_MAX_VCPUS, cfg.maxReplicas),
+      ifBad(
+        !!typeOf(cfg) && peakInstances(cfg) * vcpusOf(cfg.instanceType) > LEARNER_LAB_MAX_VCPUS,
+        cfg.maxReplicas,
+      ),
   },
   {
     key: "warmPool",
