@@ -41,3 +41,7 @@ export const publicIp = out("publicIp");
 export const knownHosts = out("knownHosts");
 export const apiKey = out("apiKey");
 export const sshPrivateKey = out("sshPrivateKey");
+export const caCertificate = out("caCertificate");
+export const modelsBucket = out("modelsBucket");
+export const autoScalingGroup = out("autoScalingGroup");
+export const targetGroupArn = out("targetGroupArn");
