@@ -8,6 +8,8 @@ export const GATEWAY_IMAGE = "nginx:1.27-alpine";
 export const SCRIPTS = { prepareHost: "prepare-host.sh", start: "start.sh", stop: "stop.sh" } as const;
 /** Where the gateway container sees its predict-body guard (njs). */
 export const GATEWAY_GUARD_PATH = "/etc/nginx/odapi-guard.js";
+/** The gateway's keyless readiness path (200 only when every model has an AVAILABLE version): load balancers probe it. */
+export const HEALTH_PATH = "/healthz";
 export const CONTAINERS = { serving: "odapi-serving", gateway: "odapi-gateway" } as const;
 /** User-defined bridge network: the gateway reaches TF Serving by container name, not through a host port. */
 export const DOCKER_NETWORK = "odapi-net";

@@ -298,7 +298,7 @@ export const RULES: readonly Rule[] = [
     key: "targetRequestsPerReplica",
     when: "scale",
     rule: "must be ≥ 1 request per minute per instance",
-    fix: "pulumi config set odapi:targetRequestsPerReplica 300",
+    fix: "pulumi config set odapi:targetRequestsPerReplica 280",
     broken: (cfg) =>
       ifBad(
         !Number.isInteger(cfg.targetRequestsPerReplica) || cfg.targetRequestsPerReplica < 1,

@@ -4,7 +4,8 @@
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { ApiCertificate } from "../tls";
-import { ALB_TLS_POLICY, HEALTH_PATH, type ListenerPlan, requestCountResourceLabel } from "./plan";
+import { HEALTH_PATH } from "../../serving/constants";
+import { ALB_TLS_POLICY, type ListenerPlan, requestCountResourceLabel } from "./plan";
 
 export interface ApiLoadBalancerArgs {
   vpcId: string;

@@ -2,8 +2,6 @@
 import { shellJoin } from "../../common/shell";
 import { ODAPI_ENTRY } from "../deploy-command";
 
-/** The gateway's keyless readiness location (issue 15 part B): 200 only when every model has an AVAILABLE version. */
-export const HEALTH_PATH = "/healthz";
 /** Key prefix the stack publishes under and the replicas (and their role) read. */
 export const MODELS_PREFIX = "odapi";
 /**

@@ -201,7 +201,7 @@ describe("scale stack (Pulumi.scale.yaml: Learner Lab, CPU)", () => {
         predefinedMetricType: "ALBRequestCountPerTarget",
         resourceLabel: ALB_LABEL,
       },
-      targetValue: 300,
+      targetValue: 280,
     });
   });
 
