@@ -3,8 +3,8 @@
 // into ACM (or a given ACM ARN), or the documented plain-HTTP opt-out.
 import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
-import { ApiCertificate } from "../tls";
 import { HEALTH_PATH } from "../../serving/constants";
+import { ApiCertificate } from "../tls";
 import { ALB_TLS_POLICY, type ListenerPlan, requestCountResourceLabel } from "./plan";
 
 export interface ApiLoadBalancerArgs {
