@@ -32,6 +32,8 @@ export interface ReplicaGroupArgs {
   targetRequestsPerReplica: number;
   warmPool: boolean;
   schedules: ScheduledAction[];
+  /** What must exist before the first replica boots (the published models). */
+  after: pulumi.Resource[];
   tags: Record<string, string>;
 }
 
@@ -107,7 +109,7 @@ export class ReplicaGroup extends pulumi.ComponentResource {
           propagateAtLaunch: true,
         })),
       },
-      { parent: this, ignoreChanges: ["desiredCapacity"] },
+      { parent: this, ignoreChanges: ["desiredCapacity"], dependsOn: args.after },
     );
     new aws.autoscaling.Policy(
       `${name}-requests-per-replica`,

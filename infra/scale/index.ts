@@ -118,29 +118,26 @@ export function deployScaleStack(s: ScaleInputs): ScaleOutputs {
     }),
   );
   const ami = pre.ami as AmiInfo;
-  const group = new ReplicaGroup(
-    `${name}-replicas`,
-    {
-      instanceType: cfg.instanceType,
-      amiId: ami.id,
-      rootDeviceName: ami.rootDeviceName,
-      rootVolumeGb: pre.rootVolumeGb as number,
-      userData,
-      securityGroupId: firewall.instanceGroupId,
-      instanceProfile,
-      keyName: cfg.keyName,
-      subnetIds: network.subnetIds,
-      targetGroupArn: lb.targetGroupArn,
-      resourceLabel: lb.resourceLabel,
-      minReplicas: cfg.minReplicas,
-      maxReplicas: cfg.maxReplicas,
-      targetRequestsPerReplica: cfg.targetRequestsPerReplica,
-      warmPool: cfg.warmPool,
-      schedules: scheduledActions(cfg),
-      tags,
-    },
-    { dependsOn: [publish] },
-  );
+  const group = new ReplicaGroup(`${name}-replicas`, {
+    instanceType: cfg.instanceType,
+    amiId: ami.id,
+    rootDeviceName: ami.rootDeviceName,
+    rootVolumeGb: pre.rootVolumeGb as number,
+    userData,
+    securityGroupId: firewall.instanceGroupId,
+    instanceProfile,
+    keyName: cfg.keyName,
+    subnetIds: network.subnetIds,
+    targetGroupArn: lb.targetGroupArn,
+    resourceLabel: lb.resourceLabel,
+    minReplicas: cfg.minReplicas,
+    maxReplicas: cfg.maxReplicas,
+    targetRequestsPerReplica: cfg.targetRequestsPerReplica,
+    warmPool: cfg.warmPool,
+    schedules: scheduledActions(cfg),
+    after: [publish],
+    tags,
+  });
   const apiUrl = lb.dnsName.apply((dns) => albUrl(dns, listener));
   const environment: Record<string, pulumi.Input<string>> = { ODAPI_API_KEY: s.apiKey };
   if (lb.caCertPem) environment[CA_ENV] = lb.caCertPem;

@@ -178,6 +178,10 @@ describe("scale stack (Pulumi.scale.yaml: Learner Lab, CPU)", () => {
     );
   });
 
+  test("no replica boots before the models are published", () => {
+    expect(r.one(T.group).opts.dependencies).toContain(commandNamed(r, "publish").opts.urn);
+  });
+
   test("a later pulumi up does not reset the desired capacity scaling chose", () => {
     const g = r.one(T.group);
     expect(g.inputs.desiredCapacity).toBe(2);
