@@ -121,10 +121,13 @@ export function tallyBench(stdout: string, requests: number): BenchTally {
   return { requests, ok: 0, errors: requests, requestsPerSecond: 0 };
 }
 
-/** Whether a model status answer shows exactly this version AVAILABLE (the rollout reached that replica). */
-export function servesOnly(status: unknown, version: string): boolean {
-  const versions = (status as { model_version_status?: { version: string; state: string }[] })
-    ?.model_version_status;
-  const available = (versions ?? []).filter((v) => v.state === "AVAILABLE").map((v) => String(v.version));
-  return available.length === 1 && available[0] === version;
+/** Whether an `odapi detect --json` report shows exactly this version AVAILABLE (the rollout reached that replica). */
+export function servesOnly(detectJson: string, version: string): boolean {
+  try {
+    const report = JSON.parse(detectJson) as { ok?: boolean; models?: { versions?: string[] }[] };
+    const versions = (report.models?.[0]?.versions ?? []).map(String);
+    return report.ok === true && versions.length === 1 && versions[0] === version;
+  } catch {
+    return false;
+  }
 }

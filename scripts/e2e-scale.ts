@@ -12,7 +12,6 @@ import {
   ElasticLoadBalancingV2Client,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { HeadBucketCommand, S3Client } from "@aws-sdk/client-s3";
-import { getModelStatus } from "../client/api";
 import { MODELS_PREFIX } from "../infra/scale/plan";
 import { benchArgv, RISING_CONCURRENCY, servesOnly, tallyBench, testClientArgv } from "./e2e-plan";
 
@@ -109,15 +108,18 @@ async function rolloutUnderLoad(o: ScaleOutputs, env: NodeJS.ProcessEnv, root: s
   let requests = 0;
   let failed = 0;
   let onlyV2InARow = 0;
-  // Several status answers in a row (the ALB spreads them over the replicas) must all show only version 2.
+  // Several answers in a row (the ALB spreads them over the replicas) must all show only version 2.
   while (Date.now() < until && onlyV2InARow < 10) {
     const t = tallyBench(run(benchArgv(o.apiUrl, model, 50, 4), env, root).stdout, 50);
     requests += t.requests;
     failed += t.errors;
-    const status = await getModelStatus(o.apiUrl, model, { apiKey: o.apiKey, timeoutMs: 10_000 }).catch(
-      () => undefined,
+    // Through the CLI (the CA reaches Node only via NODE_EXTRA_CA_CERTS at process start): versions + a detection.
+    const check = run(
+      ["node", "bin/odapi.cjs", "detect", "--url", o.apiUrl, "--model", model, "--json"],
+      env,
+      root,
     );
-    onlyV2InARow = servesOnly(status, "2") ? onlyV2InARow + 1 : 0;
+    onlyV2InARow = servesOnly(check.stdout, "2") ? onlyV2InARow + 1 : 0;
   }
   return { requests, failed, complete: onlyV2InARow >= 10 };
 }

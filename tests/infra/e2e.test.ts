@@ -142,14 +142,14 @@ describe("the scale run's decisions", () => {
     });
   });
 
-  test("the rollout is complete on a replica only when version 2 alone is AVAILABLE", () => {
-    const status = (...v: [string, string][]) => ({
-      model_version_status: v.map(([version, state]) => ({ version, state })),
-    });
-    expect(servesOnly(status(["2", "AVAILABLE"]), "2")).toBe(true);
-    expect(servesOnly(status(["2", "AVAILABLE"], ["1", "AVAILABLE"]), "2")).toBe(false);
-    expect(servesOnly(status(["2", "LOADING"], ["1", "AVAILABLE"]), "2")).toBe(false);
-    expect(servesOnly(undefined, "2")).toBe(false);
+  test("the rollout is complete on a replica only when version 2 alone is AVAILABLE and detects", () => {
+    const report = (ok: boolean, versions: string[]) =>
+      JSON.stringify({ ok, models: [{ name: "m", versions }] });
+    expect(servesOnly(report(true, ["2"]), "2")).toBe(true);
+    expect(servesOnly(report(true, ["1", "2"]), "2")).toBe(false);
+    expect(servesOnly(report(true, ["1"]), "2")).toBe(false);
+    expect(servesOnly(report(false, ["2"]), "2")).toBe(false);
+    expect(servesOnly("error: cannot reach", "2")).toBe(false);
   });
 });
 
