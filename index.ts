@@ -60,3 +60,6 @@ export const hourlyCostUsd = out("hourlyCostUsd");
 export const hourlyCost = out("hourlyCost");
 export const idleStopMinutes = out("idleStopMinutes");
 export const idleStop = out("idleStop");
+export const modelsBucket = out("modelsBucket");
+export const autoScalingGroup = out("autoScalingGroup");
+export const targetGroupArn = out("targetGroupArn");

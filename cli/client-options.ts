@@ -25,6 +25,8 @@ export interface ClientOptions {
   warmup?: number;
   batch: number;
   timeoutMs: number;
+  /** detect --wait: seconds to wait for every model to be AVAILABLE and answer first; 0/undefined: no wait. */
+  waitSeconds?: number;
 }
 
 /** What parsing the client's flags yields, before the checks. */
@@ -43,6 +45,7 @@ export interface ClientArgs {
   concurrency?: number;
   warmup?: number;
   batch?: number;
+  wait?: number;
 }
 
 export const TARGET_GROUP = "Target and output:";
@@ -90,13 +93,20 @@ export function withTargetOptions<T>(y: Argv<T>): Argv<T & ClientArgs> {
     }) as Argv<T & ClientArgs>;
 }
 
-/** --min-score: which detections to show. */
+/** --min-score: which detections to show; --wait: wait until the API serves before detecting. */
 export function withDetectOptions<T>(y: Argv<T>): Argv<T> {
-  return y.option("min-score", {
-    type: "number",
-    default: 0.5,
-    describe: "Show detections with at least this score (0..1)",
-  });
+  return y
+    .option("min-score", {
+      type: "number",
+      default: 0.5,
+      describe: "Show detections with at least this score (0..1)",
+    })
+    .option("wait", {
+      type: "number",
+      default: 0,
+      describe:
+        "Seconds to wait first until every model is AVAILABLE and answers one detection (the deploy's readiness proof), e.g. while a load balancer's replicas start",
+    });
 }
 
 /** --requests --concurrency --warmup --batch: the load a benchmark puts on the server. */
@@ -173,6 +183,10 @@ export function toClientOptions(a: ClientArgs, bench: boolean): ClientOptions {
       "usage",
     );
   }
+  const wait = a.wait ?? 0;
+  if (!(wait >= 0)) {
+    throw new OdapiError(`--wait must be 0 or more seconds, got ${wait}`, "pass e.g. --wait 600", "usage");
+  }
   const opts: ClientOptions = {
     stack: a.stack,
     url: a.url,
@@ -189,6 +203,7 @@ export function toClientOptions(a: ClientArgs, bench: boolean): ClientOptions {
     warmup: a.warmup,
     batch: a.batch ?? 1,
     timeoutMs: a.timeout,
+    waitSeconds: wait,
   };
   if (bench) checkBenchNumbers({ ...opts, warmup: opts.warmup ?? 0 });
   return opts;

@@ -4,6 +4,7 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import pc from "picocolors";
+import { describeReady, waitUntilServing } from "../bootstrap/deploy/wait-ready";
 import {
   availableVersions,
   encodedImageInput,
@@ -123,6 +124,7 @@ export async function openTarget(opts: ClientOptions, io: ClientIo): Promise<Ope
   const target = resolveTarget(opts, io.env, stack, caPem);
   if (!opts.json)
     io.out(`${pc.bold("▶")} ${target.url}  (${target.source}${target.apiKey ? ", with API key" : ""})\n`);
+  if (opts.waitSeconds) await waitForTarget(target, opts.waitSeconds, io);
   const checks: ModelCheck[] = [];
   for (const model of target.models) {
     const check = await checkModel(target, model, opts.timeoutMs);
@@ -130,6 +132,15 @@ export async function openTarget(opts: ClientOptions, io: ClientIo): Promise<Ope
     if (!opts.json) io.out(`${modelLine(check)}\n`);
   }
   return { target, images, checks };
+}
+
+/** The deploy's readiness proof against the target: every model AVAILABLE, one detection each, within the wait. */
+async function waitForTarget(t: Target, seconds: number, io: ClientIo): Promise<void> {
+  await waitUntilServing(t.url, t.models, {
+    apiKey: t.apiKey,
+    deadlineMs: seconds * 1000,
+    onProgress: (e) => io.err(`${describeReady(e)}\n`),
+  });
 }
 
 export function processIo(): ClientIo {

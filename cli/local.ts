@@ -4,7 +4,7 @@ import { type SpawnSyncReturns, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, renameSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { CommandModule } from "yargs";
-import { type ReadyEvent, waitUntilServing } from "../bootstrap/deploy/wait-ready";
+import { describeReady, waitUntilServing } from "../bootstrap/deploy/wait-ready";
 import { OdapiError } from "../common/errors";
 import { PROJECT_ROOT, projectFile } from "../common/paths";
 import { catalogEntry } from "../model-prep/catalog";
@@ -211,14 +211,6 @@ function runChild(argv: string[], opts: { json: boolean; what: string; fix: stri
 }
 
 /** One progress line per wait event (stderr): what is loading, when it is up, the first detection. */
-function describeReady(e: ReadyEvent): string {
-  const seconds = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
-  if (e.phase === "waiting") return `${e.model}: ${e.detail} (${seconds(e.elapsedMs)})`;
-  if (e.phase === "available")
-    return `${e.model} is AVAILABLE (version ${e.versions.join(", ")}, ${seconds(e.elapsedMs)})`;
-  return `${e.model} detected ${e.detections} objects on the sample image in ${e.latencyMs} ms (top score ${e.topScore.toFixed(2)})`;
-}
-
 export async function runLocal(
   args: LocalArgs,
   env: NodeJS.ProcessEnv = process.env,

@@ -39,3 +39,12 @@ export function isGpuInstanceType(name: string): boolean {
   const t = parseInstanceType(name);
   return !!t && /^(g\d+[a-z]*|p\d+[a-z]*)$/.test(t.family) && t.family !== "g4ad" && !isArmInstanceType(name);
 }
+
+/** vCPUs of an x86 type by its size: 2 up to large, 4 per xlarge (e.g. 8xlarge = 32); metal counts as 96. */
+export function vcpusOf(name: string): number {
+  const t = parseInstanceType(name);
+  if (!t) return 0;
+  if (t.sizeRank >= 1000) return 96;
+  const large = sizeRankOf("large");
+  return t.sizeRank <= large ? 2 : 2 * 2 ** (t.sizeRank - large);
+}

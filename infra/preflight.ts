@@ -25,7 +25,18 @@ export interface ProgramDeps {
   lookupAmi: (args: aws.ec2.GetAmiArgs) => Promise<AmiInfo>;
   log: (message: string) => void;
   pathExists: (p: string) => Promise<boolean>;
+  /** The default VPC and its default subnets in the AZs that offer the instance type ('scale' only). */
+  lookupDefaultSubnets: (instanceType: string) => Promise<DefaultNetwork>;
 }
+
+export interface DefaultNetwork {
+  vpcId: string;
+  /** One default subnet per availability zone. */
+  subnetIds: string[];
+}
+
+/** An ALB needs subnets in two AZs at least; so does a group that survives the loss of one. */
+export const MIN_SCALE_ZONES = 2;
 
 export interface Preflight {
   hostKind: HostKind;
@@ -35,6 +46,8 @@ export interface Preflight {
   adminCidrs: string[];
   ami?: AmiInfo;
   rootVolumeGb?: number;
+  /** 'scale' only. */
+  network?: DefaultNetwork;
 }
 
 async function scanModels(cfg: StackConfig, deps: ProgramDeps) {
@@ -139,5 +152,18 @@ export async function preflight(cfg: StackConfig, deps: ProgramDeps): Promise<Pr
     ]);
   }
   result.rootVolumeGb = size;
+  if (cfg.target === "scale") result.network = await scaleNetwork(cfg, deps);
   return result;
+}
+
+async function scaleNetwork(cfg: StackConfig, deps: ProgramDeps): Promise<DefaultNetwork> {
+  const network = await deps.lookupDefaultSubnets(cfg.instanceType);
+  if (network.subnetIds.length < MIN_SCALE_ZONES) {
+    throw new OdapiError(
+      `the default VPC has default subnets in ${network.subnetIds.length} availability zone(s) offering ${cfg.instanceType}; the load balancer and the group need ${MIN_SCALE_ZONES}`,
+      `create the missing default subnets (aws ec2 create-default-subnet --availability-zone <az>) or pick an instance type offered in more zones`,
+      "config",
+    );
+  }
+  return network;
 }

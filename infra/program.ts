@@ -16,6 +16,7 @@ import { LoginKey } from "./keys";
 import { ApiFirewall } from "./network";
 import { apiBaseUrl, knownHostsLine, predictUrls, sshCommand } from "./outputs";
 import { type AmiInfo, type Preflight, type ProgramDeps, preflight } from "./preflight";
+import { deployScaleStack } from "./scale";
 import { ApiCertificate } from "./tls";
 
 /** Stack outputs (the common contract: test-endpoint.mjs reads apiUrl, predictUrls, models and apiKey). */
@@ -23,20 +24,21 @@ export interface StackOutputs {
   apiUrl: pulumi.Output<string>;
   predictUrls: pulumi.Output<Record<string, string>>;
   models: string[];
-  sshCommand: pulumi.Output<string>;
-  instanceId: pulumi.Output<string>;
-  publicIp: pulumi.Output<string>;
+  /** Single-host targets only (aws, host). */
+  sshCommand?: pulumi.Output<string>;
+  instanceId?: pulumi.Output<string>;
+  publicIp?: pulumi.Output<string>;
   /** known_hosts line for the pinned host key (EC2) or the configured one. */
   knownHosts?: pulumi.Output<string>;
   /** Secret; absent when the gateway is off. */
   apiKey?: pulumi.Output<string>;
   /** Secret; only when this stack generated the login key. */
   sshPrivateKey?: pulumi.Output<string>;
-  /** PEM of the private CA that signed the API's certificate (clients: --ca-cert, curl --cacert); absent without a gateway or with odapi:tlsCert. */
+  /** PEM of the private CA that signed the API's certificate (clients: --ca-cert, curl --cacert); absent without a gateway, with odapi:tlsCert, or ('scale') with an ACM ARN or the HTTP opt-out. */
   caCertificate?: pulumi.Output<string>;
-  /** Login user and dir on the host (odapi status --stack reads the idle state there). */
-  sshUser: string;
-  remoteDir: string;
+  /** Single host: login user and dir on the host (odapi status --stack reads the idle state there). */
+  sshUser?: string;
+  remoteDir?: string;
   /** EC2 only: what odapi status/start --stack need, and the cost guard said at the end of `pulumi up`. */
   region?: string;
   instanceType?: string;
@@ -47,6 +49,11 @@ export interface StackOutputs {
   idleStopMinutes?: number;
   /** The idle auto-stop rule in words. */
   idleStop?: string;
+  /** 'scale': the private bucket `odapi publish` fills. */
+  modelsBucket?: pulumi.Output<string>;
+  /** 'scale': the Auto Scaling group's name and the target group (odapi status --stack scale). */
+  autoScalingGroup?: pulumi.Output<string>;
+  targetGroupArn?: pulumi.Output<string>;
 }
 
 export interface ProgramSecrets {
@@ -289,5 +296,26 @@ export async function deployObjectDetectionApi(
     keyFile: `${NAME}-${deps.stack}.pem`,
     knownHostsFile: `${NAME}-${deps.stack}.known_hosts`,
   };
+  if (cfg.target === "scale") return onScale(wiring);
   return cfg.target === "host" ? onOwnHost(wiring, secrets) : onEc2(wiring, secrets);
+}
+
+/** Target 'scale': infra/scale builds it; the key is required there (config rules), this only narrows the type. */
+function onScale(w: Wiring): StackOutputs {
+  if (!w.apiKey) {
+    throw new OdapiError(
+      "odapi:requireApiKey must be true for 'scale'",
+      "pulumi config set odapi:requireApiKey true",
+      "config",
+    );
+  }
+  const out = deployScaleStack({
+    name: NAME,
+    cfg: w.cfg,
+    pre: w.pre,
+    deps: w.deps,
+    apiKey: w.apiKey,
+    tags: tagsFor(w.deps.stack),
+  });
+  return { ...out, models: w.pre.models, apiKey: w.apiKey };
 }

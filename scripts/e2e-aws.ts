@@ -1,14 +1,23 @@
-// Opt-in end-to-end run on real AWS: `npm run e2e:aws [-- cpu|gpu]`. Creates a throwaway stack from the cpu (default)
-// or gpu stack file, `pulumi up` (which returns only when every model answers), runs the test client against
-// it, then destroys and removes the stack whatever happened. Without the pulumi CLI or AWS credentials it says
-// why and exits 0.
+// Opt-in end-to-end run on real AWS: `npm run e2e:aws [-- [--stack] cpu|gpu|scale]`. Creates a throwaway stack from
+// the cpu (default), gpu or scale stack file, `pulumi up` (which returns only when every model answers), runs the
+// test client against it (scale: also scale-out under load and a v2 rollout with zero failed requests, e2e-scale.ts),
+// then destroys and removes the stack whatever happened (scale: and checks nothing is left). Without the pulumi CLI
+// or AWS credentials it says why and exits 0.
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { LocalWorkspace, type Stack } from "@pulumi/pulumi/automation";
 import { PROJECT_ROOT } from "../common/paths";
-import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "./e2e-plan";
+import {
+  E2E_BASES,
+  e2eConfig,
+  ephemeralStackName,
+  parseE2eBase,
+  skipReason,
+  testClientArgv,
+} from "./e2e-plan";
+import { exerciseScaleStack, leftBehind, type ScaleOutputs } from "./e2e-scale";
 
 const ROOT = PROJECT_ROOT;
 
@@ -21,9 +30,9 @@ function seconds(since: number): string {
 }
 
 async function main(): Promise<number> {
-  const base = process.argv[2] ?? "cpu";
-  if (!["cpu", "gpu"].includes(base)) {
-    log(`unknown base stack ${base}: use cpu or gpu`);
+  const base = parseE2eBase(process.argv.slice(2));
+  if (!base) {
+    log(`unknown base stack in ${process.argv.slice(2).join(" ")}: use ${E2E_BASES.join(", ")}`);
     return 2;
   }
   const aws = path.join(os.homedir(), ".aws");
@@ -48,6 +57,7 @@ async function main(): Promise<number> {
   log(`stack ${stackName} (from Pulumi.${base}.yaml)`);
   let stack: Stack | undefined;
   let failed = false;
+  let scaleOutputs: ScaleOutputs | undefined;
   try {
     stack = await LocalWorkspace.createOrSelectStack({ stackName, workDir: ROOT }, { envVars });
     await stack.setAllConfig(config);
@@ -58,14 +68,22 @@ async function main(): Promise<number> {
     const models = up.outputs.models?.value as string[];
     const apiKey = up.outputs.apiKey?.value as string | undefined;
     const testStart = Date.now();
-    const [cmd, ...args] = testClientArgv(apiUrl, models);
-    const client = spawnSync(cmd, args, {
-      cwd: ROOT,
-      env: { ...process.env, ...(apiKey ? { ODAPI_API_KEY: apiKey } : {}) },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    log(`test client: exit ${client.status} in ${seconds(testStart)}`);
-    failed = client.status !== 0;
+    if (base === "scale") {
+      scaleOutputs = Object.fromEntries(
+        Object.entries(up.outputs).map(([k, v]) => [k, v.value]),
+      ) as ScaleOutputs;
+      failed = !(await exerciseScaleStack(scaleOutputs, ROOT, log));
+      log(`scale checks: ${failed ? "FAILED" : "passed"} in ${seconds(testStart)}`);
+    } else {
+      const [cmd, ...args] = testClientArgv(apiUrl, models);
+      const client = spawnSync(cmd, args, {
+        cwd: ROOT,
+        env: { ...process.env, ...(apiKey ? { ODAPI_API_KEY: apiKey } : {}) },
+        stdio: ["ignore", "inherit", "inherit"],
+      });
+      log(`test client: exit ${client.status} in ${seconds(testStart)}`);
+      failed = client.status !== 0;
+    }
   } catch (err) {
     failed = true;
     log(`failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -77,6 +95,11 @@ async function main(): Promise<number> {
         await stack.workspace.removeStack(stackName);
         log(`destroy + remove: ${seconds(destroyStart)}`);
         rmSync(path.join(ROOT, `Pulumi.${stackName}.yaml`), { force: true });
+        if (scaleOutputs) {
+          const left = await leftBehind(scaleOutputs, stackName);
+          log(left.length ? `LEFT BEHIND after destroy: ${left.join(", ")}` : "nothing left behind");
+          if (left.length) failed = true;
+        }
       } catch (err) {
         failed = true;
         const pass = envVars.PULUMI_CONFIG_PASSPHRASE

@@ -63,3 +63,71 @@ export function testClientArgv(apiUrl: string, models: string[]): string[] {
     "--json",
   ];
 }
+
+export const E2E_BASES = ["cpu", "gpu", "scale"] as const;
+export type E2eBase = (typeof E2E_BASES)[number];
+
+/** The base stack from `npm run e2e:aws -- [--stack] cpu|gpu|scale` (default cpu); undefined when unknown. */
+export function parseE2eBase(argv: string[]): E2eBase | undefined {
+  const i = argv.indexOf("--stack");
+  const name = i >= 0 ? argv[i + 1] : (argv.find((a) => !a.startsWith("-")) ?? "cpu");
+  return (E2E_BASES as readonly string[]).includes(name ?? "") ? (name as E2eBase) : undefined;
+}
+
+/** Concurrency steps of the scale run's load: each held until a replica is added or its time is up. */
+export const RISING_CONCURRENCY = [4, 16, 32] as const;
+
+/** `odapi bench` against the load balancer: one model, JSON report (the key travels in the environment). */
+export function benchArgv(apiUrl: string, model: string, requests: number, concurrency: number): string[] {
+  return [
+    "node",
+    "bin/odapi.cjs",
+    "bench",
+    "--url",
+    apiUrl,
+    "--model",
+    model,
+    "--requests",
+    String(requests),
+    "--concurrency",
+    String(concurrency),
+    "--warmup",
+    "0",
+    "--timeout",
+    "120000",
+    "--json",
+  ];
+}
+
+export interface BenchTally {
+  requests: number;
+  ok: number;
+  errors: number;
+  requestsPerSecond: number;
+}
+
+/** Requests, successes and failures of one `odapi bench --json` report; a run without a report counts as failed. */
+export function tallyBench(stdout: string, requests: number): BenchTally {
+  try {
+    const report = JSON.parse(stdout) as {
+      models?: { bench?: { requests: number; ok: number; errors: number; requestsPerSecond: number } }[];
+    };
+    const b = report.models?.[0]?.bench;
+    if (b)
+      return { requests: b.requests, ok: b.ok, errors: b.errors, requestsPerSecond: b.requestsPerSecond };
+  } catch {
+    // no report: counted as failed below
+  }
+  return { requests, ok: 0, errors: requests, requestsPerSecond: 0 };
+}
+
+/** Whether an `odapi detect --json` report shows exactly this version AVAILABLE (the rollout reached that replica). */
+export function servesOnly(detectJson: string, version: string): boolean {
+  try {
+    const report = JSON.parse(detectJson) as { ok?: boolean; models?: { versions?: string[] }[] };
+    const versions = (report.models?.[0]?.versions ?? []).map(String);
+    return report.ok === true && versions.length === 1 && versions[0] === version;
+  } catch {
+    return false;
+  }
+}

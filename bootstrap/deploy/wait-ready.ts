@@ -12,6 +12,15 @@ export type ReadyEvent =
   | { model: string; phase: "available"; versions: string[]; elapsedMs: number }
   | { model: string; phase: "detected"; detections: number; topScore: number; latencyMs: number };
 
+/** One line per readiness event, for progress logs. */
+export function describeReady(e: ReadyEvent): string {
+  const seconds = (ms: number) => `${(ms / 1000).toFixed(0)} s`;
+  if (e.phase === "waiting") return `${e.model}: ${e.detail} (${seconds(e.elapsedMs)})`;
+  if (e.phase === "available")
+    return `${e.model} is AVAILABLE (version ${e.versions.join(", ")}, ${seconds(e.elapsedMs)})`;
+  return `${e.model} detected ${e.detections} objects on the sample image in ${e.latencyMs} ms (top score ${e.topScore.toFixed(2)})`;
+}
+
 export interface WaitOptions {
   apiKey?: string;
   /** Total time allowed, from now, for all models to load and answer. */

@@ -14,11 +14,18 @@ export {
   NAMESPACE,
   parseKeyTable,
 } from "./keys";
-export { LEARNER_LAB_MAX_SIZE, LEARNER_LAB_MAX_VOLUME_GB, LEARNER_LAB_REGIONS } from "./learner-lab";
+export {
+  LEARNER_LAB_MAX_INSTANCES,
+  LEARNER_LAB_MAX_SIZE,
+  LEARNER_LAB_MAX_VCPUS,
+  LEARNER_LAB_MAX_VOLUME_GB,
+  LEARNER_LAB_REGIONS,
+  REPLACEMENT_SPARE,
+} from "./learner-lab";
 export { parseStackConfig } from "./parse";
 export { type ConfigProblem, configError } from "./problems";
 export { configProblems, RULES, type Rule, type When } from "./rules";
-export type { ConfigKey, RawConfig, StackConfig, Target } from "./types";
+export { type ConfigKey, type RawConfig, type StackConfig, TARGETS, type Target } from "./types";
 
 /** Throws one OdapiError listing every problem (each with key, value, rule and fix); returns the config if clean. */
 export function validateStackConfig(cfg: StackConfig): StackConfig {

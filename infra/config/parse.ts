@@ -2,7 +2,7 @@
 // wrong type is a problem, never a silent default.
 import { configKeys, fullKey, type KeySpec, type KeyTable, type KeyType, keySpec } from "./keys";
 import { type ConfigProblem, configError } from "./problems";
-import type { ConfigKey, RawConfig, StackConfig } from "./types";
+import { type ConfigKey, type RawConfig, type StackConfig, TARGETS, type Target } from "./types";
 
 class Reader {
   readonly problems: ConfigProblem[] = [];
@@ -82,17 +82,17 @@ export function parseStackConfig(
 ): StackConfig {
   const r = new Reader(raw, table);
   const target = r.string("target");
-  if (target !== "aws" && target !== "host") {
+  if (!(TARGETS as readonly string[]).includes(target)) {
     r.problems.push({
       key: fullKey("target"),
       value: target,
-      rule: "must be 'aws' or 'host'",
-      fix: "pulumi config set odapi:target aws   (or host for an existing server)",
+      rule: "must be 'aws', 'host' or 'scale'",
+      fix: "pulumi config set odapi:target aws   (or host for an existing server, scale for an Auto Scaling group)",
     });
   }
   const volume = r.integer("volumeSizeGb");
   const cfg: StackConfig = {
-    target: target === "host" ? "host" : "aws",
+    target: (TARGETS as readonly string[]).includes(target) ? (target as Target) : "aws",
     learnerLab: r.boolean("learnerLab"),
     gpu: r.boolean("gpu"),
     instanceType: r.string("instanceType"),
@@ -119,6 +119,14 @@ export function parseStackConfig(
     hasTlsCert: r.has("tlsCert"),
     hasTlsKey: r.has("tlsKey"),
     idleStopMinutes: r.integer("idleStopMinutes"),
+    minReplicas: r.integer("minReplicas"),
+    maxReplicas: r.integer("maxReplicas"),
+    targetRequestsPerReplica: r.integer("targetRequestsPerReplica"),
+    warmPool: r.boolean("warmPool"),
+    scaleToZeroCron: r.optional("scaleToZeroCron"),
+    scaleUpCron: r.optional("scaleUpCron"),
+    acmCertificateArn: r.optional("acmCertificateArn"),
+    httpListener: r.boolean("httpListener"),
     region: raw("aws:region") || env.AWS_REGION || env.AWS_DEFAULT_REGION || undefined,
   };
   if (r.problems.length) throw configError(r.problems);

@@ -3,14 +3,30 @@ import { IDLE_STOP_MINUTES, isIdleStopMinutes } from "../../bootstrap/aws/idle-r
 import { isPlainRemoteDir, REMOTE_DIR_RULE } from "../../common/remote-dir";
 import { CATALOG_NAMES, DEFAULT_CATALOG_MODELS } from "../../model-prep/catalog";
 import { isWorldCidr, parseCidr } from "../cidrs";
-import { isArmInstanceType, isGpuInstanceType, parseInstanceType, sizeRankOf } from "../instance-type";
+import {
+  isArmInstanceType,
+  isGpuInstanceType,
+  parseInstanceType,
+  sizeRankOf,
+  vcpusOf,
+} from "../instance-type";
 import { fullKey } from "./keys";
-import { LEARNER_LAB_MAX_SIZE, LEARNER_LAB_MAX_VOLUME_GB, LEARNER_LAB_REGIONS } from "./learner-lab";
+import {
+  LEARNER_LAB_MAX_INSTANCES,
+  LEARNER_LAB_MAX_SIZE,
+  LEARNER_LAB_MAX_VCPUS,
+  LEARNER_LAB_MAX_VOLUME_GB,
+  LEARNER_LAB_REGIONS,
+  REPLACEMENT_SPARE,
+} from "./learner-lab";
 import type { ConfigProblem } from "./problems";
 import type { ConfigKey, StackConfig } from "./types";
 
-/** Which configs a rule applies to. */
-export type When = "always" | "aws" | "host" | "learnerLab";
+/**
+ * Which configs a rule applies to: aws = any AWS target (one instance or scale), ec2 = the one-instance target,
+ * scale = the Auto Scaling target, learnerLab = any AWS target in the lab, scaleLab = scale in the lab.
+ */
+export type When = "always" | "aws" | "ec2" | "scale" | "host" | "learnerLab" | "scaleLab";
 
 type Text = string | ((cfg: StackConfig) => string);
 
@@ -30,6 +46,14 @@ const HOSTNAME =
 const IPV6_LITERAL = /^[0-9A-Fa-f:.]+$/;
 const SSH_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const AZ = /^[a-z]{2}(-[a-z]+)+-\d[a-z]$/;
+/** Unix cron, five fields (what EC2 Auto Scaling's scheduled actions take as recurrence). */
+const CRON = /^\S+( \S+){4}$/;
+const CRON_FIELD = /^[0-9A-Za-z*/,?-]+$/;
+const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+
+const isCron = (text: string) => CRON.test(text) && text.split(" ").every((f) => CRON_FIELD.test(f));
+/** The most instances the group can run at once: maxReplicas plus the one spare AZ rebalancing may launch first. */
+const peakInstances = (cfg: StackConfig) => cfg.maxReplicas + REPLACEMENT_SPARE;
 
 const PRIVATE_KEY_FIX =
   "pulumi config set --secret odapi:sshPrivateKey < ~/Downloads/labsuser.pem   (the key file of that key pair / host)";
@@ -273,7 +297,7 @@ export const RULES: readonly Rule[] = [
   },
   {
     key: "sshPrivateKey",
-    when: "aws",
+    when: "ec2",
     rule: (cfg) =>
       `is required with odapi:keyName (${cfg.keyName}): the deployer logs in with that key pair's private key`,
     fix: PRIVATE_KEY_FIX,
@@ -281,10 +305,97 @@ export const RULES: readonly Rule[] = [
   },
   {
     key: "keyName",
-    when: "aws",
+    when: "ec2",
     rule: "is empty but odapi:sshPrivateKey is set: name the EC2 key pair that private key belongs to",
     fix: "pulumi config set odapi:keyName vockey   (or pulumi config rm odapi:sshPrivateKey to generate a key)",
     broken: (cfg) => ifBad(!cfg.keyName && cfg.hasSshPrivateKey, ""),
+  },
+  // ---- target 'scale': Auto Scaling group behind an ALB ----
+  {
+    key: "idleStopMinutes",
+    when: "scale",
+    rule: "applies only to the one-instance stacks: a scale stack is stopped by the group, not by its instances",
+    fix: "pulumi config rm odapi:idleStopMinutes   (and set odapi:scaleToZeroCron / odapi:scaleUpCron)",
+    broken: (cfg) => ifBad(cfg.idleStopMinutes !== 0, cfg.idleStopMinutes),
+  },
+  ...(["tlsCert", "tlsKey"] as const).map(
+    (key): Rule => ({
+      key,
+      when: "scale",
+      rule: "applies only to the one-instance stacks: the scale stack's HTTPS ends at the load balancer",
+      fix: `pulumi config rm ${fullKey(key)}   (import your certificate into ACM and set odapi:acmCertificateArn)`,
+      broken: (cfg) => ifBad(key === "tlsCert" ? cfg.hasTlsCert : cfg.hasTlsKey, "(set)"),
+    }),
+  ),
+  {
+    key: "minReplicas",
+    when: "scale",
+    rule: "must be ≥ 1 (pulumi up proves a detection through the load balancer; scale to zero with scaleToZeroCron)",
+    fix: "pulumi config set odapi:minReplicas 2",
+    broken: (cfg) => ifBad(!Number.isInteger(cfg.minReplicas) || cfg.minReplicas < 1, cfg.minReplicas),
+  },
+  {
+    key: "maxReplicas",
+    when: "scale",
+    rule: (cfg) => `must be ≥ odapi:minReplicas (${cfg.minReplicas})`,
+    fix: (cfg) => `pulumi config set odapi:maxReplicas ${Math.max(cfg.minReplicas, 1)}`,
+    broken: (cfg) => ifBad(cfg.maxReplicas < cfg.minReplicas, cfg.maxReplicas),
+  },
+  {
+    key: "targetRequestsPerReplica",
+    when: "scale",
+    rule: "must be ≥ 1 request per minute per instance",
+    fix: "pulumi config set odapi:targetRequestsPerReplica 280",
+    broken: (cfg) =>
+      ifBad(
+        !Number.isInteger(cfg.targetRequestsPerReplica) || cfg.targetRequestsPerReplica < 1,
+        cfg.targetRequestsPerReplica,
+      ),
+  },
+  {
+    key: "requireApiKey",
+    when: "scale",
+    rule: "must be true for 'scale': the load balancer's health check (/healthz) is served by the API-key gateway",
+    fix: "pulumi config set odapi:requireApiKey true",
+    broken: (cfg) => ifBad(!cfg.requireApiKey, false),
+  },
+  {
+    key: "availabilityZone",
+    when: "scale",
+    rule: "does not apply to 'scale': the group spans every availability zone of the default VPC",
+    fix: "pulumi config rm odapi:availabilityZone",
+    broken: (cfg) => ifBad(cfg.availabilityZone, cfg.availabilityZone),
+  },
+  ...(["scaleToZeroCron", "scaleUpCron"] as const).flatMap((key): Rule[] => [
+    {
+      key,
+      when: "scale",
+      rule: "is not a five-field cron expression (minute hour day-of-month month day-of-week, UTC)",
+      fix: `pulumi config set ${fullKey(key)} '0 20 * * *'   (or pulumi config rm ${fullKey(key)})`,
+      broken: (cfg) => ifBad(cfg[key] && !isCron(cfg[key] as string), cfg[key]),
+    },
+  ]),
+  {
+    key: "scaleUpCron",
+    when: "scale",
+    rule: "scaleToZeroCron and scaleUpCron go together: one without the other leaves the group at 0 or never at 0",
+    fix: "set both (e.g. '0 20 * * *' and '0 7 * * 1-5') or remove both",
+    broken: (cfg) => ifBad(!cfg.scaleToZeroCron !== !cfg.scaleUpCron, cfg.scaleUpCron ?? ""),
+  },
+  {
+    key: "acmCertificateArn",
+    when: "scale",
+    rule: "is not an ACM certificate ARN",
+    fix: "use arn:aws:acm:<region>:<account>:certificate/<id> (aws acm list-certificates), or leave it empty for a generated certificate",
+    broken: (cfg) =>
+      ifBad(cfg.acmCertificateArn && !ACM_ARN.test(cfg.acmCertificateArn), cfg.acmCertificateArn),
+  },
+  {
+    key: "httpListener",
+    when: "scale",
+    rule: "is true but odapi:acmCertificateArn is set: choose HTTPS with that certificate or the HTTP opt-out",
+    fix: "pulumi config set odapi:httpListener false   (or pulumi config rm odapi:acmCertificateArn)",
+    broken: (cfg) => ifBad(cfg.httpListener && cfg.acmCertificateArn, true),
   },
   ...onlyFor("host", ["sshHost", "hostKey"]),
   {
@@ -333,6 +444,40 @@ export const RULES: readonly Rule[] = [
     fix: `pulumi config set odapi:volumeSizeGb ${LEARNER_LAB_MAX_VOLUME_GB}   (or 0 for automatic sizing)`,
     broken: ({ volumeSizeGb: gb }) => ifBad(gb !== undefined && gb > LEARNER_LAB_MAX_VOLUME_GB, gb),
   },
+  {
+    key: "instanceProfile",
+    when: "scaleLab",
+    rule: "is empty, so the stack would create an IAM role, which Learner Lab forbids",
+    fix: "pulumi config set odapi:instanceProfile LabInstanceProfile",
+    broken: (cfg) => ifBad(!cfg.instanceProfile, ""),
+  },
+  {
+    key: "maxReplicas",
+    when: "scaleLab",
+    rule: `plus the ${REPLACEMENT_SPARE} spare instance that rebalancing and instance refresh may start exceeds Learner Lab's ${LEARNER_LAB_MAX_INSTANCES} running instances (20 deactivates the account)`,
+    fix: `pulumi config set odapi:maxReplicas ${LEARNER_LAB_MAX_INSTANCES - REPLACEMENT_SPARE}`,
+    broken: (cfg) => ifBad(peakInstances(cfg) > LEARNER_LAB_MAX_INSTANCES, cfg.maxReplicas),
+  },
+  {
+    key: "maxReplicas",
+    when: "scaleLab",
+    rule: (cfg) =>
+      `plus ${REPLACEMENT_SPARE} spare, × ${vcpusOf(cfg.instanceType)} vCPU of ${cfg.instanceType}, is ${peakInstances(cfg) * vcpusOf(cfg.instanceType)} vCPU: above Learner Lab's ${LEARNER_LAB_MAX_VCPUS}`,
+    fix: (cfg) =>
+      `pulumi config set odapi:maxReplicas ${Math.max(1, Math.floor(LEARNER_LAB_MAX_VCPUS / vcpusOf(cfg.instanceType)) - REPLACEMENT_SPARE)}   (or a smaller instance type)`,
+    broken: (cfg) =>
+      ifBad(
+        !!typeOf(cfg) && peakInstances(cfg) * vcpusOf(cfg.instanceType) > LEARNER_LAB_MAX_VCPUS,
+        cfg.maxReplicas,
+      ),
+  },
+  {
+    key: "warmPool",
+    when: "scaleLab",
+    rule: "Learner Lab stops and starts instances with the session, which fights a warm pool's stopped instances",
+    fix: "pulumi config set odapi:warmPool false",
+    broken: (cfg) => ifBad(cfg.warmPool, true),
+  },
 ];
 
 /** Whether a rule's `when` covers this config. */
@@ -341,11 +486,17 @@ export function applies(when: When, cfg: StackConfig): boolean {
     case "always":
       return true;
     case "aws":
+      return cfg.target !== "host";
+    case "ec2":
       return cfg.target === "aws";
+    case "scale":
+      return cfg.target === "scale";
     case "host":
       return cfg.target === "host";
     case "learnerLab":
-      return cfg.target === "aws" && cfg.learnerLab;
+      return cfg.target !== "host" && cfg.learnerLab;
+    case "scaleLab":
+      return cfg.target === "scale" && cfg.learnerLab;
   }
 }
 

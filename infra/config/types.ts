@@ -1,6 +1,8 @@
 // The typed stack configuration every other infra module works with (types only).
 
-export type Target = "aws" | "host";
+/** aws: one EC2 instance; host: an existing server over SSH; scale: an Auto Scaling group behind an ALB. */
+export const TARGETS = ["aws", "host", "scale"] as const;
+export type Target = (typeof TARGETS)[number];
 
 export interface StackConfig {
   target: Target;
@@ -35,6 +37,15 @@ export interface StackConfig {
   hasTlsKey: boolean;
   /** Power off after this many minutes without a model request; 0 = off. */
   idleStopMinutes: number;
+  minReplicas: number;
+  maxReplicas: number;
+  /** Requests per minute per instance (ALBRequestCountPerTarget). */
+  targetRequestsPerReplica: number;
+  warmPool: boolean;
+  scaleToZeroCron?: string;
+  scaleUpCron?: string;
+  acmCertificateArn?: string;
+  httpListener: boolean;
   /** aws:region (or AWS_REGION / AWS_DEFAULT_REGION). */
   region?: string;
 }

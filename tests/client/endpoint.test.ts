@@ -327,6 +327,18 @@ describe("errors: one line, own exit code", () => {
     expect(r3.code).toBe(ExitCode.usage);
     expect(firstLine(r3.stderr)).toBe("error: --concurrency must be a whole number ≥ 1, got 0");
   });
+
+  it("--wait waits for the models first and gives up at its deadline naming the last state", async () => {
+    const r = await runClient(["--url", fake.url, "--model", "loading_model", "--wait", "1", "--out", tmp()]);
+    expect(r.code).toBe(ExitCode.timeout);
+    expect(firstLine(r.stderr)).toMatch(/loading_model: version 1 LOADING/);
+    expect(r.stderr).toContain(
+      "error: model loading_model was not AVAILABLE within 1 s (last: version 1 LOADING)",
+    );
+    const bad = await runClient(["--url", fake.url, "--wait", "-1"]);
+    expect(bad.code).toBe(ExitCode.usage);
+    expect(firstLine(bad.stderr)).toBe("error: --wait must be 0 or more seconds, got -1");
+  });
 });
 
 describe("API key gateway", () => {

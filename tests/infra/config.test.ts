@@ -23,6 +23,8 @@ const LAB = {
   "odapi:sshPrivateKey": KEY,
 };
 const HOST = { "odapi:target": "host", "odapi:sshHost": "192.0.2.10", "odapi:sshPrivateKey": KEY };
+/** The scale target on a normal account (the Learner Lab guards are tested over the real stack file, scale-stack.test.ts). */
+const SCALE = { "aws:region": "us-east-1", "odapi:target": "scale" };
 
 function problemsOf(values: Record<string, string>) {
   return configProblems(parseStackConfig(raw(values)));
@@ -59,6 +61,14 @@ describe("parseStackConfig", () => {
       hasTlsCert: false,
       hasTlsKey: false,
       idleStopMinutes: 0,
+      minReplicas: 2,
+      maxReplicas: 4,
+      targetRequestsPerReplica: 280,
+      warmPool: false,
+      scaleToZeroCron: undefined,
+      scaleUpCron: undefined,
+      acmCertificateArn: undefined,
+      httpListener: false,
       region: "us-east-1",
     });
   });
@@ -87,7 +97,7 @@ describe("parseStackConfig", () => {
     ["odapi:gpu", "yes", /odapi:gpu = "yes": must be true or false/],
     ["odapi:sshPort", "twenty-two", /odapi:sshPort = "twenty-two": must be a whole number/],
     ["odapi:models", "ssd_mobilenet_v2", /odapi:models = "ssd_mobilenet_v2": must be a list of strings/],
-    ["odapi:target", "gcp", /odapi:target = "gcp": must be 'aws' or 'host'/],
+    ["odapi:target", "gcp", /odapi:target = "gcp": must be 'aws', 'host' or 'scale'/],
   ])("a %s of the wrong type is an error naming the key and value", (key, value, message) => {
     const err = thrown(() => parseStackConfig(raw({ [key]: value })));
     expect(err.message).toMatch(message);
@@ -336,6 +346,103 @@ const RULES: [string, Record<string, string>, string, RegExp][] = [
     /applies only to target 'aws'/,
   ],
 ];
+
+/** The scale target's own rules (normal account). */
+const SCALE_RULES: [string, Record<string, string>, string, RegExp][] = [
+  [
+    "scale: idle stop is the one-instance stacks'",
+    { ...SCALE, "odapi:idleStopMinutes": "60" },
+    "odapi:idleStopMinutes",
+    /applies only to the one-instance stacks/,
+  ],
+  [
+    "scale: own TLS certificate goes to ACM",
+    { ...SCALE, "odapi:tlsCert": "PEM" },
+    "odapi:tlsCert",
+    /HTTPS ends at the load balancer/,
+  ],
+  ["scale: minReplicas 0", { ...SCALE, "odapi:minReplicas": "0" }, "odapi:minReplicas", /must be ≥ 1/],
+  [
+    "scale: maxReplicas below minReplicas",
+    { ...SCALE, "odapi:minReplicas": "3", "odapi:maxReplicas": "2" },
+    "odapi:maxReplicas",
+    /must be ≥ odapi:minReplicas \(3\)/,
+  ],
+  [
+    "scale: targetRequestsPerReplica 0",
+    { ...SCALE, "odapi:targetRequestsPerReplica": "0" },
+    "odapi:targetRequestsPerReplica",
+    /must be ≥ 1 request per minute/,
+  ],
+  [
+    "scale: no gateway",
+    { ...SCALE, "odapi:requireApiKey": "false" },
+    "odapi:requireApiKey",
+    /health check \(\/healthz\) is served by the API-key gateway/,
+  ],
+  [
+    "scale: an availability zone",
+    { ...SCALE, "odapi:availabilityZone": "us-east-1a" },
+    "odapi:availabilityZone",
+    /does not apply to 'scale'/,
+  ],
+  [
+    "scale: a bad cron",
+    { ...SCALE, "odapi:scaleToZeroCron": "at eight", "odapi:scaleUpCron": "0 7 * * *" },
+    "odapi:scaleToZeroCron",
+    /is not a five-field cron expression/,
+  ],
+  [
+    "scale: one cron without the other",
+    { ...SCALE, "odapi:scaleToZeroCron": "0 20 * * *" },
+    "odapi:scaleUpCron",
+    /go together/,
+  ],
+  [
+    "scale: not an ACM ARN",
+    { ...SCALE, "odapi:acmCertificateArn": "arn:aws:iam::123456789012:server-certificate/x" },
+    "odapi:acmCertificateArn",
+    /is not an ACM certificate ARN/,
+  ],
+  [
+    "scale: HTTP opt-out with an ACM ARN",
+    {
+      ...SCALE,
+      "odapi:httpListener": "true",
+      "odapi:acmCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123",
+    },
+    "odapi:httpListener",
+    /choose HTTPS with that certificate or the HTTP opt-out/,
+  ],
+];
+
+describe("the scale target's rules", () => {
+  test("a plain scale config, crons and an ACM ARN pass; the one-instance key rules do not apply", () => {
+    expect(problemsOf(SCALE)).toEqual([]);
+    expect(
+      problemsOf({
+        ...SCALE,
+        "odapi:scaleToZeroCron": "0 20 * * *",
+        "odapi:scaleUpCron": "0 7 * * 1-5",
+        "odapi:acmCertificateArn": "arn:aws:acm:us-east-1:123456789012:certificate/abc-123",
+        "odapi:keyName": "vockey",
+      }),
+    ).toEqual([]);
+  });
+
+  test.each(SCALE_RULES)("%s", (_label, values, key, rule) => {
+    const hit = problemsOf(values).find((p) => p.key === key && rule.test(p.rule));
+    expect(hit).toBeDefined();
+    expect(hit?.fix.length).toBeGreaterThan(10);
+    expect(thrown(() => loadStackConfig(raw(values))).message).toContain(`${key} = `);
+  });
+
+  test("scale rules do not apply to the one-instance target", () => {
+    expect(
+      problemsOf({ "aws:region": "us-east-1", "odapi:minReplicas": "0", "odapi:warmPool": "true" }),
+    ).toEqual([]);
+  });
+});
 
 describe("every rule reports its key, the bad value, the rule and a fix", () => {
   test.each(RULES)("%s", (_label, values, key, rule) => {

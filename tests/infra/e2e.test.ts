@@ -3,7 +3,16 @@
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { e2eConfig, ephemeralStackName, skipReason, testClientArgv } from "../../scripts/e2e-plan";
+import {
+  benchArgv,
+  e2eConfig,
+  ephemeralStackName,
+  parseE2eBase,
+  servesOnly,
+  skipReason,
+  tallyBench,
+  testClientArgv,
+} from "../../scripts/e2e-plan";
 import { tempDirPerTest } from "../helpers/tmp";
 
 const ROOT = path.resolve(__dirname, "../..");
@@ -95,16 +104,65 @@ test("the test client gets every model and --json; the API key is not on the com
   ]);
 });
 
+describe("the scale run's decisions", () => {
+  test("npm run e2e:aws -- --stack scale (or a bare name) picks the base; an unknown one is refused", () => {
+    expect(parseE2eBase([])).toBe("cpu");
+    expect(parseE2eBase(["--stack", "scale"])).toBe("scale");
+    expect(parseE2eBase(["gpu"])).toBe("gpu");
+    expect(parseE2eBase(["--stack", "big"])).toBeUndefined();
+  });
+
+  test("copies the real scale stack file, which needs no key (the deployer never logs in)", () => {
+    expect(e2eConfig(ROOT, "scale")).toMatchObject({
+      "odapi:target": { value: "scale", secret: false },
+      "odapi:instanceProfile": { value: "LabInstanceProfile", secret: false },
+      "odapi:models": { value: JSON.stringify(["ssd_mobilenet_v2"]), secret: false },
+    });
+  });
+
+  test("the bench runs one model with JSON and no warmup through the load balancer", () => {
+    expect(benchArgv("https://lb.example", "ssd", 200, 16).join(" ")).toBe(
+      "node bin/odapi.cjs bench --url https://lb.example --model ssd --requests 200 --concurrency 16 --warmup 0 --timeout 120000 --json",
+    );
+  });
+
+  test("a bench report is tallied; no report counts every request as failed", () => {
+    const report = { models: [{ bench: { requests: 200, ok: 198, errors: 2, requestsPerSecond: 12.5 } }] };
+    expect(tallyBench(JSON.stringify(report), 200)).toEqual({
+      requests: 200,
+      ok: 198,
+      errors: 2,
+      requestsPerSecond: 12.5,
+    });
+    expect(tallyBench("error: cannot reach", 50)).toEqual({
+      requests: 50,
+      ok: 0,
+      errors: 50,
+      requestsPerSecond: 0,
+    });
+  });
+
+  test("the rollout is complete on a replica only when version 2 alone is AVAILABLE and detects", () => {
+    const report = (ok: boolean, versions: string[]) =>
+      JSON.stringify({ ok, models: [{ name: "m", versions }] });
+    expect(servesOnly(report(true, ["2"]), "2")).toBe(true);
+    expect(servesOnly(report(true, ["1", "2"]), "2")).toBe(false);
+    expect(servesOnly(report(true, ["1"]), "2")).toBe(false);
+    expect(servesOnly(report(false, ["2"]), "2")).toBe(false);
+    expect(servesOnly("error: cannot reach", "2")).toBe(false);
+  });
+});
+
 describe("the script itself (npm run e2e:aws) skips with the reason and exit 0", () => {
   const home = tempDirPerTest("odapi-e2e-home-");
 
-  function runScript(pathDirs: string[]) {
+  function runScript(pathDirs: string[], args: string[] = []) {
     const before = readdirSync(ROOT).filter((f) => f.startsWith("Pulumi."));
     // HOME without ~/.aws, no AWS_* variables, PATH as given
     const env = { PATH: [...pathDirs, path.dirname(process.execPath)].join(":"), HOME: home() };
     const r = spawnSync(
       process.execPath,
-      [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/e2e-aws.ts"],
+      [path.join(ROOT, "node_modules/tsx/dist/cli.mjs"), "scripts/e2e-aws.ts", ...args],
       {
         cwd: ROOT,
         env,
@@ -129,5 +187,17 @@ describe("the script itself (npm run e2e:aws) skips with the reason and exit 0",
     const r = runScript([bin]);
     expect(r.stderr).toContain("e2e-aws: skipped: no AWS credentials");
     expect(r.status).toBe(0);
+  });
+
+  test("--stack scale without the pulumi CLI", () => {
+    const r = runScript([], ["--stack", "scale"]);
+    expect(r.stderr).toContain("e2e-aws: skipped: the pulumi CLI is not installed");
+    expect(r.status).toBe(0);
+  });
+
+  test("an unknown base stack is refused with exit 2", () => {
+    const r = runScript([], ["--stack", "huge"]);
+    expect(r.stderr).toContain("e2e-aws: unknown base stack in --stack huge: use cpu, gpu, scale");
+    expect(r.status).toBe(2);
   });
 });

@@ -35,6 +35,15 @@ export const FAKE_TLS_KEY_PREFIX = "FAKE-TLS-PRIVATE-KEY:";
 export const API_KEY = "ApiKeyFromRandomPassword0123456789abcdef";
 export const DEPLOYER_IP = "198.51.100.7";
 export const EIP = "203.0.113.10";
+/** What the mocked AWS answers for the scale stack: default VPC, its default subnets, the load balancer. */
+export const DEFAULT_VPC = "vpc-0default00000000";
+export const DEFAULT_SUBNETS = ["subnet-0aaa", "subnet-0bbb", "subnet-0ccc"];
+export const OFFERED_AZS = ["us-east-1a", "us-east-1b", "us-east-1c"];
+export const ALB_DNS = "odapi-lb-alb-1234567890.us-east-1.elb.amazonaws.com";
+export const ALB_ARN_SUFFIX = "app/odapi-lb-alb-5e1c2b3/50dc6c495c0c9188";
+export const TG_ARN_SUFFIX = "targetgroup/odapi-lb-tg-7f0a1b2/73e2d6bc24d8a067";
+export const MODELS_BUCKET = "odapi-models-bucket-0a1b2c3";
+export const FAKE_TLS_KEY = "-----BEGIN PRIVATE KEY-----\nVExTa2V5\n-----END PRIVATE KEY-----\n";
 
 type YamlMap = Record<string, unknown>;
 
@@ -76,6 +85,7 @@ export interface RegisteredOptions {
   deleteBeforeReplace?: boolean;
   customTimeouts?: { create?: string; update?: string };
   parent?: string;
+  ignoreChanges?: string[];
 }
 
 export interface StackRun {
@@ -97,6 +107,8 @@ export interface RunOptions {
   detectPublicIp?: () => Promise<string>;
   /** getAmi answer (default: an 8 GB Ubuntu image / 75 GB DLAMI). */
   ami?: Record<string, unknown>;
+  /** getSubnets answer for the default VPC (default: DEFAULT_SUBNETS). */
+  subnets?: string[];
 }
 
 function fakeState(type: string, name: string, inputs: Record<string, Json>): Record<string, Json> {
@@ -127,6 +139,31 @@ function fakeState(type: string, name: string, inputs: Record<string, Json>): Re
       return { ...inputs, stdout: '{"uploadedFiles":0}', stderr: "" };
     case "command:remote:Command":
       return { ...inputs, stdout: "odapi-ssh-ready", stderr: "" };
+    case "aws:s3/bucket:Bucket":
+      return { ...inputs, bucket: MODELS_BUCKET, arn: `arn:aws:s3:::${MODELS_BUCKET}` };
+    case "aws:lb/loadBalancer:LoadBalancer":
+      return {
+        ...inputs,
+        dnsName: ALB_DNS,
+        arnSuffix: ALB_ARN_SUFFIX,
+        arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/${ALB_ARN_SUFFIX}`,
+      };
+    case "aws:lb/targetGroup:TargetGroup":
+      return {
+        ...inputs,
+        arnSuffix: TG_ARN_SUFFIX,
+        arn: `arn:aws:elasticloadbalancing:us-east-1:123456789012:${TG_ARN_SUFFIX}`,
+      };
+    case "aws:acm/certificate:Certificate":
+      return { ...inputs, arn: "arn:aws:acm:us-east-1:123456789012:certificate/imported-0001" };
+    case "aws:ec2/launchTemplate:LaunchTemplate":
+      return { ...inputs, latestVersion: 3 };
+    case "aws:ec2/securityGroup:SecurityGroup":
+      return { ...inputs, id: `${name}-id` };
+    case "aws:autoscaling/group:Group":
+    case "aws:iam/instanceProfile:InstanceProfile":
+    case "aws:iam/role:Role":
+      return { ...inputs, name: `${name}-generated` };
     default:
       return { ...inputs };
   }
@@ -207,6 +244,7 @@ async function registeredOptions(d: Declared): Promise<RegisteredOptions> {
     deleteBeforeReplace: (d.opts as PulumiModule.CustomResourceOptions).deleteBeforeReplace ?? false,
     customTimeouts: timeouts ? { create: timeouts.create, update: timeouts.update } : undefined,
     parent: d.opts.parent ? await urnOf(d.opts.parent) : undefined,
+    ignoreChanges: d.opts.ignoreChanges,
   };
 }
 
@@ -252,6 +290,10 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
         call(args) {
           calls.push({ token: args.token, inputs: args.inputs });
           if (args.token === "aws:ec2/getAmi:getAmi") return opts.ami ?? defaultAmi;
+          if (args.token === "aws:ec2/getVpc:getVpc") return { id: DEFAULT_VPC };
+          if (args.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings")
+            return { locations: OFFERED_AZS };
+          if (args.token === "aws:ec2/getSubnets:getSubnets") return { ids: opts.subnets ?? DEFAULT_SUBNETS };
           return {};
         },
       },
