@@ -77,7 +77,10 @@ export class ApiCertificate extends pulumi.ComponentResource {
     );
     this.caCertPem = ca.certPem;
     this.certPem = server.certPem;
-    this.chainPem = pulumi.all([server.certPem, ca.certPem]).apply(([leaf, root]) => joinPem(leaf, root));
+    // Both are always set by the provider; a program run under bare mocks (no provider state) has neither.
+    this.chainPem = pulumi
+      .all([server.certPem, ca.certPem])
+      .apply(([leaf, root]) => joinPem(...[leaf, root].filter((b) => typeof b === "string")));
     this.privateKeyPem = pulumi.secret(serverKey.privateKeyPem);
     this.registerOutputs({
       caCertPem: this.caCertPem,

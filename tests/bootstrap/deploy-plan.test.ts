@@ -117,7 +117,20 @@ describe("planDeploy", () => {
       publicPort: 8501,
       internalRestPort: 18501,
       gateway: true,
+      tls: false,
     });
+  });
+
+  test("with a TLS identity the gateway speaks HTTPS: chain and 0600 key rendered, recorded; without a key it is refused", () => {
+    const tls = { certPem: "CHAIN-PEM", keyPem: "KEY-PEM" };
+    const plan = planDeploy({ ...input, apiKey: "0123456789abcdef0123", tls }, ["m"], "u");
+    expect(plan.serving.tls).toEqual(tls);
+    const file = (p: string) => plan.renderedFiles.find((f) => f.path === p);
+    expect(file("config/gateway-tls.crt")).toMatchObject({ content: "CHAIN-PEM", mode: 0o644 });
+    expect(file("config/gateway-tls.key")).toMatchObject({ content: "KEY-PEM", mode: 0o600 });
+    expect(file("config/gateway.conf")?.content).toContain("ssl_certificate /etc/nginx/odapi-tls.crt;");
+    expect(JSON.parse(file(DEPLOY_RECORD)?.content ?? "{}").tls).toBe(true);
+    expect(() => planDeploy({ ...input, tls }, ["m"], "u")).toThrow(/without an API key/);
   });
 
   test("GPU hosts get the GPU serving image in start.sh", () => {

@@ -9,6 +9,6 @@ test("index.ts compiles, type-checks and runs under Pulumi's vendored ts-node", 
     timeout: 120_000,
   });
   expect(r.stderr).toBe("");
-  expect(r.stdout).toContain("apiUrl=http://192.0.2.10:8501");
+  expect(r.stdout).toContain("apiUrl=https://192.0.2.10:8501");
   expect(r.status).toBe(0);
 }, 150_000);
