@@ -54,6 +54,7 @@ describe("the command table", () => {
       "status",
       "logs",
       "stop",
+      "start",
       "detect",
       "bench",
     ]);
