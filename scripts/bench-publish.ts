@@ -105,11 +105,20 @@ async function main(): Promise<void> {
     table.push([k, median(xs).toFixed(2), xs.map((x) => x.toFixed(2)).join(" ")]);
   console.log(table.toString());
   const m = (k: string) => median(rows[k] as number[]);
+  // Per-round ratios too: under a shifting load the median of ratios drifts less than the ratio of medians.
+  const perRound = (a: string, b: string) =>
+    median((rows[a] as number[]).map((x, i) => x / ((rows[b] as number[])[i] as number)));
+  const ratio = (label: string, a: string, b: string) =>
+    console.log(
+      `${label}: ${(m(a) / m(b)).toFixed(2)}× (ratio of medians), ${perRound(a, b).toFixed(2)}× (median of per-round ratios)`,
+    );
+  ratio("publish / aws s3 sync up", "odapi publish (first, hashing included)", "aws s3 sync up (first)");
+  ratio("agent / aws s3 sync down", "sync agent (empty host dir)", "aws s3 sync down (empty dir)");
   console.log(
-    `publish / aws s3 sync up: ${(m("odapi publish (first, hashing included)") / m("aws s3 sync up (first)")).toFixed(2)}×`,
-  );
-  console.log(
-    `agent / aws s3 sync down: ${(m("sync agent (empty host dir)") / m("aws s3 sync down (empty dir)")).toFixed(2)}×`,
+    `load average at the end: ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(" ")}`,
   );
 }
 
