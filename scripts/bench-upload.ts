@@ -235,7 +235,9 @@ async function benchEndpoint(
   const rows: Row[] = tools.map((t) => ({ tool: t.name, first: [], noop: [], detail: t.detail }));
   for (let round = 0; round < rounds; round++) {
     for (const [i, tool] of tools.entries()) {
-      const d = path.join(setup.work, `${ep.name}-${i}`);
+      // A new dir name each round: a first upload is one to a destination that never received this bundle (odapi
+      // remembers what it sent where, and a rerun of the same bundle expects a no-op: see last-sync.ts).
+      const d = path.join(setup.work, `${ep.name}-${i}-${round}`);
       rmSync(d, { recursive: true, force: true });
       mkdirSync(d, { recursive: true });
       setup.owner?.own(d);

@@ -75,14 +75,20 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const files = [...localFiles, ...renderedToBundle(plan.renderedFiles)];
 
   log(`connecting to ${opts.target.user}@${opts.target.host}:${opts.target.port}`);
-  const session = await connect(opts.target, { log, ...opts.connect });
-  // The upload's first channel, round trip and OpenSSH login start now: they overlap the dir check and the lock.
-  const early = startEarly(session, {
+  const connecting = connect(opts.target, { log, ...opts.connect });
+  // The upload's first channel, round trip and OpenSSH login start now (the login alongside the connect when the
+  // host key is pinned): they overlap the dir check and the lock.
+  const early = startEarly(connecting, {
     files,
     remoteDir: plan.remoteDir,
+    target: opts.target,
     transport: opts.transport ?? "auto",
     ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
     ...(opts.debug ? { log: opts.debug } : {}),
+  });
+  const session = await connecting.catch(async (err) => {
+    await early.close();
+    throw err;
   });
   let lock: RemoteLock | undefined;
   try {
