@@ -11,7 +11,6 @@ import type { ByteProgress } from "../../common/rate-meter";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "../ssh/session";
 import { scanLocalModels, startEarly, stateCommand, type Transport } from "../transfer";
 import { ensureRemoteDir } from "./ensure-dir";
-import { checkGateway } from "./gateway";
 import { acquireRemoteLock, type RemoteLock } from "./lock";
 import {
   type DeployInput,
@@ -22,10 +21,14 @@ import {
   STEP_TIMEOUT_MS,
 } from "./plan";
 import { startPrepareHost } from "./prepare-host";
-import { prepareOnRemote } from "./prepare-models";
 import { startServing } from "./start";
 import { staleVersionMessages, uploadBundle } from "./upload";
-import { type ReadyEvent, waitServingOverSsh } from "./wait-ready";
+import type { ReadyEvent } from "./wait-ready";
+
+// Steps only some deploys run are loaded when they run: `--no-start` never needs the REST client.
+const stepPrepareModels = (): typeof import("./prepare-models") => require("./prepare-models");
+const stepWaitReady = (): typeof import("./wait-ready") => require("./wait-ready");
+const stepGateway = (): typeof import("./gateway") => require("./gateway");
 
 export interface DeployOptions extends DeployInput {
   target: SshTarget;
@@ -130,7 +133,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
     throwIfCancelled(opts.signal);
     if (plan.catalog.length) {
-      const r = await prepareOnRemote(session, {
+      const r = await stepPrepareModels().prepareOnRemote(session, {
         catalog: plan.catalog,
         remoteDir: plan.remoteDir,
         version: opts.version ?? 1,
@@ -143,7 +146,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     throwIfCancelled(opts.signal);
     if (plan.start) {
       await startServing(session, { argv: plan.start.argv, timeoutMs: STEP_TIMEOUT_MS.start }, log);
-      await waitServingOverSsh(
+      await stepWaitReady().waitServingOverSsh(
         session,
         plan.start.internalRestPort,
         plan.models,
@@ -155,7 +158,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
         log,
       );
       if (plan.start.gatewayPort !== undefined && opts.apiKey) {
-        await checkGateway(session, plan.start.gatewayPort, plan.models, opts.apiKey);
+        await stepGateway().checkGateway(session, plan.start.gatewayPort, plan.models, opts.apiKey);
         log(`gateway: port ${plan.start.gatewayPort} passes requests with the API key to every model`);
       }
     }
@@ -167,8 +170,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       seconds: Math.round((Date.now() - t0) / 100) / 10,
     };
   } finally {
-    await early.close();
-    await lock?.release().catch(() => undefined);
+    // Both wait on the host (the sftp client's exit, the lock holder's): one round trip, not two.
+    await Promise.all([early.close(), lock?.release().catch(() => undefined)]);
     await session.close();
   }
 }
