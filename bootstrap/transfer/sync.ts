@@ -213,6 +213,7 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
       });
     }
     if (commit) {
+      log("last byte sent: the host finishes its sha256 checks, then renames into place");
       const res = await commit.finish(commitTail({ ops: plan.finalize, kept: plan.kept }));
       const out = parseCommitOutput(res.stdout);
       if (out.mismatches.length > 0 || res.code !== 0 || !out.committed) {
