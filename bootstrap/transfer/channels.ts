@@ -75,14 +75,21 @@ export function startEarly(connection: SshSession | Promise<SshSession>, opts: E
   let closed = false;
   let handedOver = false;
 
+  let session: SshSession | undefined = "then" in connection ? undefined : connection;
   let openssh: OpenSshSftp | undefined;
   let opensshTried = false;
   let opensshError: unknown;
+  /** The client started before the session was up could not log in (e.g. a fresh host still refusing). */
+  let failedBeforeSession = false;
   const startClient = (t: SshTarget) => {
     if (opensshTried || closed) return;
     opensshTried = true;
     try {
       openssh = startOpenSsh(t, opts, remoteDir);
+      if (!session)
+        openssh?.ready.catch(() => {
+          if (!session) failedBeforeSession = true;
+        });
     } catch (err) {
       opensshError = err; // thrown where the client is asked for: only an upload needs it
     }
@@ -125,7 +132,15 @@ export function startEarly(connection: SshSession | Promise<SshSession>, opts: E
   void sessionReady.then(
     (s) => {
       const waited = !target?.hostKey;
+      session = s;
       target = s.target;
+      if (failedBeforeSession) {
+        // The ssh2 connect retried until the host answered; the client gets the same second chance.
+        void openssh?.close();
+        openssh = undefined;
+        opensshTried = false;
+        startClient(s.target);
+      }
       if (waited) begin(s.target);
     },
     () => undefined,

@@ -116,6 +116,30 @@ test("with a pinned host key the OpenSSH client logs in while the SSH session is
   expect(sftp.starts()).toBe(1);
 });
 
+test("a client that logged in too early (the host still refused) gets a second start once the SSH connect got through", async () => {
+  const sftp = countingSftp(workDir());
+  const late = await startSshd({ delayMs: 1500 }); // like a fresh instance: refused for a while
+  open.push({ close: () => late.stop() });
+  const models = path.join(workDir(), "models");
+  writeModels(models, { ssd: { "1": { "variables/variables.data-00000-of-00001": 100_000 } } });
+  const connecting = connect(late.target(), { readyTimeoutMs: 10_000, deadlineMs: 20_000 });
+  const early = startEarly(connecting, {
+    files: await scanLocalModels(models, { cacheFile: false }),
+    remoteDir: path.join(workDir(), "remote"),
+    target: late.target(),
+    transport: "openssh",
+    sftpBinary: sftp.binary,
+    lastSyncFile: false,
+  });
+  open.push(early);
+  const first = early.openssh;
+  await expect(first?.ready).rejects.toThrow();
+  open.push(await connecting);
+  await expect(early.openssh?.ready).resolves.toBeUndefined();
+  expect(early.openssh).not.toBe(first);
+  expect(sftp.starts()).toBe(2);
+});
+
 test("a rerun of the bundle sent last starts no OpenSSH client; after the remote dir is emptied the guess is wrong and all is sent", async () => {
   const sftp = countingSftp(workDir());
   const lastSyncFile = path.join(workDir(), "cache", "last-sync.json");
