@@ -3,7 +3,7 @@
 // and a wrong guess (the remote dir was emptied) still uploads everything. Against a real OpenSSH server.
 import { chmodSync, existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { connect, type SshSession } from "../../../bootstrap/ssh/session";
+import { connect, type SshSession, type SshTarget } from "../../../bootstrap/ssh/session";
 import { bundleFileFromContent, scanLocalModels, startEarly, syncBundle } from "../../../bootstrap/transfer";
 import {
   bundleDigest,
@@ -13,22 +13,13 @@ import {
 } from "../../../bootstrap/transfer/last-sync";
 import { type Sshd, startSshd } from "../../../scripts/harness/sshd";
 import { tempDirPerTest } from "../../helpers/tmp";
-import { expectedHashes, treeHashes, writeModels } from "./fixtures";
+import { expectedHashes, sshdForThisFile, treeHashes, writeModels } from "./fixtures";
 
-let sshd: Sshd;
 const workDir = tempDirPerTest("odapi-last-sync-");
-const open: { close(): Promise<void> }[] = [];
-
-beforeAll(async () => {
-  sshd = await startSshd();
-});
-
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-
-afterAll(async () => {
-  await sshd?.stop();
+const { server, open } = sshdForThisFile();
+let sshd: Sshd;
+beforeAll(() => {
+  sshd = server();
 });
 
 async function session(): Promise<SshSession> {
@@ -47,6 +38,22 @@ function countingSftp(dir: string): { binary: string; starts(): number } {
     binary,
     starts: () => (existsSync(log) ? readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0),
   };
+}
+
+/** startEarly over the OpenSSH transport for a one-file model set, with no last-sync guess, opened for cleanup. */
+async function earlyStart(connecting: Promise<SshSession>, target: SshTarget, sftpBinary: string) {
+  const models = path.join(workDir(), "models");
+  writeModels(models, { ssd: { "1": { "variables/variables.data-00000-of-00001": 100_000 } } });
+  const early = startEarly(connecting, {
+    files: await scanLocalModels(models, { cacheFile: false }),
+    remoteDir: path.join(workDir(), "remote"),
+    target,
+    transport: "openssh",
+    sftpBinary,
+    lastSyncFile: false,
+  });
+  open.push(early);
+  return early;
 }
 
 describe("pure", () => {
@@ -86,32 +93,14 @@ describe("pure", () => {
 
 test("with a pinned host key the OpenSSH client logs in while the SSH session is still connecting", async () => {
   const sftp = countingSftp(workDir());
-  const models = path.join(workDir(), "models");
-  writeModels(models, { ssd: { "1": { "variables/variables.data-00000-of-00001": 100_000 } } });
   const never = new Promise<SshSession>(() => undefined); // the ssh2 connection never comes up here
-  const early = startEarly(never, {
-    files: await scanLocalModels(models, { cacheFile: false }),
-    remoteDir: path.join(workDir(), "remote"),
-    target: sshd.target(),
-    transport: "openssh",
-    sftpBinary: sftp.binary,
-    lastSyncFile: false,
-  });
-  open.push(early);
+  const early = await earlyStart(never, sshd.target(), sftp.binary);
   expect(early.openssh).toBeDefined();
   await expect(early.openssh?.ready).resolves.toBeUndefined();
   expect(sftp.starts()).toBe(1);
 
   // Without a pinned key the client waits for the session's verified one.
-  const unpinned = startEarly(never, {
-    files: await scanLocalModels(models, { cacheFile: false }),
-    remoteDir: path.join(workDir(), "remote"),
-    target: { ...sshd.target(), hostKey: undefined },
-    transport: "openssh",
-    sftpBinary: sftp.binary,
-    lastSyncFile: false,
-  });
-  open.push(unpinned);
+  const unpinned = await earlyStart(never, { ...sshd.target(), hostKey: undefined }, sftp.binary);
   expect(unpinned.openssh).toBeUndefined();
   expect(sftp.starts()).toBe(1);
 });
@@ -120,18 +109,8 @@ test("a client that logged in too early (the host still refused) gets a second s
   const sftp = countingSftp(workDir());
   const late = await startSshd({ delayMs: 1500 }); // like a fresh instance: refused for a while
   open.push({ close: () => late.stop() });
-  const models = path.join(workDir(), "models");
-  writeModels(models, { ssd: { "1": { "variables/variables.data-00000-of-00001": 100_000 } } });
   const connecting = connect(late.target(), { readyTimeoutMs: 10_000, deadlineMs: 20_000 });
-  const early = startEarly(connecting, {
-    files: await scanLocalModels(models, { cacheFile: false }),
-    remoteDir: path.join(workDir(), "remote"),
-    target: late.target(),
-    transport: "openssh",
-    sftpBinary: sftp.binary,
-    lastSyncFile: false,
-  });
-  open.push(early);
+  const early = await earlyStart(connecting, late.target(), sftp.binary);
   const first = early.openssh;
   await expect(first?.ready).rejects.toThrow();
   open.push(await connecting);
