@@ -23,7 +23,9 @@ export function destinationKey(
   target: Pick<SshTarget, "host" | "port" | "user" | "hostKey">,
   remoteDir: string,
 ): string {
-  const text = `${target.user}@${target.host}:${target.port}\n${remoteDir.replace(/\/+$/, "")}\n${target.hostKey ?? ""}`;
+  // The key's type and data only: a pinned `--host-key` may carry a comment, the verified one never does.
+  const [type = "", data = ""] = (target.hostKey ?? "").trim().split(/\s+/);
+  const text = `${target.user}@${target.host}:${target.port}\n${remoteDir.replace(/\/+$/, "")}\n${type} ${data}`;
   return createHash("sha256").update(text).digest("hex").slice(0, 32);
 }
 

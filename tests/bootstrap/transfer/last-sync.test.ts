@@ -70,6 +70,10 @@ describe("pure", () => {
   test("a destination is its user, address, dir and host key: a replaced host at the same address is another", () => {
     const t = { host: "h", port: 22, user: "u", hostKey: "ssh-ed25519 AAAA1" };
     expect(destinationKey(t, "/opt/odapi/")).toBe(destinationKey(t, "/opt/odapi"));
+    // A pinned --host-key with a comment is the same key the session verified (which has none).
+    expect(destinationKey({ ...t, hostKey: " ssh-ed25519  AAAA1 root@box" }, "/opt/odapi")).toBe(
+      destinationKey(t, "/opt/odapi"),
+    );
     expect(destinationKey(t, "/opt/odapi")).not.toBe(
       destinationKey({ ...t, hostKey: "ssh-ed25519 AAAA2" }, "/opt/odapi"),
     );
