@@ -1,5 +1,5 @@
 // Progress for long byte transfers: a live bar (bytes, rate, ETA) on a TTY, sparse plain lines otherwise.
-import { SingleBar } from "cli-progress";
+import type { SingleBar as Bar } from "cli-progress";
 import { formatBytes } from "../common/format";
 import type { ByteProgress } from "../common/rate-meter";
 
@@ -55,6 +55,8 @@ export function createProgress(
   const now = opts.now ?? Date.now;
   if (opts.enabled === false) return { update: () => undefined, log: () => undefined, stop: () => undefined };
   if (opts.tty ?? stream.isTTY) {
+    // Loaded only for a terminal: --json and piped runs (scripts, Pulumi) skip its 16 modules.
+    const { SingleBar } = require("cli-progress") as { SingleBar: typeof Bar };
     const bar = new SingleBar({
       stream,
       format: `${label} [{bar}] {percentage}% | {sentText} / {totalText} | {rateText} | ETA {etaText}`,

@@ -24,7 +24,7 @@ import { connect } from "../bootstrap/ssh/session";
 import { median } from "../common/stats";
 import { bannerSeen, startSshd } from "./harness/sshd";
 import { startTcpProxy } from "./harness/tcp-proxy";
-import { addLoginUser } from "./harness/users";
+import { benchLoginUser, type LoginUser } from "./harness/users";
 
 const DATA_DIR = path.join(os.tmpdir(), "odapi-bench-upload-data");
 /** Five files like a real detection SavedModel, 201.2 MB in total (design.md's measured set). */
@@ -119,31 +119,6 @@ function runAsync(cmd: string, args: string[]): Promise<string> {
   });
 }
 
-/**
- * A throwaway login user with the distribution's stock shell profile (/etc/skel), removed at the end. Every
- * remote command (and rsync, and this tool's state and commit steps) starts the login shell, and root's
- * ~/.bashrc on these shared machines runs `pyenv init` (~0.15–0.3 s per command): a fresh cloud image's user
- * pays a few ms. Needs root and useradd; otherwise (or with --as-current-user) the bench logs in as itself.
- */
-interface LoginUser {
-  name: string;
-  /** Gives the user a dir to upload into. */
-  own(dir: string): void;
-  remove(): void;
-}
-
-function createLoginUser(work: string, publicKey: string): LoginUser | undefined {
-  if (process.getuid?.() !== 0 || process.argv.includes("--as-current-user")) return undefined;
-  if (spawnSync("sh", ["-c", "command -v useradd"]).status !== 0) return undefined;
-  const name = `odbench${process.pid % 100000}`;
-  addLoginUser(name, path.join(work, "home"), publicKey, { skel: true });
-  return {
-    name,
-    own: (dir) => run("chown", [`${name}:${name}`, dir]),
-    remove: () => spawnSync("userdel", [name], { stdio: "ignore" }),
-  };
-}
-
 function run(cmd: string, args: string[]): void {
   const r = spawnSync(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
   if (r.status !== 0) throw new Error(`${cmd} failed (${r.status}): ${r.stderr?.toString().trim()}`);
@@ -235,7 +210,9 @@ async function benchEndpoint(
   const rows: Row[] = tools.map((t) => ({ tool: t.name, first: [], noop: [], detail: t.detail }));
   for (let round = 0; round < rounds; round++) {
     for (const [i, tool] of tools.entries()) {
-      const d = path.join(setup.work, `${ep.name}-${i}`);
+      // A new dir name each round: a first upload is one to a destination that never received this bundle (odapi
+      // remembers what it sent where, and a rerun of the same bundle expects a no-op: see last-sync.ts).
+      const d = path.join(setup.work, `${ep.name}-${i}-${round}`);
       rmSync(d, { recursive: true, force: true });
       mkdirSync(d, { recursive: true });
       setup.owner?.own(d);
@@ -284,7 +261,9 @@ async function main(): Promise<void> {
     () => sshd.stop(),
     () => rmSync(work, { recursive: true, force: true }),
   ];
-  const loginUser = createLoginUser(work, readFileSync(`${sshd.userKeyPath}.pub`, "utf8"));
+  const loginUser = process.argv.includes("--as-current-user")
+    ? undefined
+    : benchLoginUser(work, readFileSync(`${sshd.userKeyPath}.pub`, "utf8"));
   if (loginUser) {
     stops.push(() => loginUser.remove());
     removeUserOnSignal = () => loginUser.remove();

@@ -11,7 +11,6 @@ import type { ByteProgress } from "../../common/rate-meter";
 import { type ConnectOptions, connect, type SshSession, type SshTarget } from "../ssh/session";
 import { scanLocalModels, startEarly, stateCommand, type Transport } from "../transfer";
 import { ensureRemoteDir } from "./ensure-dir";
-import { checkGateway } from "./gateway";
 import { applyIdleStop } from "./idle-stop";
 import { acquireRemoteLock, type RemoteLock } from "./lock";
 import {
@@ -23,10 +22,14 @@ import {
   STEP_TIMEOUT_MS,
 } from "./plan";
 import { startPrepareHost } from "./prepare-host";
-import { prepareOnRemote } from "./prepare-models";
 import { startServing } from "./start";
 import { staleVersionMessages, uploadBundle } from "./upload";
-import { type ReadyEvent, waitServingOverSsh } from "./wait-ready";
+import type { ReadyEvent } from "./wait-ready";
+
+// Steps only some deploys run are loaded when they run: `--no-start` never needs the REST client.
+const stepPrepareModels = (): typeof import("./prepare-models") => require("./prepare-models");
+const stepWaitReady = (): typeof import("./wait-ready") => require("./wait-ready");
+const stepGateway = (): typeof import("./gateway") => require("./gateway");
 
 export interface DeployOptions extends DeployInput {
   target: SshTarget;
@@ -76,14 +79,20 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
   const files = [...localFiles, ...renderedToBundle(plan.renderedFiles)];
 
   log(`connecting to ${opts.target.user}@${opts.target.host}:${opts.target.port}`);
-  const session = await connect(opts.target, { log, ...opts.connect });
-  // The upload's first channel, round trip and OpenSSH login start now: they overlap the dir check and the lock.
-  const early = startEarly(session, {
+  const connecting = connect(opts.target, { log, ...opts.connect });
+  // The upload's first channel, round trip and OpenSSH login start now (the login alongside the connect when the
+  // host key is pinned): they overlap the dir check and the lock.
+  const early = startEarly(connecting, {
     files,
     remoteDir: plan.remoteDir,
+    target: opts.target,
     transport: opts.transport ?? "auto",
     ...(opts.parallel !== undefined ? { parallel: opts.parallel } : {}),
     ...(opts.debug ? { log: opts.debug } : {}),
+  });
+  const session = await connecting.catch(async (err) => {
+    await early.close();
+    throw err;
   });
   let lock: RemoteLock | undefined;
   try {
@@ -125,7 +134,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
 
     throwIfCancelled(opts.signal);
     if (plan.catalog.length) {
-      const r = await prepareOnRemote(session, {
+      const r = await stepPrepareModels().prepareOnRemote(session, {
         catalog: plan.catalog,
         remoteDir: plan.remoteDir,
         version: opts.version ?? 1,
@@ -138,7 +147,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
     throwIfCancelled(opts.signal);
     if (plan.start) {
       await startServing(session, { argv: plan.start.argv, timeoutMs: STEP_TIMEOUT_MS.start }, log);
-      await waitServingOverSsh(
+      await stepWaitReady().waitServingOverSsh(
         session,
         plan.start.internalRestPort,
         plan.models,
@@ -151,7 +160,7 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       );
       if (plan.start.gatewayPort !== undefined && opts.apiKey) {
         const tls = plan.serving.tls;
-        await checkGateway(
+        await stepGateway().checkGateway(
           session,
           plan.start.gatewayPort,
           plan.models,
@@ -173,8 +182,8 @@ export async function deploy(opts: DeployOptions): Promise<DeployResult> {
       seconds: Math.round((Date.now() - t0) / 100) / 10,
     };
   } finally {
-    await early.close();
-    await lock?.release().catch(() => undefined);
+    // Both wait on the host (the sftp client's exit, the lock holder's): one round trip, not two.
+    await Promise.all([early.close(), lock?.release().catch(() => undefined)]);
     await session.close();
   }
 }

@@ -1,6 +1,6 @@
 // The bundle's files with their sha256 (local, streamed, cached by size+mtime) and the remote manifest format.
 import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -101,24 +101,44 @@ interface CacheEntry {
   sha256: string;
 }
 
-/** The local hash cache: re-hashing 200 MB on every no-op deploy would cost more than the whole remote check. */
-export function defaultHashCacheFile(): string {
-  const base =
+/** Where odapi keeps what only saves time (hash cache, last sync per target): $ODAPI_CACHE_DIR or the XDG cache. */
+export function odapiCacheDir(): string {
+  return (
     process.env.ODAPI_CACHE_DIR ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "odapi");
-  return path.join(base, "local-hashes.json");
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "odapi")
+  );
 }
 
-async function loadCache(file: string): Promise<Record<string, CacheEntry>> {
+/** The local hash cache: re-hashing 200 MB on every no-op deploy would cost more than the whole remote check. */
+export function defaultHashCacheFile(): string {
+  return path.join(odapiCacheDir(), "local-hashes.json");
+}
+
+/** A JSON object of cached facts, or {} when missing or unreadable (a cache only ever saves time). */
+export async function loadCache<T>(file: string): Promise<Record<string, T>> {
+  return parseCache<T>(await readFile(file, "utf8").catch(() => ""));
+}
+
+/** loadCache without waiting on the event loop: for the few bytes read before anything else can start. */
+export function loadCacheSync<T>(file: string): Record<string, T> {
   try {
-    const data = JSON.parse(await readFile(file, "utf8")) as Record<string, CacheEntry>;
+    return parseCache<T>(readFileSync(file, "utf8"));
+  } catch {
+    return {};
+  }
+}
+
+function parseCache<T>(text: string): Record<string, T> {
+  try {
+    const data = JSON.parse(text) as Record<string, T>;
     return typeof data === "object" && data !== null ? data : {};
   } catch {
     return {};
   }
 }
 
-async function saveCache(file: string, cache: Record<string, CacheEntry>): Promise<void> {
+/** Writes a cache file whole (temp name + rename), 0600; a failure is ignored. */
+export async function saveCache<T>(file: string, cache: Record<string, T>): Promise<void> {
   try {
     await mkdir(path.dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
@@ -219,7 +239,7 @@ export async function scanLocalModels(modelsDir: string, opts: ScanOptions = {})
     );
   }
   const cacheFile = opts.cacheFile === undefined ? defaultHashCacheFile() : opts.cacheFile;
-  const cache = cacheFile ? await loadCache(cacheFile) : {};
+  const cache = cacheFile ? await loadCache<CacheEntry>(cacheFile) : {};
   let cacheChanged = false;
   const result: BundleFile[] = [];
   for (const f of found) {

@@ -29,6 +29,13 @@ export const OPENSSH_CIPHERS = [
   "aes256-ctr",
 ];
 
+/**
+ * Key exchange: curve25519 first, the one the ssh2 session itself uses, ahead of the client's own list (`^`).
+ * OpenSSH 9's first choice, the sntrup761x25519 hybrid, made the data connection's login take 0.25 s → 0.64 s
+ * on this loaded 2-core host (6 logins each) while the same deploy's control connection cannot negotiate it.
+ */
+export const OPENSSH_KEX_FIRST = ["curve25519-sha256", "curve25519-sha256@libssh.org"];
+
 export interface OpenSshArgvInput {
   host: string;
   port: number;
@@ -67,6 +74,7 @@ export function opensshSftpArgv(i: OpenSshArgvInput): string[] {
     ServerAliveInterval: String(Math.max(1, Math.round(i.keepaliveIntervalS))),
     ServerAliveCountMax: String(i.keepaliveCountMax),
     Ciphers: OPENSSH_CIPHERS.join(","),
+    KexAlgorithms: `^${OPENSSH_KEX_FIRST.join(",")}`,
     Compression: "no",
     ControlMaster: "no",
     ControlPath: "none",

@@ -9,6 +9,7 @@ import { type EarlyStart, startEarly } from "./channels";
 import { remoteFreeBytes } from "./disk";
 import { notEnoughSpaceError, uploadErrorOf, verifyMismatchError } from "./errors";
 import { sweepStaleKeyDirs } from "./key-dir";
+import { bundleDigest, defaultLastSyncFile, destinationKey, recordLastSync } from "./last-sync";
 import { type BundleFile, hashBlocks, type ManifestEntry, parseManifest } from "./manifest";
 import type { Transport } from "./openssh-batch";
 import { stagedPathOf, validateRelPath } from "./paths";
@@ -55,6 +56,9 @@ export interface SyncOptions {
   early?: EarlyStart;
   /** The state command's result when the caller ran it already (deploy reads it inside the lock's command). */
   state?: ExecResult;
+  /** Where each destination's last bundle is recorded, to skip the upload's early start on a rerun of the same
+   * bundle (last-sync.ts); false: neither read nor written. Default under the user's cache dir. */
+  lastSyncFile?: string | false;
 }
 
 export interface SyncResult {
@@ -209,6 +213,7 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
       });
     }
     if (commit) {
+      log("last byte sent: the host finishes its sha256 checks, then renames into place");
       const res = await commit.finish(commitTail({ ops: plan.finalize, kept: plan.kept }));
       const out = parseCommitOutput(res.stdout);
       if (out.mismatches.length > 0 || res.code !== 0 || !out.committed) {
@@ -232,6 +237,10 @@ export async function syncBundle(session: SshSession, opts: SyncOptions): Promis
         throw remoteCommandError(commitCommand(remoteDir), res, session.target);
     }
     log(`done: ${plan.verify.length} placed, ${sent} bytes sent, ${plan.skipped.length} unchanged`);
+    if (opts.lastSyncFile !== false) {
+      const key = destinationKey(session.target, remoteDir);
+      await recordLastSync(key, bundleDigest(opts.files), opts.lastSyncFile ?? defaultLastSyncFile());
+    }
     return {
       uploadedFiles: plan.verify.length,
       uploadedBytes: sent,

@@ -2,7 +2,7 @@
 // it, ssh2 for the rest; starting the client early; its failures in the terms of errors.ts.
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
-import type { SshSession } from "../ssh/session";
+import type { SshTarget } from "../ssh/session";
 import type { BundleFile } from "./manifest";
 import { batchSafePath, type Transport } from "./openssh-batch";
 import { type OpenSshError, OpenSshSftp } from "./openssh-sftp";
@@ -32,7 +32,7 @@ export function opensshEligible(u: UploadItem, remoteDir: string): boolean {
  * when the transport allows it and the bundle holds enough data it could carry. Closed unused on a no-op.
  */
 export function startOpenSsh(
-  session: SshSession,
+  target: SshTarget,
   opts: {
     files: readonly BundleFile[];
     transport?: Transport;
@@ -52,7 +52,7 @@ export function startOpenSsh(
   const bytes = candidates.reduce((n, f) => n + f.size, 0);
   if (candidates.length === 0 || (transport === "auto" && bytes < OPENSSH_MIN_BYTES)) return undefined;
   try {
-    return new OpenSshSftp(session.target, { ...(opts.sftpBinary ? { binary: opts.sftpBinary } : {}) });
+    return new OpenSshSftp(target, { ...(opts.sftpBinary ? { binary: opts.sftpBinary } : {}) });
   } catch (err) {
     if (transport === "openssh") throw openSshUnusableError(err as Error);
     opts.log?.(`OpenSSH sftp not started (${(err as Error).message}); sending over ssh2`);

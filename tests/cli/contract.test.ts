@@ -86,6 +86,16 @@ describe("lazy commands", () => {
     expect(status.modules.some((m) => m.includes("node_modules/ssh2/"))).toBe(true);
     expect(status.modules.filter((m) => /node_modules\/(jimp|@jimp|@pulumi)\//.test(m))).toEqual([]);
   });
+
+  it("deploy loads the REST client and the progress bar only when a run needs them", async () => {
+    const deploy = await loadedModules(["deploy", "--help"]);
+    expect(deploy.code).toBe(0);
+    expect(deploy.modules).toContain("bootstrap/deploy/index.ts");
+    expect(deploy.modules.some((m) => m.includes("node_modules/ssh2/"))).toBe(true);
+    expect(
+      deploy.modules.filter((m) => m.startsWith("client/") || /node_modules\/cli-progress\//.test(m)),
+    ).toEqual([]);
+  });
 });
 
 describe("--help lists every exit code a command can return", () => {

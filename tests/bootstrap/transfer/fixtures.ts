@@ -3,6 +3,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { SshSession } from "../../../bootstrap/ssh/session";
+import { type Sshd, startSshd } from "../../../scripts/harness/sshd";
 
 /** File name → size, per model name and version. */
 export type ModelSpec = Record<string, Record<string, Record<string, number>>>;
@@ -125,4 +126,23 @@ export function fillDiskMidUpload(
     },
     filled: () => filled,
   };
+}
+
+/**
+ * One real sshd for the whole test file (started before its tests, stopped after them), and `open`: what a test
+ * opened, closed after it, newest first. Call from the file's top level.
+ */
+export function sshdForThisFile(): { server: () => Sshd; open: { close(): Promise<void> }[] } {
+  let sshd: Sshd | undefined;
+  const open: { close(): Promise<void> }[] = [];
+  beforeAll(async () => {
+    sshd = await startSshd();
+  });
+  afterEach(async () => {
+    for (const o of open.splice(0).reverse()) await o.close();
+  });
+  afterAll(async () => {
+    await sshd?.stop();
+  });
+  return { server: () => sshd as Sshd, open };
 }

@@ -5,6 +5,7 @@ import {
   classifyOpenSshFailure,
   echoedCommand,
   OPENSSH_CIPHERS,
+  OPENSSH_KEX_FIRST,
   opensshSftpArgv,
   pinnedKnownHosts,
   putLine,
@@ -58,6 +59,8 @@ test("argv: no user config, only our key, only the verified host key, batch from
   expect(o.get("ServerAliveInterval")).toBe("5");
   expect(o.get("Ciphers")?.split(",")[0]).toBe("aes128-gcm@openssh.com");
   expect(o.get("Ciphers")?.split(",")).toEqual(OPENSSH_CIPHERS);
+  // curve25519 (what the ssh2 session negotiates) moves to the front; the client's defaults stay behind it.
+  expect(o.get("KexAlgorithms")).toBe(`^${OPENSSH_KEX_FIRST.join(",")}`);
 });
 
 test("argv: RSA host keys allow the rsa-sha2 signatures; IPv6 literals get brackets", () => {
@@ -75,6 +78,7 @@ test("the installed OpenSSH client accepts every option we pass (ssh -G parses t
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   expect(r.stdout).toMatch(/^ciphers aes128-gcm@openssh.com,/m);
+  expect(r.stdout).toMatch(/^kexalgorithms curve25519-sha256,curve25519-sha256@libssh.org,\S+/m);
   expect(r.stdout).toMatch(/^stricthostkeychecking true$/m);
   expect(r.stdout).toMatch(/^user ubuntu$/m);
 });

@@ -16,26 +16,18 @@ import {
   fillDiskMidUpload,
   missingBytes,
   partialVersions,
+  sshdForThisFile,
   treeHashes,
   writeModels,
 } from "./fixtures";
 
-let sshd: Sshd;
 const workDir = tempDirPerTest("odapi-openssh-");
-const open: { close(): Promise<void> }[] = [];
+const { server, open } = sshdForThisFile();
+let sshd: Sshd;
+beforeAll(() => {
+  sshd = server();
+});
 const BIG = "variables/variables.data-00000-of-00001";
-
-beforeAll(async () => {
-  sshd = await startSshd();
-});
-
-afterEach(async () => {
-  for (const o of open.splice(0).reverse()) await o.close();
-});
-
-afterAll(async () => {
-  await sshd?.stop();
-});
 
 const scan = (dir: string) => scanLocalModels(dir, { cacheFile: false });
 
