@@ -300,6 +300,7 @@ describe("scale stack (Pulumi.scale.yaml: Learner Lab, CPU)", () => {
       apiUrl: `https://${ALB_DNS}`,
       models: ["ssd_mobilenet_v2"],
       apiKey: API_KEY,
+      caCertificate: FAKE_CA_PEM,
     });
   });
 });
