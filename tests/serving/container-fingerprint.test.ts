@@ -25,3 +25,13 @@ test("the gateway's port and its key change its fingerprint; without a key there
   expect(gatewayFingerprint({ ...base, apiKey: "z".repeat(32) })).not.toBe(gateway);
   expect(gatewayFingerprint({ ...base, apiKey: undefined })).toBeUndefined();
 });
+
+test("a new TLS certificate or key restarts the gateway (nginx reads them only at start), not TF Serving", () => {
+  const tls = { certPem: "CHAIN-1", keyPem: "KEY-1" };
+  const withTls = gatewayFingerprint({ ...base, tls });
+  expect(withTls).not.toBe(gatewayFingerprint(base));
+  expect(gatewayFingerprint({ ...base, tls })).toBe(withTls);
+  expect(gatewayFingerprint({ ...base, tls: { ...tls, certPem: "CHAIN-2" } })).not.toBe(withTls);
+  expect(gatewayFingerprint({ ...base, tls: { ...tls, keyPem: "KEY-2" } })).not.toBe(withTls);
+  expect(servingFingerprint({ ...base, tls })).toBe(servingFingerprint(base));
+});

@@ -138,6 +138,19 @@ describe("gatewayRunArgs", () => {
     ]);
     expect(JSON.stringify(args)).not.toContain(KEY);
   });
+
+  test("with TLS: the certificate chain and the key are mounted read-only too, and no PEM is on the command line", () => {
+    const tls = { certPem: "CHAIN-PEM", keyPem: "KEY-PEM" };
+    const args = gatewayRunArgs({ host: "cpu", remoteDir: "/opt/odapi", models: pair, apiKey: KEY, tls });
+    expect(args?.slice(-5)).toEqual([
+      "--mount",
+      "type=bind,source=/opt/odapi/config/gateway-tls.crt,target=/etc/nginx/odapi-tls.crt,readonly",
+      "--mount",
+      "type=bind,source=/opt/odapi/config/gateway-tls.key,target=/etc/nginx/odapi-tls.key,readonly",
+      "nginx:1.27-alpine",
+    ]);
+    expect(JSON.stringify(args)).not.toMatch(/CHAIN-PEM|KEY-PEM/);
+  });
 });
 
 describe("ports", () => {

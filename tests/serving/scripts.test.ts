@@ -26,6 +26,10 @@ const OPTION_SETS: [string, Omit<ServingOptions, "remoteDir">][] = [
     },
   ],
   ["cpu, gateway, odd port", { host: "cpu", apiKey: KEY, publicPort: 8500, models: [{ name: "m.v2-x_y" }] }],
+  [
+    "cpu, HTTPS gateway",
+    { host: "cpu", apiKey: KEY, tls: { certPem: "CHAIN", keyPem: "KEY" }, models: [{ name: "m" }] },
+  ],
 ];
 
 const tmp = tempDirPerTest("odapi-scripts-");
