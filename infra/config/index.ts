@@ -14,14 +14,7 @@ export {
   NAMESPACE,
   parseKeyTable,
 } from "./keys";
-export {
-  LEARNER_LAB_MAX_INSTANCES,
-  LEARNER_LAB_MAX_SIZE,
-  LEARNER_LAB_MAX_VCPUS,
-  LEARNER_LAB_MAX_VOLUME_GB,
-  LEARNER_LAB_REGIONS,
-  REPLACEMENT_SPARE,
-} from "./learner-lab";
+export * from "./learner-lab";
 export { parseStackConfig } from "./parse";
 export { type ConfigProblem, configError } from "./problems";
 export { configProblems, RULES, type Rule, type When } from "./rules";
