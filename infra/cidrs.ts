@@ -1,27 +1,8 @@
-// CIDR parsing and the security group's ingress rules (pure): SSH and the REST port only, gRPC never.
+// The security group's ingress rules (pure): SSH and the REST port only, gRPC never. CIDR parsing is common/cidr.
 import { isIP } from "node:net";
+import { isWorldCidr, parseCidr } from "../common/cidr";
 
-export interface Cidr {
-  address: string;
-  prefix: number;
-  version: 4 | 6;
-}
-
-/** Parses "a.b.c.d/n" or "x::y/n"; undefined when it is not a CIDR block. */
-export function parseCidr(text: string): Cidr | undefined {
-  const m = /^([^/\s]+)\/(\d{1,3})$/.exec(text.trim());
-  if (!m) return undefined;
-  const version = isIP(m[1]);
-  const prefix = Number(m[2]);
-  if (version === 4 && prefix <= 32) return { address: m[1], prefix, version: 4 };
-  if (version === 6 && prefix <= 128) return { address: m[1], prefix, version: 6 };
-  return undefined;
-}
-
-/** A /0 block: the whole IPv4 or IPv6 internet. */
-export function isWorldCidr(text: string): boolean {
-  return parseCidr(text)?.prefix === 0;
-}
+export { type Cidr, isWorldCidr, parseCidr } from "../common/cidr";
 
 /** The single-address block for an IP: /32 (IPv4) or /128 (IPv6). */
 export function hostCidr(ip: string): string {

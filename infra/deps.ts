@@ -33,7 +33,7 @@ export function realDeps(): ProgramDeps {
           { name: "availability-zone", values: offered.locations },
         ],
       });
-      return { vpcId: vpc.id, subnetIds: [...subnets.ids].sort() };
+      return { vpcId: vpc.id, cidrBlock: vpc.cidrBlock, subnetIds: [...subnets.ids].sort() };
     },
     pathExists: async (p) =>
       stat(p).then(

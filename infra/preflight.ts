@@ -31,6 +31,8 @@ export interface ProgramDeps {
 
 export interface DefaultNetwork {
   vpcId: string;
+  /** The VPC's IPv4 block: the load balancer's nodes live in it, so the gateway trusts their X-Forwarded-For. */
+  cidrBlock: string;
   /** One default subnet per availability zone. */
   subnetIds: string[];
 }

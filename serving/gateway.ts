@@ -1,6 +1,8 @@
 // The API-key gateway: an nginx config that fronts TF Serving, which has no authentication of its own.
 // The key lives only in this rendered file (mode 0600, mounted read-only): never on a command line or in env.
 
+import { isWorldCidr, parseCidr } from "../common/cidr";
+import { OdapiError } from "../common/errors";
 import { validateModelName } from "../common/model-name";
 import {
   CONTAINER_REST_PORT,
@@ -203,6 +205,11 @@ export interface GatewayParams {
   tls?: GatewayTlsFiles;
   /** The models HEALTH_PATH requires AVAILABLE; none → it answers 503. */
   models: string[];
+  /**
+   * Proxies in front (the scale stack's ALB: the VPC's block) whose X-Forwarded-For names the client, so the
+   * per-client limits key on it; unset → the peer address counts and X-Forwarded-For is ignored.
+   */
+  trustedProxyCidrs?: string[];
 }
 
 export interface GatewayTlsFiles {
@@ -229,7 +236,40 @@ export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }
     guardFile: GATEWAY_GUARD_PATH,
     ...(opts.tls ? { tls: { certFile: GATEWAY_TLS_PATHS.cert, keyFile: GATEWAY_TLS_PATHS.key } } : {}),
     models: opts.models.map((m) => m.name),
+    ...(opts.trustedProxyCidrs ? { trustedProxyCidrs: opts.trustedProxyCidrs } : {}),
   };
+}
+
+/** The trusted proxy blocks, normalised; a bad or world-wide block is refused (anyone could then forge a client). */
+export function validateTrustedProxyCidrs(cidrs: string[]): string[] {
+  return cidrs.map((text) => {
+    const cidr = parseCidr(text);
+    if (!cidr) {
+      throw new OdapiError(
+        `trusted proxy ${JSON.stringify(text)} is not a CIDR block`,
+        "give the load balancer's network as a.b.c.d/n or x::y/n (e.g. the VPC's 172.31.0.0/16)",
+        "config",
+      );
+    }
+    if (isWorldCidr(text)) {
+      throw new OdapiError(
+        `trusted proxy ${text} trusts every address: any client could choose its own X-Forwarded-For and escape the per-client limits`,
+        "trust only the load balancer's network (e.g. the VPC's 172.31.0.0/16)",
+        "config",
+      );
+    }
+    return `${cidr.address}/${cidr.prefix}`;
+  });
+}
+
+/** nginx realip: behind trusted proxies the client is the last untrusted address in X-Forwarded-For. */
+function realIpLines(cidrs: string[]): string {
+  if (cidrs.length === 0) return "";
+  return `  # Behind the load balancer: limits and the log key on the client it names, never on a forged header.
+${cidrs.map((c) => `  set_real_ip_from ${c};`).join("\n")}
+  real_ip_header X-Forwarded-For;
+  real_ip_recursive on;
+`;
 }
 
 // Model segment of the TF Serving REST paths (api_rest.md): /v1/models/<name>[/versions/<n>|/labels/<l>].
@@ -266,6 +306,7 @@ export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
   // The names go into an nginx string and subrequest paths.
   for (const m of p.models) validateModelName(m);
+  const trustedProxies = validateTrustedProxyCidrs(p.trustedProxyCidrs ?? []);
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...p.limits };
   const proxy = [
     p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
@@ -309,7 +350,7 @@ ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   send_timeout ${l.sendTimeoutSeconds}s;
   keepalive_timeout ${l.keepaliveTimeoutSeconds}s;
   reset_timedout_connection on;
-  # Per client address: requests in progress and request rate (429 as JSON beyond them).
+${realIpLines(trustedProxies)}  # Per client address: requests in progress and request rate (429 as JSON beyond them).
   limit_conn_zone $binary_remote_addr zone=odapi_conn:10m;
   limit_req_zone $binary_remote_addr zone=odapi_req:10m rate=${l.requestsPerSecond}r/s;
   limit_conn_status 429;

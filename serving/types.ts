@@ -34,6 +34,8 @@ export interface ServingOptions {
   apiKey?: string;
   /** With apiKey: the gateway speaks only HTTPS with this certificate (chain, PEM) and key (PEM). */
   tls?: TlsIdentity;
+  /** With apiKey: proxies whose X-Forwarded-For the gateway's per-client limits trust (the scale stack's VPC). */
+  trustedProxyCidrs?: string[];
   /** Gateway request body limit; default 20 MiB. */
   maxBodyBytes?: number;
   /** Off by default. */

@@ -113,6 +113,8 @@ export function deployScaleStack(s: ScaleInputs): ScaleOutputs {
         remoteDir: cfg.remoteDir,
         models: pre.models.map((m) => ({ name: m })),
         apiKey,
+        // The ALB's nodes: the replica's per-client limits key on the client they name, not on the node.
+        trustedProxyCidrs: [network.cidrBlock],
       },
       sync: { bucket, prefix: MODELS_PREFIX, region: cfg.region },
     }),

@@ -40,6 +40,7 @@ export function hostGatewayParams(
     workerProcesses?: number | "auto";
     /** The models /healthz checks; default none. */
     models?: string[];
+    trustedProxyCidrs?: string[];
   },
 ): GatewayParams {
   return {
@@ -59,6 +60,7 @@ export function hostGatewayParams(
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
     models: opts.models ?? [],
+    ...(opts.trustedProxyCidrs ? { trustedProxyCidrs: opts.trustedProxyCidrs } : {}),
   };
 }
 
@@ -129,6 +131,8 @@ export async function startHostGateway(opts: {
   /** Default 1; the container runs "auto" (one per CPU). */
   workerProcesses?: number | "auto";
   models?: string[];
+  /** Proxies whose X-Forwarded-For names the client (127.0.0.1 in tests). */
+  trustedProxyCidrs?: string[];
   /** Default a free one; a replacement replica takes its predecessor's port. */
   port?: number;
 }): Promise<HostGateway> {

@@ -37,6 +37,7 @@ export const DEPLOYER_IP = "198.51.100.7";
 export const EIP = "203.0.113.10";
 /** What the mocked AWS answers for the scale stack: default VPC, its default subnets, the load balancer. */
 export const DEFAULT_VPC = "vpc-0default00000000";
+export const DEFAULT_VPC_CIDR = "172.31.0.0/16";
 export const DEFAULT_SUBNETS = ["subnet-0aaa", "subnet-0bbb", "subnet-0ccc"];
 export const OFFERED_AZS = ["us-east-1a", "us-east-1b", "us-east-1c"];
 export const ALB_DNS = "odapi-lb-alb-1234567890.us-east-1.elb.amazonaws.com";
@@ -290,7 +291,7 @@ export async function runStack(stack: string, opts: RunOptions = {}): Promise<St
         call(args) {
           calls.push({ token: args.token, inputs: args.inputs });
           if (args.token === "aws:ec2/getAmi:getAmi") return opts.ami ?? defaultAmi;
-          if (args.token === "aws:ec2/getVpc:getVpc") return { id: DEFAULT_VPC };
+          if (args.token === "aws:ec2/getVpc:getVpc") return { id: DEFAULT_VPC, cidrBlock: DEFAULT_VPC_CIDR };
           if (args.token === "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings")
             return { locations: OFFERED_AZS };
           if (args.token === "aws:ec2/getSubnets:getSubnets") return { ids: opts.subnets ?? DEFAULT_SUBNETS };

@@ -11,6 +11,7 @@ import {
   API_KEY,
   DEFAULT_SUBNETS,
   DEFAULT_VPC,
+  DEFAULT_VPC_CIDR,
   DEPLOYER_IP,
   FAKE_CA_PEM,
   FAKE_SERVER_PEM,
@@ -154,10 +155,18 @@ describe("scale stack (Pulumi.scale.yaml: Learner Lab, CPU)", () => {
           remoteDir: "/opt/odapi",
           models: [{ name: "ssd_mobilenet_v2" }],
           apiKey: API_KEY,
+          trustedProxyCidrs: [DEFAULT_VPC_CIDR],
         },
         sync: { bucket: MODELS_BUCKET, prefix: "odapi", region: "us-east-1" },
       }),
     );
+  });
+
+  test("its gateway trusts X-Forwarded-For only from the default VPC's block (the ALB's nodes)", () => {
+    const lt = r.one(T.template);
+    const script = gunzipSync(Buffer.from(lt.inputs.userData, "base64")).toString("utf8");
+    expect(script).toContain(`  set_real_ip_from ${DEFAULT_VPC_CIDR};\n  real_ip_header X-Forwarded-For;\n`);
+    expect(script.match(/set_real_ip_from /g)).toHaveLength(1);
   });
 
   test("the group spans the default VPC's subnets, ELB health checks, a grace period above a first boot", () => {

@@ -15,7 +15,7 @@ import {
   startHostGateway,
 } from "../../scripts/harness/host-nginx";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
-import { type GatewayLimits, gatewayParamsForDocker } from "../../serving/gateway";
+import { type GatewayLimits, gatewayParamsForDocker, validateTrustedProxyCidrs } from "../../serving/gateway";
 import { makeTempDir, removeDir, tempDirPerTest } from "../helpers/tmp";
 import { type DnsStub, startDnsStub } from "./dns-stub";
 
@@ -56,6 +56,45 @@ describe("rendered gateway config", () => {
     expect(config).toMatch(/location \/ \{\n\s+return 404 /);
     expect(config).toContain("listen 8080;");
     expect(config).toContain("user nginx;");
+  });
+
+  test("no trusted proxies (single host): no realip directives, limits key on the peer address", () => {
+    expect(config).not.toMatch(/set_real_ip_from|real_ip_header|real_ip_recursive/);
+    expect(config).toContain("limit_req_zone $binary_remote_addr zone=odapi_req:10m");
+  });
+
+  test("trusted proxies: set_real_ip_from each block, X-Forwarded-For, recursive, before the limit zones", () => {
+    const behindLb = renderGatewayConfig(
+      gatewayParamsForDocker({
+        host: "cpu",
+        remoteDir: "/opt/odapi",
+        models: [{ name: "m" }],
+        apiKey: KEY,
+        trustedProxyCidrs: ["172.31.0.0/16", " 2600:1f18::/56"],
+      }),
+    );
+    expect(behindLb).toContain(
+      "  set_real_ip_from 172.31.0.0/16;\n  set_real_ip_from 2600:1f18::/56;\n  real_ip_header X-Forwarded-For;\n  real_ip_recursive on;\n",
+    );
+    expect(behindLb.indexOf("real_ip_recursive on;")).toBeLessThan(behindLb.indexOf("limit_req_zone"));
+  });
+
+  test("refuses trusted proxies that are not CIDR blocks or trust the whole internet, naming the value", () => {
+    for (const bad of ["172.31.0.0", "172.31.0.0/33", "alb.example.com/16", "10.0.0.0/8; allow all"]) {
+      expect(() => validateTrustedProxyCidrs([bad])).toThrow(
+        expect.objectContaining({
+          message: expect.stringContaining(JSON.stringify(bad)),
+          exitCode: ExitCode.config,
+        }),
+      );
+    }
+    for (const world of ["0.0.0.0/0", "::/0"]) {
+      expect(() => validateTrustedProxyCidrs([world])).toThrow(/trusts every address/);
+    }
+    expect(() =>
+      renderGatewayConfig({ ...localParams("/tmp"), trustedProxyCidrs: ["10.0.0.0/8", "nope"] }),
+    ).toThrow(OdapiError);
+    expect(validateTrustedProxyCidrs(["10.1.0.0/16", "::1/128"])).toEqual(["10.1.0.0/16", "::1/128"]);
   });
 
   test("refuses keys that would break out of the nginx string", () => {
@@ -148,10 +187,10 @@ function request(
   port: number,
   method: string,
   path: string,
-  opts: { key?: string; body?: Buffer } = {},
+  opts: { key?: string; body?: Buffer; headers?: http.OutgoingHttpHeaders } = {},
 ): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = { "content-type": "application/json" };
+    const headers: http.OutgoingHttpHeaders = { "content-type": "application/json", ...opts.headers };
     if (opts.key !== undefined) headers["X-API-Key"] = opts.key;
     if (opts.body) headers["content-length"] = opts.body.length;
     const req = http.request({ host: "127.0.0.1", port, method, path, headers, agent: false }, (res) => {
@@ -446,12 +485,17 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
     hold = false;
   });
 
-  async function gateway(limits: Partial<GatewayLimits> = {}, maxBodyBytes = LIMIT): Promise<HostGateway> {
+  async function gateway(
+    limits: Partial<GatewayLimits> = {},
+    maxBodyBytes = LIMIT,
+    trustedProxyCidrs?: string[],
+  ): Promise<HostGateway> {
     const g = await startHostGateway({
       apiKey: KEY,
       upstream: `127.0.0.1:${upstreamPort}`,
       maxBodyBytes,
       limits,
+      trustedProxyCidrs,
     });
     gateways.push(g);
     return g;
@@ -631,6 +675,40 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       statuses.push((await request(g.port, "GET", "/v1/models/m", { key: KEY })).status);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     expect(seen).toHaveLength(2 + statuses.filter((s) => s === 200).length);
+  });
+
+  /** `count` keyed requests one after another, each from the client `from(i)` names in X-Forwarded-For. */
+  async function statusesFrom(port: number, count: number, from: (i: number) => string) {
+    const answers: { status: number; body: string }[] = [];
+    for (let i = 0; i < count; i++)
+      answers.push(
+        await request(port, "GET", "/v1/models/m", { key: KEY, headers: { "X-Forwarded-For": from(i) } }),
+      );
+    return answers;
+  }
+
+  test("behind a trusted proxy (127.0.0.1), each X-Forwarded-For client has its own rate limit", async () => {
+    const g = await gateway({ requestsPerSecond: 1, requestBurst: 2 }, LIMIT, ["127.0.0.1/32"]);
+    // Client A spends its burst: 10 requests at 1/s with a burst of 2.
+    const a = await statusesFrom(g.port, 10, () => "198.51.100.1");
+    const refused = a.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(JSON.parse(refused[0].body).error).toMatch(/too many requests or connections/);
+    // Client B, through the same proxy address, still passes; a chain's last untrusted hop is the client.
+    const b = await statusesFrom(g.port, 2, (i) => (i === 0 ? "198.51.100.2" : "203.0.113.9, 198.51.100.3"));
+    expect(b.map((r) => r.status)).toEqual([200, 200]);
+    expect(seen).toHaveLength(a.length - refused.length + 2);
+  });
+
+  test.each([
+    ["no trusted proxies (single host)", undefined],
+    ["trusted proxies that do not include the sender", ["10.0.0.0/8"]],
+  ])("%s: a forged X-Forwarded-For per request does not escape the limit", async (_name, trusted) => {
+    const g = await gateway({ requestsPerSecond: 1, requestBurst: 2 }, LIMIT, trusted);
+    const answers = await statusesFrom(g.port, 10, (i) => `198.51.100.${10 + i}`);
+    const refused = answers.filter((r) => r.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(seen).toHaveLength(answers.length - refused.length);
   });
 });
 
