@@ -14,6 +14,7 @@ import { ScaleFirewall } from "./firewall";
 import { ReplicaGroup } from "./group";
 import { ApiLoadBalancer } from "./load-balancer";
 import {
+  acmImportNote,
   albUrl,
   CA_ENV,
   listenerPlan,
@@ -64,6 +65,8 @@ export function deployScaleStack(s: ScaleInputs): ScaleOutputs {
       "odapi:httpListener is true: the API key and the images cross the network unencrypted; prefer HTTPS (odapi:acmCertificateArn, or the generated certificate)",
     );
   }
+  const acmNote = acmImportNote(cfg);
+  if (acmNote) pulumi.log.warn(acmNote);
   const models = new ModelsBucket(`${name}-models`, { tags });
   const hash = modelsHash(cfg, pre);
   const publish = new command.local.Command(

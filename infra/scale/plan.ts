@@ -27,6 +27,19 @@ export function listenerPlan(httpListener: boolean): ListenerPlan {
   return httpListener ? { protocol: "HTTP", port: 80 } : { protocol: "HTTPS", port: 443 };
 }
 
+/**
+ * Learner Lab with the generated certificate: whether the lab lets ACM import it is unverified, so the way out is
+ * said before the import is tried, beside Pulumi's own error if AWS refuses it (pure).
+ */
+export function acmImportNote(c: {
+  learnerLab: boolean;
+  httpListener: boolean;
+  acmCertificateArn?: string;
+}): string | undefined {
+  if (!c.learnerLab || c.httpListener || c.acmCertificateArn) return undefined;
+  return "Learner Lab: the stack imports its generated certificate into ACM (resource *-lb-acm), which the lab may refuse. If `pulumi up` fails there (AccessDenied / not authorized for acm:ImportCertificate): pulumi config set odapi:acmCertificateArn <an ACM certificate ARN you may use>, or opt out to plain HTTP with pulumi config set odapi:httpListener true (the API key then crosses the network in clear text)";
+}
+
 /** The API's base URL on the load balancer's DNS name. */
 export function albUrl(dnsName: string, listener: ListenerPlan): string {
   return `${listener.protocol.toLowerCase()}://${dnsName}`;

@@ -2,6 +2,7 @@
 
 import { vcpusOf } from "../../infra/instance-type";
 import {
+  acmImportNote,
   albUrl,
   listenerPlan,
   modelsReadPolicy,
@@ -79,4 +80,16 @@ test("vCPUs by size, for the Learner Lab vCPU guard", () => {
   expect(
     ["t3.nano", "t3.large", "c5.xlarge", "c5.4xlarge", "g4dn.xlarge", "m5.metal", "nope"].map(vcpusOf),
   ).toEqual([2, 2, 4, 16, 4, 96, 0]);
+});
+
+test("Learner Lab with the generated certificate: the ACM import's way out is said first; not otherwise", () => {
+  const note = acmImportNote({ learnerLab: true, httpListener: false });
+  expect(note).toMatch(/may refuse/);
+  expect(note).toContain("pulumi config set odapi:acmCertificateArn");
+  expect(note).toContain("pulumi config set odapi:httpListener true");
+  expect(acmImportNote({ learnerLab: false, httpListener: false })).toBeUndefined();
+  expect(acmImportNote({ learnerLab: true, httpListener: true })).toBeUndefined();
+  expect(
+    acmImportNote({ learnerLab: true, httpListener: false, acmCertificateArn: "arn:aws:acm:x" }),
+  ).toBeUndefined();
 });
