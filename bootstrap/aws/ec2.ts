@@ -8,6 +8,7 @@ import {
 } from "@aws-sdk/client-ec2";
 import { OdapiError } from "../../common/errors";
 import { pollDelayMs } from "../deploy/wait-ready";
+import { AWS_MAX_ATTEMPTS, quietSdkNodeNotice } from "./client-defaults";
 import { commonAwsError, sdkCode } from "./errors";
 
 export interface InstanceInfo {
@@ -41,10 +42,9 @@ export function ec2Where(env: NodeJS.ProcessEnv, stackRegion?: string): Ec2Where
 }
 
 export function createEc2Client(where: Ec2Where): EC2Client {
-  // The SDK is pinned: its notice about future releases needing Node 22 is not for our users (engines: node >=20.19).
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  // A few attempts keep a dead endpoint from hanging the command; the endpoint itself comes from the SDK's defaults.
-  return new EC2Client({ region: where.region, maxAttempts: 3 });
+  quietSdkNodeNotice();
+  // The endpoint itself comes from the SDK's defaults.
+  return new EC2Client({ region: where.region, maxAttempts: AWS_MAX_ATTEMPTS });
 }
 
 /** An OdapiError for any EC2 failure (pure). */

@@ -12,6 +12,7 @@ import {
   type TargetHealthDescription,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { OdapiError } from "../../common/errors";
+import { AWS_MAX_ATTEMPTS, quietSdkNodeNotice } from "./client-defaults";
 import { commonAwsError, type SdkErrorLike } from "./errors";
 
 /** The scale stack's outputs this module reads (part A's infra adds them). */
@@ -130,11 +131,9 @@ export function replicasError(err: unknown, what: string): OdapiError {
 
 /** Asks AWS for the group and its targets' health. */
 export async function describeReplicas(s: ScaleStack): Promise<ReplicaReport> {
-  // The SDK is pinned: its notice about future releases needing Node 22 is not for our users (engines: node >=20.19).
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
-  // A few attempts keep a dead endpoint from hanging the command.
-  const asg = new AutoScalingClient({ maxAttempts: 3 });
-  const elb = new ElasticLoadBalancingV2Client({ maxAttempts: 3 });
+  quietSdkNodeNotice();
+  const asg = new AutoScalingClient({ maxAttempts: AWS_MAX_ATTEMPTS });
+  const elb = new ElasticLoadBalancingV2Client({ maxAttempts: AWS_MAX_ATTEMPTS });
   try {
     const groupWhat = `Auto Scaling group ${s.autoScalingGroup}`;
     const groups = await asg

@@ -2,6 +2,7 @@
 // and AWS_ENDPOINT_URL for S3-compatible servers (path-style, since those rarely have per-bucket DNS names).
 import { S3Client } from "@aws-sdk/client-s3";
 import { OdapiError } from "../../common/errors";
+import { AWS_MAX_ATTEMPTS, quietSdkNodeNotice } from "../aws/client-defaults";
 
 export interface S3Settings {
   region: string;
@@ -31,14 +32,12 @@ export function s3SettingsFromEnv(env: NodeJS.ProcessEnv): S3Settings {
 }
 
 export function createS3Client(settings: S3Settings): S3Client {
-  // The SDK is pinned: its notice about future releases needing Node 22 is not for our users (engines: node >=20.19).
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
+  quietSdkNodeNotice();
   return new S3Client({
     region: settings.region,
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     forcePathStyle: settings.forcePathStyle,
-    // Network errors are retried by the SDK; a few attempts keep a dead endpoint from hanging the command.
-    maxAttempts: 3,
+    maxAttempts: AWS_MAX_ATTEMPTS,
     // Integrity is the sha256 each replica checks against the manifest; the SDK's extra CRC32 pass costs CPU only.
     requestChecksumCalculation: "WHEN_REQUIRED",
   });
