@@ -15,6 +15,7 @@ import {
 import { deployTls, TLS_CERT_ENV, TLS_KEY_ENV } from "./deploy-tls";
 import { exitCodeHelp } from "./exit-codes";
 import { onFirstInterrupt } from "./interrupt";
+import { MODELS_DIR_OPTION } from "./models-option";
 import { createProgress } from "./progress";
 
 export const API_KEY_ENV = "ODAPI_API_KEY";
@@ -56,10 +57,7 @@ export const deployCommand: CommandModule<object, DeployArgs> = {
   builder: (y) =>
     // `--version N` is the model version here, so yargs' own --version (print the tool's) is off for this command.
     withConnectionOptions(y.version(false))
-      .option("models", {
-        type: "string",
-        describe: "Local dir of prepared models: <name>/<version>/saved_model.pb … (from `odapi prepare`)",
-      })
+      .option("models", MODELS_DIR_OPTION)
       .option("catalog", {
         type: "string",
         array: true,

@@ -7,6 +7,7 @@ import { CATALOG_NAMES } from "../model-prep/catalog";
 import { planSources } from "../model-prep/plan";
 import { chooseRunner, hasPython, RUNNERS, type RunnerKind } from "../model-prep/runners";
 import { exitCodeHelp } from "./exit-codes";
+import { MODELS_DIR_OPTION } from "./models-option";
 import type { ModelOutcome } from "./prepare-local";
 import { createProgress } from "./progress";
 
@@ -75,10 +76,7 @@ export const publishCommand: CommandModule<object, PublishArgs> = {
         describe:
           "Key prefix: files go to <prefix>/models/<name>/<version>/…, manifests to <prefix>/manifests/",
       })
-      .option("models", {
-        type: "string",
-        describe: "Local dir of prepared models: <name>/<version>/saved_model.pb … (from `odapi prepare`)",
-      })
+      .option("models", MODELS_DIR_OPTION)
       .option("catalog", {
         type: "string",
         array: true,
