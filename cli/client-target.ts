@@ -137,7 +137,7 @@ export async function openTarget(opts: ClientOptions, io: ClientIo): Promise<Ope
 /** The deploy's readiness proof against the target: every model AVAILABLE, one detection each, within the wait. */
 async function waitForTarget(t: Target, seconds: number, io: ClientIo): Promise<void> {
   await waitUntilServing(t.url, t.models, {
-    apiKey: t.apiKey,
+    ...requestAuth(t),
     deadlineMs: seconds * 1000,
     onProgress: (e) => io.err(`${describeReady(e)}\n`),
   });

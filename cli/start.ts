@@ -88,6 +88,7 @@ ${exitCodeHelp(["unreachable", "auth", "timeout", "notFound", "badRequest", "mis
       const models = await waitUntilServing(apiUrl, inst.api.models, {
         deadlineMs: Math.max(1000, t0 + args.wait * 1000 - Date.now()),
         ...(inst.api.apiKey ? { apiKey: inst.api.apiKey } : {}),
+        ...(inst.api.caCertificate ? { caCert: inst.api.caCertificate } : {}),
         ...(args["sample-image"] ? { sampleImage: args["sample-image"] } : {}),
       });
       const result: StartResult = {

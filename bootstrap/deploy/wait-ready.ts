@@ -23,6 +23,8 @@ export function describeReady(e: ReadyEvent): string {
 
 export interface WaitOptions {
   apiKey?: string;
+  /** PEM CA(s) an https API must chain to (the stack's caCertificate, --ca-cert). */
+  caCert?: string;
   /** Total time allowed, from now, for all models to load and answer. */
   deadlineMs: number;
   /** JPEG/PNG sent once per model; default samples/astronaut.jpg. */
@@ -115,6 +117,7 @@ export async function waitUntilServing(
       try {
         status = await getModelStatus(baseUrl, model, {
           apiKey: opts.apiKey,
+          caCert: opts.caCert,
           timeoutMs: Math.min(10_000, remaining),
         });
       } catch (err) {
@@ -145,6 +148,7 @@ export async function waitUntilServing(
     // The first request after loading can be slow (warmup, graph optimisation): allow up to the rest of the deadline.
     const response = await predict(baseUrl, model, body, {
       apiKey: opts.apiKey,
+      caCert: opts.caCert,
       timeoutMs: Math.max(30_000, deadline - Date.now()),
     });
     const latencyMs = Date.now() - t0;

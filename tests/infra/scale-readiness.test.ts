@@ -3,7 +3,7 @@
 // requires the key. `odapi detect --wait` must wait through the 503s and prove a detection; without the CA it must
 // fail on the certificate.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
@@ -107,6 +107,25 @@ describe("readiness through an HTTPS load balancer stand-in", () => {
       expect(s.backend.predictCalls.get("m1")).toBeGreaterThanOrEqual(1);
       expect(s.backend.predictCalls.get("m2")).toBeGreaterThanOrEqual(1);
       expect(s.backend.requests.every((q) => q.apiKey === KEY)).toBe(true);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("--ca-cert reaches the wait too: detect --wait through the 503s with the CA file, no NODE_EXTRA_CA_CERTS", async () => {
+    const s = await setup();
+    try {
+      const caFile = path.join(dir(), "ca.crt");
+      writeFileSync(caFile, s.ca);
+      const r = await runLikeLocalCommand(
+        `node bin/odapi.cjs detect --url ${s.url} --model m1 --ca-cert ${caFile} --wait 60 --json`,
+        { dir: ROOT, environment: { ...process.env, ODAPI_API_KEY: KEY } as Record<string, string> },
+      );
+      expect(r.stderr).not.toContain("error:");
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).ok).toBe(true);
+      expect(s.refused()).toBe(UNREADY_ANSWERS);
+      expect(s.backend.predictCalls.get("m1")).toBeGreaterThanOrEqual(1);
     } finally {
       await s.close();
     }
