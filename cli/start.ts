@@ -91,6 +91,7 @@ ${exitCodeHelp(["unreachable", "auth", "timeout", "notFound", "badRequest", "mis
         ...(inst.api.caCertificate ? { caCert: inst.api.caCertificate } : {}),
         ...(args["sample-image"] ? { sampleImage: args["sample-image"] } : {}),
       });
+      const hourlyUsd = hourlyPrice(info.instanceType, where.region);
       const result: StartResult = {
         stack: args.stack,
         instanceId: inst.instanceId,
@@ -99,9 +100,7 @@ ${exitCodeHelp(["unreachable", "auth", "timeout", "notFound", "badRequest", "mis
         started,
         apiUrl,
         models,
-        ...(hourlyPrice(info.instanceType, where.region) !== undefined
-          ? { hourlyUsd: hourlyPrice(info.instanceType, where.region) }
-          : {}),
+        ...(hourlyUsd !== undefined ? { hourlyUsd } : {}),
         ...(inst.idleStopMinutes !== undefined ? { idleStopMinutes: inst.idleStopMinutes } : {}),
         seconds: Math.round((Date.now() - t0) / 100) / 10,
       };
