@@ -47,6 +47,22 @@ describe("rendered gateway config", () => {
     expect(config).toContain("error_page 413 @too_large;");
   });
 
+  test("the predict location reads its body with the Lua reader (120 s in all, 10 s per gap) before the njs guard", () => {
+    // The devel kit first: ngx_lua needs it loaded.
+    expect(config.indexOf("ndk_http_module.so")).toBeLessThan(config.indexOf("ngx_http_lua_module.so"));
+    const predict = config.slice(
+      config.indexOf(':predict\\z" {'),
+      config.indexOf("location @tf_serving_predict"),
+    );
+    expect(predict).toContain("local deadline = ngx.req.start_time() + 120");
+    expect(predict).toContain("math.min(left, 10)");
+    expect(predict.indexOf("access_by_lua_block")).toBeLessThan(
+      predict.indexOf("js_content odapi_guard.predict;"),
+    );
+    // Only the predict location reads bodies this way.
+    expect(config.split("access_by_lua_block")).toHaveLength(2);
+  });
+
   test("passes model status/metadata (GET) and :predict (POST) to TF Serving by container name; 404 otherwise", () => {
     expect(config).toContain(
       'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?(/metadata)?\\z"',
@@ -460,13 +476,13 @@ function raw(port: number, text: string, waitMs = 5000): Promise<string> {
 }
 
 /**
- * A keyed predict whose body is trickled: `first` bytes at once, then one byte per `intervalMs` until the body ends,
- * an answer arrives or the socket closes (bounded by `giveUpMs`). Times are measured from the connection.
+ * A keyed predict whose body is trickled: `first` bytes at once, then `step` bytes (default 1) per `intervalMs` until
+ * the body ends, an answer arrives or the socket closes (bounded by `giveUpMs`). Times are measured from the connection.
  */
 function trickle(
   port: number,
   body: Buffer,
-  opts: { first: number; intervalMs: number; giveUpMs: number },
+  opts: { first: number; step?: number; intervalMs: number; giveUpMs: number; connectionClose?: boolean },
 ): Promise<{
   answer: string;
   sentAtAnswer: number;
@@ -474,7 +490,7 @@ function trickle(
   closedAfterMs: number;
   gaveUp: boolean;
 }> {
-  const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Length: ${body.length}\r\n${opts.connectionClose ? "Connection: close\r\n" : ""}\r\n`;
   return new Promise((resolve) => {
     let answer = "";
     let sent = 0;
@@ -489,8 +505,9 @@ function trickle(
     });
     const tick = setInterval(() => {
       if (s.destroyed || sentAtAnswer >= 0 || sent >= body.length) return;
-      s.write(body.subarray(sent, sent + 1), () => undefined);
-      sent++;
+      const next = Math.min(body.length, sent + (opts.step ?? 1));
+      s.write(body.subarray(sent, next), () => undefined);
+      sent = next;
     }, opts.intervalMs);
     const giveUp = setTimeout(() => {
       gaveUp = true;
@@ -737,6 +754,17 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
     expect(t.answerAfterMs).toBeLessThan(2_000 + 1_500);
     expect(t.closedAfterMs).toBeLessThan(2_000 + 1_500 + REFUSED_BODY_LINGER_SECONDS * 1000);
     expect(seen).toEqual([]);
+    // The same body in four pieces 200 ms apart ends within the bound: it passes byte for byte.
+    const pieces = await trickle(g.port, body, {
+      first: 0,
+      step: 50,
+      intervalMs: 200,
+      giveUpMs: 15_000,
+      connectionClose: true,
+    });
+    expect(pieces.answer.split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
+    expect(pieces.gaveUp).toBe(false);
+    expect(seen.map((x) => x.bodyBytes)).toEqual([body.length]);
   });
 
   test("a 20 MiB body passes whole, sent by curl (Expect: 100-continue) and by Node; a chunked body gets a JSON 411", async () => {
