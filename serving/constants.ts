@@ -2,8 +2,8 @@
 import { TF_SERVING_VERSION } from "../common/pins";
 import type { HostKind } from "./types";
 
-/** The gateway image: a well-known nginx, pinned to a minor line that gets security fixes. */
-export const GATEWAY_IMAGE = "nginx:1.27-alpine";
+/** The gateway image, built on each host from a rendered Dockerfile (nginx with njs and Lua) and tagged by its hash. */
+export { GATEWAY_IMAGE } from "./gateway-image";
 
 export const SCRIPTS = { prepareHost: "prepare-host.sh", start: "start.sh", stop: "stop.sh" } as const;
 /** Where the gateway container sees its predict-body guard (njs). */

@@ -9,19 +9,19 @@ import {
   FILES,
   GATEWAY_CONTAINER_PORT,
   GATEWAY_GUARD_PATH,
-  GATEWAY_IMAGE,
   GATEWAY_TLS_PATHS,
   MODEL_CONFIG_POLL_SECONDS,
   REST_API_TIMEOUT_MS,
   servingImage,
 } from "./constants";
+import { GATEWAY_IMAGE } from "./gateway-image";
 import { hasVersionLabels } from "./models-config";
 import { servingPorts } from "./ports";
 import type { ServingOptions } from "./types";
 
-/** The images a deployment runs, serving first; both scripts pull exactly these. */
-export function imagesFor(opts: ServingOptions): string[] {
-  return [servingImage(opts.host), ...(opts.apiKey ? [GATEWAY_IMAGE] : [])];
+/** The registry images a deployment runs; both scripts pull exactly these (the gateway's is built: gateway-image.ts). */
+export function pulledImagesFor(opts: ServingOptions): string[] {
+  return [servingImage(opts.host)];
 }
 
 /** Host dir that holds models/<name>/<version>/. */

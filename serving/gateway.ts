@@ -13,6 +13,7 @@ import {
   GATEWAY_TLS_PATHS,
   HEALTH_PATH,
 } from "./constants";
+import { BODY_REFUSALS, LUA_MODULES, REFUSED_BODY_LINGER_SECONDS, renderBodyReader } from "./gateway-body";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
 
@@ -35,7 +36,7 @@ export interface GatewayLimits {
   sendTimeoutSeconds: number;
   /** How long an idle keep-alive connection is kept. */
   keepaliveTimeoutSeconds: number;
-  /** Seconds from a request's first byte to the end of its body: a trickled body is refused, not passed on. */
+  /** Seconds from a request's first byte to the end of its predict body: a trickled body is cut while it trickles. */
   bodyTotalSeconds: number;
   /** Predict bodies: deepest nesting of arrays/objects, and most rows in `instances`/`inputs`. */
   maxJsonDepth: number;
@@ -302,6 +303,16 @@ function tlsLines(t: GatewayTlsFiles): string {
 `;
 }
 
+/** An internal location answering a refused predict body with JSON, then closing the connection. */
+function refusedBodyLocation(path: string, status: number, message: string): string {
+  return `    location = ${path} {
+      internal;
+      keepalive_timeout 0;
+      lingering_time ${REFUSED_BODY_LINGER_SECONDS}s;
+      return ${status} ${jsonError(message)};
+    }`;
+}
+
 export function renderGatewayConfig(p: GatewayParams): string {
   validateApiKey(p.apiKey);
   // The names go into an nginx string and subrequest paths.
@@ -323,6 +334,7 @@ export function renderGatewayConfig(p: GatewayParams): string {
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
   return `# odapi API-key gateway (rendered by serving/gateway.ts). Holds the API key: keep this file mode 0600.
 load_module ${NJS_MODULE};
+${LUA_MODULES.map((m) => `load_module ${m};`).join("\n")}
 user ${p.user};
 worker_processes ${p.workerProcesses ?? 1};
 pid ${p.pidFile};
@@ -344,6 +356,8 @@ ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   client_max_body_size ${p.maxBodyBytes};
   client_body_buffer_size 1m;
   js_import odapi_guard from ${p.guardFile};
+  # A client too slow for the body reader is answered, not a server error to log.
+  lua_socket_log_errors off;
   # A silent or trickling client is cut: idle sockets go after the header timeout, slow bodies between reads.
   client_header_timeout ${l.headerTimeoutSeconds}s;
   client_body_timeout ${l.bodyTimeoutSeconds}s;
@@ -401,6 +415,10 @@ ${p.tls ? tlsLines(p.tls) : ""}    # nginx cannot parse CONNECT's request line (
     location @too_slow {
       return 408 ${jsonError(`request not received in time (${l.headerTimeoutSeconds} s for headers, ${l.bodyTimeoutSeconds} s between body reads)`)};
     }
+    # The predict-body reader's refusals: each closes the connection (the body's tail is never read as a request).
+${refusedBodyLocation(BODY_REFUSALS.tooSlow, 408, `request body not received within ${l.bodyTotalSeconds} s`)}
+${refusedBodyLocation(BODY_REFUSALS.stalled, 408, `request body stalled: nothing received for ${l.bodyTimeoutSeconds} s`)}
+${refusedBodyLocation(BODY_REFUSALS.lengthRequired, 411, "send the predict body with a Content-Length header (chunked transfer encoding is not accepted)")}
 
     error_page 413 @too_large;
     location @too_large {
@@ -432,13 +450,15 @@ ${p.tls ? tlsLines(p.tls) : ""}    # nginx cannot parse CONNECT's request line (
 ${proxy.join("\n")}
     }
 
-    # Predictions: the whole body in memory, checked by the guard, then redirected here with $uri unchanged.
+    # Predictions: the whole body in memory within its total time (Lua), checked by the guard, then redirected
+    # here with $uri unchanged.
     location ~ "^${MODEL_PATH}:predict\\z" {
       if ($request_method != POST) {
         return 405 ${jsonError("use POST for :predict")};
       }
       client_body_buffer_size ${p.maxBodyBytes};
       client_body_in_single_buffer on;
+      access_by_lua_block {${renderBodyReader({ totalSeconds: l.bodyTotalSeconds, gapSeconds: l.bodyTimeoutSeconds })}      }
       js_content odapi_guard.predict;
     }
     location @tf_serving_predict {

@@ -3,7 +3,8 @@
 
 import { shellQuote } from "../common/shell";
 import { SCRIPTS } from "./constants";
-import { imagesFor } from "./docker-args";
+import { pulledImagesFor } from "./docker-args";
+import { ensureGatewayImageLines } from "./gateway-image";
 import { failCall, scriptPrologue } from "./script-common";
 import type { ServingOptions } from "./types";
 
@@ -35,7 +36,7 @@ say "GPU: $(nvidia-smi --query-gpu=name,driver_version --format=csv,noheader | h
 
 export function renderPrepareHostScript(opts: ServingOptions): string {
   const q = shellQuote;
-  const images = imagesFor(opts);
+  const images = pulledImagesFor(opts);
   const aptGet = `apt-get -qq -o DPkg::Lock::Timeout=${APT_LOCK_TIMEOUT_SECONDS}`;
   return `${scriptPrologue(SCRIPTS.prepareHost, "install Docker if missing and check the host can run TF Serving")}
 [[ $(id -u) -eq 0 ]] || ${failCall(`${SCRIPTS.prepareHost} must run as root`, `run: sudo bash ${opts.remoteDir}/${SCRIPTS.prepareHost}`)}
@@ -77,7 +78,7 @@ ${opts.host === "gpu" ? gpuCheckLines() : ""}
 # No mkdir under remoteDir here: this runs as root while the SSH user uploads, and a root-owned models/ would
 # lock the upload out. start.sh checks that the dirs and models are there.
 
-# Pull now, while the models upload, so start.sh does not wait for it.
+# Pull (and build the gateway image) now, while the models upload, so start.sh does not wait for it.
 ${images
   .map(
     (image) => `if docker image inspect ${q(image)} >/dev/null 2>&1; then
@@ -91,6 +92,7 @@ else
 fi`,
   )
   .join("\n")}
+${opts.apiKey ? ensureGatewayImageLines() : ""}
 say "host ready for TF Serving"
 `;
 }

@@ -4,7 +4,8 @@ import { TF_SERVING_VERSION } from "../common/pins";
 import { shellJoinMultiline, shellQuote } from "../common/shell";
 import { CONTAINERS, DOCKER_NETWORK, FILES, PROMETHEUS_PATH, SCRIPTS } from "./constants";
 import { gatewayFingerprint, servingFingerprint } from "./container-fingerprint";
-import { configHostDir, gatewayRunArgs, imagesFor, modelsHostDir, servingRunArgs } from "./docker-args";
+import { configHostDir, gatewayRunArgs, modelsHostDir, pulledImagesFor, servingRunArgs } from "./docker-args";
+import { ensureGatewayImageLines } from "./gateway-image";
 import { servingPorts } from "./ports";
 import { failCall, requireDockerLines, scriptPrologue } from "./script-common";
 import type { ServingOptions } from "./types";
@@ -18,7 +19,7 @@ export function renderStartScript(opts: ServingOptions): string {
   const ports = servingPorts(opts);
   const q = shellQuote;
   const gatewayArgs = gatewayRunArgs(opts);
-  const images = imagesFor(opts);
+  const images = pulledImagesFor(opts);
   const gatewayFile = `${opts.remoteDir}/${FILES.gatewayConfig}`;
   const tlsCertFile = `${opts.remoteDir}/${FILES.gatewayTlsCert}`;
   const tlsKeyFile = `${opts.remoteDir}/${FILES.gatewayTlsKey}`;
@@ -65,6 +66,7 @@ ensure_image() {
   fi
 }
 ${images.map((image) => `ensure_image ${q(image)}`).join("\n")}
+${gatewayArgs ? ensureGatewayImageLines() : ""}
 
 # A container started by this script with the same flags and configs keeps running (replacing it would drop
 # requests: TF Serving loads new model versions itself); any other container of that name is replaced.

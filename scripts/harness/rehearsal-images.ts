@@ -1,6 +1,6 @@
 // The images the rehearsal's engine runs, built here because no registry can be reached: a Debian base from
-// debootstrap, then under the exact names start.sh uses the gateway (Debian's nginx with the `nginx` user the
-// rendered config names) and `tensorflow/serving:<pinned>` (+ -gpu) holding the stand-in server
+// debootstrap, then under the exact names start.sh uses the gateway (the packages and `nginx` user of the rendered
+// Dockerfile, serving/gateway-image.ts, which needs a registry and apt inside the build) and `tensorflow/serving:<pinned>` (+ -gpu) holding the stand-in server
 // (tests/rehearsal/standin) and the project's TensorFlow. Each image carries the hash of what it was built
 // from, and is rebuilt only when that changes: the engine's data root is the cache.
 import { spawnSync } from "node:child_process";
@@ -9,11 +9,12 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSyn
 import path from "node:path";
 import { projectFile } from "../../common/paths";
 import { GATEWAY_IMAGE, servingImage } from "../../serving/constants";
+import { GATEWAY_IMAGE_CMD, GATEWAY_IMAGE_SETUP, GATEWAY_PACKAGES } from "../../serving/gateway-image";
 import { type DockerEngine, REHEARSAL_CACHE_DIR } from "./docker-engine";
 
 const SUITE = "bookworm";
-/** nginx-light and its njs module for the gateway (the body guard), python3 for the stand-in (TensorFlow itself comes from the venv). */
-const BASE_PACKAGES = ["python3", "nginx-light", "libnginx-mod-http-js"];
+/** The gateway image's packages (nginx, njs guard, Lua body reader), python3 for the stand-in (TensorFlow itself comes from the venv). */
+const BASE_PACKAGES = ["python3", ...GATEWAY_PACKAGES];
 const HASH_LABEL = "odapi.rehearsal.hash";
 /** Bumped when the build steps below change in a way the hashed inputs do not show (base, derived images). */
 const BASE_RECIPE = "4";
@@ -114,9 +115,8 @@ export function ensureRehearsalImages(
   if (labelOf(GATEWAY_IMAGE) !== gatewayHash) {
     timed(GATEWAY_IMAGE, () =>
       derive(engine, base, GATEWAY_IMAGE, gatewayHash, {
-        shell:
-          "useradd --system --no-create-home --shell /usr/sbin/nologin nginx && mkdir -p /var/cache/nginx",
-        changes: ['CMD ["nginx", "-g", "daemon off;"]'],
+        shell: GATEWAY_IMAGE_SETUP,
+        changes: [`CMD ${GATEWAY_IMAGE_CMD}`],
       }),
     );
   }

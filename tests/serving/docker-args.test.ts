@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { TF_SERVING_VERSION } from "../../common/pins";
 import {
   CONTAINERS,
+  GATEWAY_IMAGE,
   gatewayRunArgs,
   renderServingFiles,
   type ServingOptions,
@@ -134,7 +135,7 @@ describe("gatewayRunArgs", () => {
       "type=bind,source=/opt/odapi/config/gateway.conf,target=/etc/nginx/nginx.conf,readonly",
       "--mount",
       "type=bind,source=/opt/odapi/config/gateway-guard.js,target=/etc/nginx/odapi-guard.js,readonly",
-      "nginx:1.27-alpine",
+      GATEWAY_IMAGE,
     ]);
     expect(JSON.stringify(args)).not.toContain(KEY);
   });
@@ -147,7 +148,7 @@ describe("gatewayRunArgs", () => {
       "type=bind,source=/opt/odapi/config/gateway-tls.crt,target=/etc/nginx/odapi-tls.crt,readonly",
       "--mount",
       "type=bind,source=/opt/odapi/config/gateway-tls.key,target=/etc/nginx/odapi-tls.key,readonly",
-      "nginx:1.27-alpine",
+      GATEWAY_IMAGE,
     ]);
     expect(JSON.stringify(args)).not.toMatch(/CHAIN-PEM|KEY-PEM/);
   });

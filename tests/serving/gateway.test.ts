@@ -1,10 +1,12 @@
 // The API-key gateway: rendered nginx config checked by `nginx -t`, then a real nginx in front of a fake upstream.
-import { readFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import net, { type AddressInfo } from "node:net";
 import { join } from "node:path";
 import type tls from "node:tls";
+import { promisify } from "node:util";
 import { ensureGeneratedTls, GENERATED_FILES } from "../../bootstrap/tls/identity";
 import { getModelStatus, predict } from "../../client/api";
 import { ExitCode, OdapiError } from "../../common/errors";
@@ -16,9 +18,11 @@ import {
 } from "../../scripts/harness/host-nginx";
 import { type GatewayParams, renderGatewayConfig } from "../../serving";
 import { type GatewayLimits, gatewayParamsForDocker, validateTrustedProxyCidrs } from "../../serving/gateway";
+import { REFUSED_BODY_LINGER_SECONDS } from "../../serving/gateway-body";
 import { makeTempDir, removeDir, tempDirPerTest } from "../helpers/tmp";
 import { type DnsStub, startDnsStub } from "./dns-stub";
 
+const execFileAsync = promisify(execFile);
 const KEY = "test-key-0123456789abcdef0123456789";
 const LIMIT = 64 * 1024;
 
@@ -41,6 +45,22 @@ describe("rendered gateway config", () => {
   test("limits the body to 20 MiB by default and answers 413 as JSON", () => {
     expect(config).toContain("client_max_body_size 20971520;");
     expect(config).toContain("error_page 413 @too_large;");
+  });
+
+  test("the predict location reads its body with the Lua reader (120 s in all, 10 s per gap) before the njs guard", () => {
+    // The devel kit first: ngx_lua needs it loaded.
+    expect(config.indexOf("ndk_http_module.so")).toBeLessThan(config.indexOf("ngx_http_lua_module.so"));
+    const predict = config.slice(
+      config.indexOf(':predict\\z" {'),
+      config.indexOf("location @tf_serving_predict"),
+    );
+    expect(predict).toContain("local deadline = ngx.req.start_time() + 120");
+    expect(predict).toContain("math.min(left, 10)");
+    expect(predict.indexOf("access_by_lua_block")).toBeLessThan(
+      predict.indexOf("js_content odapi_guard.predict;"),
+    );
+    // Only the predict location reads bodies this way.
+    expect(config.split("access_by_lua_block")).toHaveLength(2);
   });
 
   test("passes model status/metadata (GET) and :predict (POST) to TF Serving by container name; 404 otherwise", () => {
@@ -455,6 +475,60 @@ function raw(port: number, text: string, waitMs = 5000): Promise<string> {
   });
 }
 
+/**
+ * A keyed predict whose body is trickled: `first` bytes at once, then `step` bytes (default 1) per `intervalMs` until
+ * the body ends, an answer arrives or the socket closes (bounded by `giveUpMs`). Times are measured from the connection.
+ */
+function trickle(
+  port: number,
+  body: Buffer,
+  opts: { first: number; step?: number; intervalMs: number; giveUpMs: number; connectionClose?: boolean },
+): Promise<{
+  answer: string;
+  sentAtAnswer: number;
+  answerAfterMs: number;
+  closedAfterMs: number;
+  gaveUp: boolean;
+}> {
+  const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Length: ${body.length}\r\n${opts.connectionClose ? "Connection: close\r\n" : ""}\r\n`;
+  return new Promise((resolve) => {
+    let answer = "";
+    let sent = 0;
+    let sentAtAnswer = -1;
+    let answerAfterMs = -1;
+    let gaveUp = false;
+    const t0 = Date.now();
+    const s = net.connect(port, "127.0.0.1", () => {
+      s.write(head);
+      sent = Math.min(opts.first, body.length);
+      s.write(body.subarray(0, sent));
+    });
+    const tick = setInterval(() => {
+      if (s.destroyed || sentAtAnswer >= 0 || sent >= body.length) return;
+      const next = Math.min(body.length, sent + (opts.step ?? 1));
+      s.write(body.subarray(sent, next), () => undefined);
+      sent = next;
+    }, opts.intervalMs);
+    const giveUp = setTimeout(() => {
+      gaveUp = true;
+      s.destroy();
+    }, opts.giveUpMs);
+    s.on("data", (c) => {
+      if (sentAtAnswer < 0) {
+        sentAtAnswer = sent;
+        answerAfterMs = Date.now() - t0;
+      }
+      answer += c;
+    });
+    s.on("error", () => undefined);
+    s.on("close", () => {
+      clearInterval(tick);
+      clearTimeout(giveUp);
+      resolve({ answer, sentAtAnswer, answerAfterMs, closedAfterMs: Date.now() - t0, gaveUp });
+    });
+  });
+}
+
 describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, per-client limits", () => {
   let upstream: http.Server;
   let upstreamPort: number;
@@ -597,25 +671,33 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
     expect(g.log()).not.toMatch(/worker_connections are not enough/);
   });
 
-  test("a body trickled slower than the read timeout is cut, and nothing reaches TF Serving", async () => {
+  test("a body trickled slower than the read timeout is cut with a JSON 408, and nothing reaches TF Serving", async () => {
     const g = await gateway({ bodyTimeoutSeconds: 1 });
     // 5 of 100 announced bytes, then silence: nginx must close the connection by itself (the wait is bounded).
     const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\n${`X-API-Key: ${KEY}\r\n`}Content-Length: 100\r\n\r\n{"in`;
     let gaveUp = false;
+    let answer = "";
     await new Promise<void>((resolve) => {
       const s = net.connect(g.port, "127.0.0.1", () => s.write(head));
       const giveUp = setTimeout(() => {
         gaveUp = true;
         s.destroy();
       }, 15_000);
+      s.on("data", (c) => {
+        answer += c;
+      });
       s.on("error", () => undefined);
       s.on("close", () => {
         clearTimeout(giveUp);
         resolve();
       });
-      s.resume();
     });
     expect(gaveUp).toBe(false); // nginx closed it
+    expect(answer.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain("Connection: close");
+    expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).error).toBe(
+      "request body stalled: nothing received for 1 s",
+    );
     expect(seen).toEqual([]);
   });
 
@@ -653,6 +735,82 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       (await request(g.port, "POST", "/v1/models/m:predict", { key: KEY, body: Buffer.from(body) })).status,
     ).toBe(200);
     expect(seen.map((x) => x.bodyBytes)).toEqual([body.length]);
+  });
+
+  test("a body still trickling (a byte every 200 ms, each gap far under the read timeout) is cut at its total time", async () => {
+    const g = await gateway({ bodyTimeoutSeconds: 5, bodyTotalSeconds: 2 });
+    const body = predictBody(200);
+    const t = await trickle(g.port, body, { first: 10, intervalMs: 200, giveUpMs: 15_000 });
+    expect(t.answer.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 408 /);
+    expect(t.answer).toContain("Connection: close");
+    expect(JSON.parse(t.answer.slice(t.answer.indexOf("\r\n\r\n") + 4)).error).toBe(
+      "request body not received within 2 s",
+    );
+    // Cut while it was still coming: far from all 200 bytes were sent, and the client was still writing.
+    expect(t.sentAtAnswer).toBeLessThan(body.length / 2);
+    expect(t.gaveUp).toBe(false);
+    // Measured, not a performance bound: the cut came after the total time and before one more read gap.
+    expect(t.answerAfterMs).toBeGreaterThanOrEqual(1_900);
+    expect(t.answerAfterMs).toBeLessThan(2_000 + 1_500);
+    expect(t.closedAfterMs).toBeLessThan(2_000 + 1_500 + REFUSED_BODY_LINGER_SECONDS * 1000);
+    expect(seen).toEqual([]);
+    // The same body in four pieces 200 ms apart ends within the bound: it passes byte for byte.
+    const pieces = await trickle(g.port, body, {
+      first: 0,
+      step: 50,
+      intervalMs: 200,
+      giveUpMs: 15_000,
+      connectionClose: true,
+    });
+    expect(pieces.answer.split("\r\n")[0]).toBe("HTTP/1.1 200 OK");
+    expect(pieces.gaveUp).toBe(false);
+    expect(seen.map((x) => x.bodyBytes)).toEqual([body.length]);
+  });
+
+  test("a 20 MiB body passes whole, sent by curl (Expect: 100-continue) and by Node; a chunked body gets a JSON 411", async () => {
+    const max = 20 * 1024 * 1024;
+    const g = await gateway({}, max);
+    const dir = makeTempDir("odapi-gw-big-");
+    try {
+      const file = join(dir, "body.json");
+      writeFileSync(file, predictBody(max));
+      // Asynchronous: the stand-in upstream runs in this process and must answer while curl waits.
+      const curl = async (extra: string[]) =>
+        (
+          await execFileAsync(
+            "curl",
+            [
+              "-sS",
+              "--max-time",
+              "60",
+              "-H",
+              `X-API-Key: ${KEY}`,
+              "-H",
+              "Content-Type: application/json",
+              ...extra,
+              "--data-binary",
+              `@${file}`,
+              "-w",
+              "\n%{http_code}",
+              `http://127.0.0.1:${g.port}/v1/models/m:predict`,
+            ],
+            { encoding: "utf8", timeout: 90_000 },
+          )
+        ).stdout;
+      expect((await curl([])).split("\n").pop()).toBe("200");
+      const node = await request(g.port, "POST", "/v1/models/m:predict", {
+        key: KEY,
+        body: predictBody(max),
+      });
+      expect(node.status).toBe(200);
+      expect(seen.map((x) => x.bodyBytes)).toEqual([max, max]);
+      const chunked = (await curl(["-H", "Transfer-Encoding: chunked"])).split("\n");
+      expect(chunked.pop()).toBe("411");
+      expect(JSON.parse(chunked.join("\n")).error).toMatch(/Content-Length/);
+      expect(seen).toHaveLength(2);
+    } finally {
+      removeDir(dir);
+    }
   });
 
   test("per client: requests in progress beyond the limit get a JSON 429, and so does a burst beyond the rate", async () => {

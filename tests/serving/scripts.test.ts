@@ -6,6 +6,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { dirname, join } from "node:path";
 import { shellJoin, shellJoinMultiline } from "../../common/shell";
 import { gatewayRunArgs, renderServingFiles, type ServingOptions, servingRunArgs } from "../../serving";
+import { GATEWAY_IMAGE, renderGatewayDockerfile } from "../../serving/gateway-image";
 import { pathWithout } from "../helpers/path-without";
 import { removeDir, tempDirPerTest } from "../helpers/tmp";
 import { describeWithDockerCli } from "./docker-cli";
@@ -105,6 +106,7 @@ case "$1 \${2:-}" in
   "--version "*) echo "Docker version 0.0.0-shim"; exit 0 ;;
   "image inspect") [[ -e $SHIM_STATE/image-\${3//\\//_} ]]; exit ;;
   "pull "*) touch "$SHIM_STATE/image-\${2//\\//_}"; exit 0 ;;
+  "build --tag") cat >"$SHIM_STATE/dockerfile-\${3//\\//_}"; touch "$SHIM_STATE/image-\${3//\\//_}"; exit 0 ;;
   "container inspect") [[ -e $SHIM_STATE/container-$3 ]]; exit ;;
   "rm --force") rm "$SHIM_STATE/container-$3"; exit 0 ;;
   "network inspect") [[ -e $SHIM_STATE/network-$3 ]]; exit ;;
@@ -222,6 +224,7 @@ describe("start.sh against the recording docker", () => {
     expect(runs).toEqual([servingRunArgs(opts).slice(1), gatewayRunArgs(opts)?.slice(1)]);
     expect(statSync(join(remoteDir, "config/gateway.conf")).mode & 0o777).toBe(0o600);
     expect(calls(state)).toContainEqual(["pull", "tensorflow/serving:2.20.0-gpu"]);
+    expect(calls(state)).toContainEqual(["build", "--tag", GATEWAY_IMAGE, "-"]);
     expect(first.stdout).toContain("odapi: REST API on 0.0.0.0:8501 behind the API-key gateway");
     expect(first.stdout).toContain("POST /v1/models/ssd_mobilenet_v2:predict");
 
@@ -229,9 +232,9 @@ describe("start.sh against the recording docker", () => {
     const second = run(join(remoteDir, "start.sh"), env);
     expect(second.status).toBe(0);
     const verbs = calls(state)
-      .filter((c) => ["run", "rm", "pull"].includes(c[0]))
+      .filter((c) => ["run", "rm", "pull", "build"].includes(c[0]))
       .map((c) => c.slice(0, 3).join(" "));
-    // Images are pulled once; each rerun removes both containers before starting them again.
+    // Images are pulled (or built) once; each rerun removes both containers before starting them again.
     expect(verbs).toEqual([
       "rm --force odapi-gateway",
       "rm --force odapi-serving",
@@ -314,16 +317,18 @@ describe("prepare-host.sh against the recording docker", () => {
     const first = run(join(remoteDir, "prepare-host.sh"), env);
     expect(first.stderr).toBe("");
     expect(first.status).toBe(0);
-    expect(calls(state).filter((c) => c[0] === "pull")).toEqual([
-      ["pull", "tensorflow/serving:2.20.0"],
-      ["pull", "nginx:1.27-alpine"],
-    ]);
+    expect(calls(state).filter((c) => c[0] === "pull")).toEqual([["pull", "tensorflow/serving:2.20.0"]]);
+    // The gateway image is built here from the rendered Dockerfile (read on stdin), under its hashed name.
+    expect(calls(state).filter((c) => c[0] === "build")).toEqual([["build", "--tag", GATEWAY_IMAGE, "-"]]);
+    expect(readFileSync(join(state, `dockerfile-${GATEWAY_IMAGE.replace(/\//g, "_")}`), "utf8")).toBe(
+      renderGatewayDockerfile(),
+    );
     // Runs as root next to the upload: it must not create (root-owned) dirs the SSH user uploads into.
     expect(existsSync(join(remoteDir, "models"))).toBe(false);
     rmSync(join(state, "calls"));
     const second = run(join(remoteDir, "prepare-host.sh"), env);
     expect(second.status).toBe(0);
-    expect(calls(state).filter((c) => c[0] === "pull")).toEqual([]);
+    expect(calls(state).filter((c) => c[0] === "pull" || c[0] === "build")).toEqual([]);
     expect(second.stdout).toContain("host ready");
   });
 
