@@ -16,6 +16,7 @@ import { median } from "../common/stats";
 import { API_KEY_HEADER } from "../serving/gateway";
 import { type DetectionUpstream, startDetectionUpstream } from "./harness/detection-upstream";
 import { type HostGateway, startHostGateway } from "./harness/host-nginx";
+import { childPids, cpuSeconds } from "./harness/proc-cpu";
 import { runWrk, type WrkResult, wrkVersion } from "./harness/wrk";
 
 const KEY = "bench-key-0123456789abcdef0123456789";
@@ -29,7 +30,11 @@ interface Path {
   label: string;
   url: string;
   key?: string;
+  /** Whose CPU time a request costs here: the nginx workers (a gateway path) or the upstream (direct). */
+  cpuPids: () => number[];
 }
+
+type Run = WrkResult & { cpuUsPerRequest: number };
 
 async function main() {
   const seconds = Number(arg("seconds", "3"));
@@ -66,12 +71,25 @@ async function main() {
     gateways.push(tlsGateway);
     const plainGateway = await startHostGateway(common);
     gateways.push(plainGateway);
+    const upstreamPid = upstream.pid;
     const paths: Path[] = [
-      { label: "direct", url: `http://127.0.0.1:${upstream.port}` },
-      { label: "gateway-https", url: `https://127.0.0.1:${tlsGateway.port}`, key: KEY },
-      { label: "gateway-http", url: `http://127.0.0.1:${plainGateway.port}`, key: KEY },
+      { label: "direct", url: `http://127.0.0.1:${upstream.port}`, cpuPids: () => [upstreamPid] },
+      {
+        label: "gateway-https",
+        url: `https://127.0.0.1:${tlsGateway.port}`,
+        key: KEY,
+        cpuPids: () => childPids(tlsGateway.pid),
+      },
+      {
+        label: "gateway-http",
+        url: `http://127.0.0.1:${plainGateway.port}`,
+        key: KEY,
+        cpuPids: () => childPids(plainGateway.pid),
+      },
     ];
-    const run = (p: Path, concurrency: number, runSeconds: number): WrkResult => {
+    const run = (p: Path, concurrency: number, runSeconds: number): Run => {
+      const pids = p.cpuPids();
+      const cpuBefore = cpuSeconds(pids);
       const r = runWrk({
         url: p.url,
         connections: concurrency,
@@ -85,7 +103,7 @@ async function main() {
         },
       });
       if (r.errors > 0) throw new Error(`${p.label}: ${r.errors} of ${r.requests} requests failed`);
-      return r;
+      return { ...r, cpuUsPerRequest: ((cpuSeconds(pids) - cpuBefore) * 1e6) / r.requests };
     };
     console.log(
       `${wrk.split(" [")[0]} (1 thread, keep-alive) → ${(body.length / 1024).toFixed(0)} KiB POST (${path.basename(imageFile)} as b64 JSON) → stand-in upstream process (8 KB answer); ${seconds} s per run, ${rounds} rounds, medians over rounds; ${os.cpus().length} CPUs, load ${os
@@ -93,28 +111,33 @@ async function main() {
         .map((l) => l.toFixed(1))
         .join(" ")}`,
     );
-    console.log("path           conc  p50 ms  p90 ms  p99 ms   req/s   added p50 ms vs direct");
+    console.log(
+      "path           conc  p50 ms  p90 ms  p99 ms   req/s  CPU µs/req (nginx; direct: upstream)  added p50 ms vs direct",
+    );
     for (const concurrency of levels) {
       for (const p of paths) run(p, concurrency, 1); // warm up every path
-      const byPath = new Map<string, WrkResult[]>(paths.map((p) => [p.label, []]));
+      const byPath = new Map<string, Run[]>(paths.map((p) => [p.label, []]));
       for (let round = 0; round < rounds; round++) {
         // Rotate the order so no path always runs first (or right after another).
         const order = paths.map((_, i) => paths[(i + round) % paths.length] as Path);
         for (const p of order) byPath.get(p.label)?.push(run(p, concurrency, seconds));
       }
       const of = (label: string) => byPath.get(label) ?? [];
-      const med = (label: string, pick: (s: WrkResult) => number) => median(of(label).map(pick));
+      const med = (label: string, pick: (s: Run) => number) => median(of(label).map(pick));
       for (const p of paths) {
         // Added latency: per round (same moment on the machine), then the median of those differences.
         const added = median(of(p.label).map((s, i) => s.p50 - (of("direct")[i]?.p50 ?? Number.NaN)));
         const cols = [med(p.label, (s) => s.p50), med(p.label, (s) => s.p90), med(p.label, (s) => s.p99)];
+        const rps = med(p.label, (s) => s.rps).toFixed(0);
+        const cpu = med(p.label, (s) => s.cpuUsPerRequest).toFixed(0);
+        const addedText = p.label === "direct" ? "" : added.toFixed(2).padStart(6);
+        const row = [
+          p.label.padEnd(14),
+          String(concurrency).padStart(4),
+          ...cols.map((c) => c.toFixed(2).padStart(7)),
+        ];
         console.log(
-          `${p.label.padEnd(14)} ${String(concurrency).padStart(4)} ${cols.map((c) => c.toFixed(2).padStart(7)).join(" ")} ${med(
-            p.label,
-            (s) => s.rps,
-          )
-            .toFixed(0)
-            .padStart(7)}   ${p.label === "direct" ? "" : added.toFixed(2).padStart(6)}`,
+          `${row.join(" ")} ${rps.padStart(7)}  ${cpu.padStart(10)}                            ${addedText}`,
         );
       }
     }
