@@ -304,7 +304,7 @@ function tlsLines(t: GatewayTlsFiles): string {
 /** The upstream block's name: a fixed TF Serving address, reached over kept-alive connections. */
 const UPSTREAM_NAME = "odapi_tf_serving";
 /** Idle connections to TF Serving each worker keeps for reuse. */
-export const UPSTREAM_KEEPALIVE = 32;
+const UPSTREAM_KEEPALIVE = 32;
 
 // A new TCP connection per request costs the gateway ~40 % more CPU per predict (scripts/bench-gateway.ts).
 function upstreamBlock(upstream: string): string {
