@@ -1,20 +1,23 @@
-// What the API-key gateway costs per request: the same predict request straight to an upstream vs through the
+// What the API-key gateway adds per request: the same predict request straight to an upstream vs through the
 // rendered nginx gateway (HTTPS, as deployed; and plain HTTP, to see what TLS itself adds), on loopback, keep-alive
-// on. The upstream reads the body and answers a detection-sized JSON at once, so the numbers are the gateway's own
-// overhead (TF Serving's inference time comes on top of both). Rounds interleave the paths (order rotated each
-// round) and the medians over rounds are printed, so a noisy moment on a shared machine hits every path alike.
-// Run: npx tsx scripts/bench-gateway.ts [--requests 400] [--rounds 5] [--concurrency 1,8] [--image samples/astronaut.jpg]
+// on. The client is wrk (C, its own process, one thread); the upstream is a TF Serving stand-in in its own process
+// that reads the whole body and answers a detection-sized JSON at once, so the difference is the gateway's own cost
+// (TF Serving's inference time comes on top of both). Rounds interleave the paths (order rotated each round) and
+// medians over rounds are printed, so a noisy moment on a shared machine hits every path alike.
+// Needs wrk (apt-get install wrk).
+// Run: npx tsx scripts/bench-gateway.ts [--seconds 3] [--rounds 5] [--concurrency 1,8] [--image samples/astronaut.jpg]
 
-import { readFileSync, rmSync } from "node:fs";
-import http from "node:http";
-import https from "node:https";
-import type { AddressInfo } from "node:net";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureGeneratedTls, GENERATED_FILES } from "../bootstrap/tls/identity";
 import { DEFAULT_SAMPLE_IMAGE } from "../common/paths";
-import { median, percentile } from "../common/stats";
+import { median } from "../common/stats";
+import { API_KEY_HEADER } from "../serving/gateway";
+import { type DetectionUpstream, startDetectionUpstream } from "./harness/detection-upstream";
 import { type HostGateway, startHostGateway } from "./harness/host-nginx";
+import { childPids, cpuSeconds } from "./harness/proc-cpu";
+import { runWrk, type WrkResult, wrkVersion } from "./harness/wrk";
 
 const KEY = "bench-key-0123456789abcdef0123456789";
 
@@ -25,148 +28,129 @@ function arg(name: string, fallback: string): string {
 
 interface Path {
   label: string;
-  port: number;
+  url: string;
   key?: string;
-  /** CA PEM: the path speaks TLS. */
-  ca?: string;
+  /** Whose CPU time a request costs here: the nginx workers (a gateway path) or the upstream (direct). */
+  cpuPids: () => number[];
 }
 
-interface RunStats {
-  p50: number;
-  p95: number;
-  rps: number;
-}
-
-async function run(p: Path, body: Buffer, requests: number, concurrency: number): Promise<RunStats> {
-  const agent = p.ca
-    ? new https.Agent({ keepAlive: true, maxSockets: concurrency, ca: p.ca })
-    : new http.Agent({ keepAlive: true, maxSockets: concurrency });
-  const request = p.ca ? https.request : http.request;
-  const times: number[] = [];
-  let next = 0;
-  const one = () =>
-    new Promise<void>((resolve, reject) => {
-      const t0 = process.hrtime.bigint();
-      const headers: http.OutgoingHttpHeaders = {
-        "content-type": "application/json",
-        "content-length": body.length,
-      };
-      if (p.key) headers["X-API-Key"] = p.key;
-      const req = request(
-        { host: "127.0.0.1", port: p.port, method: "POST", path: "/v1/models/m:predict", headers, agent },
-        (res) => {
-          res.resume();
-          res.on("end", () => {
-            if (res.statusCode !== 200) reject(new Error(`${p.label}: HTTP ${res.statusCode}`));
-            times.push(Number(process.hrtime.bigint() - t0) / 1e6);
-            resolve();
-          });
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  const worker = async () => {
-    while (next < requests) {
-      next += 1;
-      await one();
-    }
-  };
-  const start = process.hrtime.bigint();
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  agent.destroy();
-  times.sort((a, b) => a - b);
-  return { p50: percentile(times, 50), p95: percentile(times, 95), rps: requests / seconds };
-}
+type Run = WrkResult & { cpuUsPerRequest: number };
 
 async function main() {
-  const requests = Number(arg("requests", "400"));
+  const seconds = Number(arg("seconds", "3"));
   const rounds = Number(arg("rounds", "5"));
   const levels = arg("concurrency", "1,8").split(",").map(Number);
-  const image = readFileSync(path.resolve(arg("image", DEFAULT_SAMPLE_IMAGE)));
-  const body = Buffer.from(JSON.stringify({ instances: [{ b64: image.toString("base64") }] }));
-  // A detection answer is ~100 boxes × (4 + 2 floats): about 8 KB of JSON.
-  const answer = JSON.stringify({
-    predictions: [{ detection_scores: Array.from({ length: 800 }, () => 0.123456) }],
-  });
-  const upstream = http.createServer((req, res) => {
-    req.resume();
-    req.on("end", () => {
-      res.writeHead(200, { "content-type": "application/json" });
-      res.end(answer);
-    });
-  });
-  upstream.keepAliveTimeout = 60_000;
-  await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
-  const upstreamPort = (upstream.address() as AddressInfo).port;
-  const certDir = path.join(os.tmpdir(), `odapi-bench-gateway-${process.pid}`);
-  const made = ensureGeneratedTls("127.0.0.1", certDir);
-  const common = {
-    apiKey: KEY,
-    upstream: `127.0.0.1:${upstreamPort}`,
-    maxBodyBytes: 20 * 1024 * 1024,
-    // As in the container: TF Serving found by name through a resolver (an IP here, so no lookup happens).
-    resolver: "127.0.0.1",
-    // One worker per CPU, as the container's config says.
-    workerProcesses: "auto" as const,
-    // Loopback runs thousands of requests/s from one address: lift the per-client rate so the cost is measured.
-    limits: { requestsPerSecond: 1_000_000, requestBurst: 1_000_000 },
-  };
+  const imageFile = path.resolve(arg("image", DEFAULT_SAMPLE_IMAGE));
+  const wrk = wrkVersion();
+  const dir = mkdtempSync(path.join(os.tmpdir(), "odapi-bench-gateway-"));
+  const bodyFile = path.join(dir, "body.json");
+  const body = JSON.stringify({ instances: [{ b64: readFileSync(imageFile).toString("base64") }] });
+  writeFileSync(bodyFile, body);
+  const tlsDir = path.join(dir, "tls");
+  ensureGeneratedTls("127.0.0.1", tlsDir);
   const gateways: HostGateway[] = [];
+  let upstream: DetectionUpstream | undefined;
   try {
+    upstream = await startDetectionUpstream();
+    const common = {
+      apiKey: KEY,
+      upstream: `127.0.0.1:${upstream.port}`,
+      maxBodyBytes: 20 * 1024 * 1024,
+      // As in the container: one worker per CPU.
+      workerProcesses: "auto" as const,
+      // Loopback runs thousands of requests/s from one address: lift the per-client rate so the cost is measured.
+      limits: { requestsPerSecond: 1_000_000, requestBurst: 1_000_000 },
+    };
     const tlsGateway = await startHostGateway({
       ...common,
       tls: {
-        certFile: path.join(certDir, GENERATED_FILES.cert),
-        keyFile: path.join(certDir, GENERATED_FILES.key),
+        certFile: path.join(tlsDir, GENERATED_FILES.cert),
+        keyFile: path.join(tlsDir, GENERATED_FILES.key),
       },
     });
     gateways.push(tlsGateway);
     const plainGateway = await startHostGateway(common);
     gateways.push(plainGateway);
+    const upstreamPid = upstream.pid;
     const paths: Path[] = [
-      { label: "direct", port: upstreamPort },
-      { label: "gateway-https", port: tlsGateway.port, key: KEY, ca: readFileSync(made.caFile, "utf8") },
-      { label: "gateway-http", port: plainGateway.port, key: KEY },
+      { label: "direct", url: `http://127.0.0.1:${upstream.port}`, cpuPids: () => [upstreamPid] },
+      {
+        label: "gateway-https",
+        url: `https://127.0.0.1:${tlsGateway.port}`,
+        key: KEY,
+        cpuPids: () => childPids(tlsGateway.pid),
+      },
+      {
+        label: "gateway-http",
+        url: `http://127.0.0.1:${plainGateway.port}`,
+        key: KEY,
+        cpuPids: () => childPids(plainGateway.pid),
+      },
     ];
+    const run = (p: Path, concurrency: number, runSeconds: number): Run => {
+      const pids = p.cpuPids();
+      const cpuBefore = cpuSeconds(pids);
+      const r = runWrk({
+        url: p.url,
+        connections: concurrency,
+        seconds: runSeconds,
+        dir,
+        request: {
+          method: "POST",
+          path: "/v1/models/m:predict",
+          headers: { "Content-Type": "application/json", ...(p.key ? { [API_KEY_HEADER]: p.key } : {}) },
+          bodyFile,
+        },
+      });
+      if (r.errors > 0) throw new Error(`${p.label}: ${r.errors} of ${r.requests} requests failed`);
+      return { ...r, cpuUsPerRequest: ((cpuSeconds(pids) - cpuBefore) * 1e6) / r.requests };
+    };
     console.log(
-      `body ${(body.length / 1024).toFixed(0)} KiB (${path.basename(arg("image", "astronaut.jpg"))} as b64 JSON), ${requests} requests per run, ${rounds} rounds, medians over rounds; ${os.cpus().length} CPUs, load ${os.loadavg()[0].toFixed(1)}`,
+      `${wrk.split(" [")[0]} (1 thread, keep-alive) → ${(body.length / 1024).toFixed(0)} KiB POST (${path.basename(imageFile)} as b64 JSON) → stand-in upstream process (8 KB answer); ${seconds} s per run, ${rounds} rounds, medians over rounds; ${os.cpus().length} CPUs, load ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")}`,
     );
-    console.log("path           conc  p50 ms  p95 ms   req/s   added p50 ms vs direct");
+    console.log(
+      "path           conc  p50 ms  p90 ms  p99 ms   req/s  CPU µs/req (nginx; direct: upstream)  added p50 ms vs direct",
+    );
     for (const concurrency of levels) {
-      for (const p of paths) await run(p, body, 50, concurrency); // warm up every path
-      const byPath = new Map<string, RunStats[]>(paths.map((p) => [p.label, []]));
+      for (const p of paths) run(p, concurrency, 1); // warm up every path
+      const byPath = new Map<string, Run[]>(paths.map((p) => [p.label, []]));
       for (let round = 0; round < rounds; round++) {
         // Rotate the order so no path always runs first (or right after another).
         const order = paths.map((_, i) => paths[(i + round) % paths.length] as Path);
-        for (const p of order) byPath.get(p.label)?.push(await run(p, body, requests, concurrency));
+        for (const p of order) byPath.get(p.label)?.push(run(p, concurrency, seconds));
       }
-      const med = (label: string, pick: (s: RunStats) => number) =>
-        median((byPath.get(label) ?? []).map(pick));
-      const direct = med("direct", (s) => s.p50);
+      const of = (label: string) => byPath.get(label) ?? [];
+      const med = (label: string, pick: (s: Run) => number) => median(of(label).map(pick));
       for (const p of paths) {
-        const p50 = med(p.label, (s) => s.p50);
         // Added latency: per round (same moment on the machine), then the median of those differences.
-        const added = median(
-          (byPath.get(p.label) ?? []).map((s, i) => s.p50 - ((byPath.get("direct") ?? [])[i]?.p50 ?? direct)),
-        );
+        const added = median(of(p.label).map((s, i) => s.p50 - (of("direct")[i]?.p50 ?? Number.NaN)));
+        const cols = [med(p.label, (s) => s.p50), med(p.label, (s) => s.p90), med(p.label, (s) => s.p99)];
+        const rps = med(p.label, (s) => s.rps).toFixed(0);
+        const cpu = med(p.label, (s) => s.cpuUsPerRequest).toFixed(0);
+        const addedText = p.label === "direct" ? "" : added.toFixed(2).padStart(6);
+        const row = [
+          p.label.padEnd(14),
+          String(concurrency).padStart(4),
+          ...cols.map((c) => c.toFixed(2).padStart(7)),
+        ];
         console.log(
-          `${p.label.padEnd(14)} ${String(concurrency).padStart(4)} ${p50.toFixed(2).padStart(7)} ${med(
-            p.label,
-            (s) => s.p95,
-          )
-            .toFixed(2)
-            .padStart(7)} ${med(p.label, (s) => s.rps)
-            .toFixed(0)
-            .padStart(7)}   ${p.label === "direct" ? "" : added.toFixed(2).padStart(6)}`,
+          `${row.join(" ")} ${rps.padStart(7)}  ${cpu.padStart(10)}                            ${addedText}`,
         );
       }
     }
+    console.log(
+      `load after: ${os
+        .loadavg()
+        .map((l) => l.toFixed(1))
+        .join(" ")}`,
+    );
   } finally {
     for (const g of gateways) await g.stop();
-    await new Promise((resolve) => upstream.close(resolve));
-    rmSync(certDir, { recursive: true, force: true });
+    await upstream?.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -16,8 +16,18 @@ export const GATEWAY_TLS_PATHS = {
 /** The gateway's keyless readiness path (200 only when every model has an AVAILABLE version): load balancers probe it. */
 export const HEALTH_PATH = "/healthz";
 export const CONTAINERS = { serving: "odapi-serving", gateway: "odapi-gateway" } as const;
-/** User-defined bridge network: the gateway reaches TF Serving by container name, not through a host port. */
+/** User-defined bridge network: the gateway reaches TF Serving on it, not through a host port. */
 export const DOCKER_NETWORK = "odapi-net";
+/**
+ * The network's own block (not 172.31/16, the default VPC, nor Docker's first pools), with dynamic addresses only in
+ * its upper half: TF Serving keeps one fixed address across restarts and recreation, so the gateway can hold
+ * kept-alive connections to it (nginx 1.22–1.27.2 resolve an upstream block's names only at start).
+ */
+export const DOCKER_SUBNET = {
+  subnet: "172.29.85.0/24",
+  dynamicRange: "172.29.85.128/25",
+  servingIp: "172.29.85.10",
+} as const;
 
 /** Paths relative to remoteDir. */
 export const FILES = {

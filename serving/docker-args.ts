@@ -6,6 +6,7 @@ import {
   CONTAINER_REST_PORT,
   CONTAINERS,
   DOCKER_NETWORK,
+  DOCKER_SUBNET,
   FILES,
   GATEWAY_CONTAINER_PORT,
   GATEWAY_GUARD_PATH,
@@ -60,6 +61,21 @@ function commonRunFlags(name: string): string[] {
   ];
 }
 
+/** The odapi network on its own block, so TF Serving can have the fixed address the gateway's upstream names. */
+export function networkCreateArgs(): string[] {
+  return [
+    "docker",
+    "network",
+    "create",
+    DOCKER_NETWORK,
+    "--subnet",
+    DOCKER_SUBNET.subnet,
+    // Docker hands out addresses only from here, so the fixed one below it is never taken by another container.
+    "--ip-range",
+    DOCKER_SUBNET.dynamicRange,
+  ];
+}
+
 /** `docker run` for TF Serving. Without a gateway its REST port is the public one; gRPC stays on loopback. */
 export function servingRunArgs(opts: ServingOptions): string[] {
   const ports = servingPorts(opts);
@@ -68,6 +84,9 @@ export function servingRunArgs(opts: ServingOptions): string[] {
     "docker",
     "run",
     ...commonRunFlags(CONTAINERS.serving),
+    // The gateway's upstream block names this address (it keeps connections to it alive).
+    "--ip",
+    DOCKER_SUBNET.servingIp,
     "--publish",
     `${restBind}:${CONTAINER_REST_PORT}`,
     // gRPC has no authentication: reachable from the host (or an SSH tunnel) only.

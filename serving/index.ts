@@ -21,7 +21,7 @@ export {
   SCRIPTS,
   servingImage,
 } from "./constants";
-export { gatewayRunArgs, servingRunArgs } from "./docker-args";
+export { gatewayRunArgs, networkCreateArgs, servingRunArgs } from "./docker-args";
 export { API_KEY_HEADER, type GatewayParams, renderGatewayConfig } from "./gateway";
 export {
   IDLE_SCRIPT,

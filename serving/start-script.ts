@@ -1,10 +1,17 @@
 // start.sh: replaces and starts the TF Serving container (and the gateway), then says where the API listens.
 // It returns once the containers run; waiting for AVAILABLE is the caller's job (bootstrap/deploy/wait-ready.ts).
 import { TF_SERVING_VERSION } from "../common/pins";
-import { shellJoinMultiline, shellQuote } from "../common/shell";
-import { CONTAINERS, DOCKER_NETWORK, FILES, PROMETHEUS_PATH, SCRIPTS } from "./constants";
+import { shellJoin, shellJoinMultiline, shellQuote } from "../common/shell";
+import { CONTAINERS, DOCKER_NETWORK, DOCKER_SUBNET, FILES, PROMETHEUS_PATH, SCRIPTS } from "./constants";
 import { gatewayFingerprint, servingFingerprint } from "./container-fingerprint";
-import { configHostDir, gatewayRunArgs, modelsHostDir, pulledImagesFor, servingRunArgs } from "./docker-args";
+import {
+  configHostDir,
+  gatewayRunArgs,
+  modelsHostDir,
+  networkCreateArgs,
+  pulledImagesFor,
+  servingRunArgs,
+} from "./docker-args";
 import { ensureGatewayImageLines } from "./gateway-image";
 import { servingPorts } from "./ports";
 import { failCall, requireDockerLines, scriptPrologue } from "./script-common";
@@ -14,6 +21,20 @@ import type { ServingOptions } from "./types";
 export const START_SETTLE_SECONDS = 3;
 /** Below remoteDir: per container, the id and fingerprint start.sh started it with. */
 export const CONTAINER_STATE_DIR = ".containers";
+
+/** The odapi network with its own block (TF Serving's fixed address is in it); one from an older deploy is replaced. */
+function networkLines(): string {
+  const { subnet } = DOCKER_SUBNET;
+  return `subnet=$(docker network inspect ${DOCKER_NETWORK} --format '{{range .IPAM.Config}}{{.Subnet}}{{end}}' 2>/dev/null) || subnet=none
+if [[ $subnet != ${subnet} ]]; then
+  if [[ $subnet != none ]]; then
+    docker network rm ${DOCKER_NETWORK} >/dev/null \\
+      || ${failCall(`network ${DOCKER_NETWORK} is in use and cannot be replaced by one on ${subnet}`, `remove the containers attached to it (docker network inspect ${DOCKER_NETWORK}), then rerun`)}
+  fi
+  ${shellJoin(networkCreateArgs())} >/dev/null \\
+    || ${failCall(`could not create network ${DOCKER_NETWORK} on ${subnet}`, `remove the Docker network that overlaps ${subnet} (docker network ls), then rerun`)}
+fi`;
+}
 
 export function renderStartScript(opts: ServingOptions): string {
   const ports = servingPorts(opts);
@@ -87,7 +108,7 @@ remove_container() {
 }
 ${gatewayFp ? `is_current ${CONTAINERS.gateway} ${gatewayFp} || remove_container ${CONTAINERS.gateway}` : `remove_container ${CONTAINERS.gateway}`}
 is_current ${CONTAINERS.serving} ${servingFp} || remove_container ${CONTAINERS.serving}
-docker network inspect ${DOCKER_NETWORK} >/dev/null 2>&1 || docker network create ${DOCKER_NETWORK} >/dev/null
+${networkLines()}
 started=()
 
 # Reports a container that stopped or keeps restarting right after start, with its last log lines.

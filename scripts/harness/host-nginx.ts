@@ -20,6 +20,8 @@ export const HOST_NGINX = "/usr/sbin/nginx";
 export interface HostGateway {
   port: number;
   dir: string;
+  /** nginx's master process (its workers are its children). */
+  pid: number;
   /** nginx's stderr so far. */
   log(): string;
   stop(): Promise<void>;
@@ -159,5 +161,5 @@ export async function startHostGateway(opts: {
     await stop();
     throw err;
   }
-  return { port, dir, log: () => stderr, stop };
+  return { port, dir, pid: child.pid ?? 0, log: () => stderr, stop };
 }

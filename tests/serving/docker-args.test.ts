@@ -5,6 +5,7 @@ import {
   CONTAINERS,
   GATEWAY_IMAGE,
   gatewayRunArgs,
+  networkCreateArgs,
   renderServingFiles,
   type ServingOptions,
   servingPorts,
@@ -33,6 +34,9 @@ const commonFlags = (name: string) => [
   "max-file=3",
 ];
 
+// TF Serving's fixed address on the odapi network: the gateway's upstream block names it.
+const servingCommonFlags = [...commonFlags("odapi-serving"), "--ip", "172.29.85.10"];
+
 const servingFlags = [
   "--port=8500",
   "--rest_api_port=8501",
@@ -47,7 +51,7 @@ describe("servingRunArgs", () => {
     expect(servingRunArgs({ host: "cpu", remoteDir: "/opt/odapi", models: pair })).toEqual([
       "docker",
       "run",
-      ...commonFlags("odapi-serving"),
+      ...servingCommonFlags,
       "--publish",
       "0.0.0.0:8501:8501",
       "--publish",
@@ -75,7 +79,7 @@ describe("servingRunArgs", () => {
     expect(servingRunArgs(opts)).toEqual([
       "docker",
       "run",
-      ...commonFlags("odapi-serving"),
+      ...servingCommonFlags,
       "--publish",
       "127.0.0.1:18501:8501",
       "--publish",
@@ -263,6 +267,22 @@ describeWithDockerCli("the real docker client accepts the argv (no engine needed
       expect(r.stderr).toMatch(reachedEngine);
       expect(r.stderr).not.toMatch(/invalid|unknown flag/i);
     }
+  });
+
+  test("the odapi network with its own block and dynamic range", () => {
+    expect(networkCreateArgs()).toEqual([
+      "docker",
+      "network",
+      "create",
+      "odapi-net",
+      "--subnet",
+      "172.29.85.0/24",
+      "--ip-range",
+      "172.29.85.128/25",
+    ]);
+    const r = parse(networkCreateArgs());
+    expect(r.stderr).toMatch(reachedEngine);
+    expect(r.stderr).not.toMatch(/invalid|unknown flag/i);
   });
 
   test("and rejects a broken one (the check can fail)", () => {

@@ -63,16 +63,33 @@ describe("rendered gateway config", () => {
     expect(config.split("access_by_lua_block")).toHaveLength(2);
   });
 
-  test("passes model status/metadata (GET) and :predict (POST) to TF Serving by container name; 404 otherwise", () => {
+  test("passes model status/metadata (GET) and :predict (POST) to TF Serving's fixed address, kept alive; 404 otherwise", () => {
     expect(config).toContain(
       'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?(/metadata)?\\z"',
     );
     expect(config).toContain(
       'location ~ "^/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*(/versions/[0-9]+|/labels/[A-Za-z0-9_-]+)?:predict\\z"',
     );
-    expect(config).toContain("set $odapi_upstream odapi-serving:8501;");
-    expect(config).toContain("proxy_pass http://$odapi_upstream$uri;");
-    expect(config).toContain("resolver 127.0.0.11 valid=10s ipv6=off;");
+    expect(config).toContain(
+      "  upstream odapi_tf_serving {\n    server 172.29.85.10:8501;\n    keepalive 32;\n",
+    );
+    expect(config).toContain("proxy_pass http://odapi_tf_serving$uri;");
+    expect(config).not.toContain("resolver");
+    // A name looked up through a resolver (e.g. Docker's DNS) goes through a variable instead, without keep-alive.
+    const resolved = renderGatewayConfig({
+      ...gatewayParamsForDocker({
+        host: "cpu",
+        remoteDir: "/opt/odapi",
+        models: [{ name: "m" }],
+        apiKey: KEY,
+      }),
+      upstream: "odapi-serving:8501",
+      resolver: "127.0.0.11",
+    });
+    expect(resolved).toContain("set $odapi_upstream odapi-serving:8501;");
+    expect(resolved).toContain("proxy_pass http://$odapi_upstream$uri;");
+    expect(resolved).toContain("resolver 127.0.0.11 valid=10s ipv6=off;");
+    expect(resolved).not.toContain("upstream odapi_tf_serving");
     expect(config).toMatch(/location \/ \{\n\s+return 404 /);
     expect(config).toContain("listen 8080;");
     expect(config).toContain("user nginx;");
@@ -230,8 +247,8 @@ function request(
 }
 
 describe.each([
-  ["fixed upstream", false],
-  ["upstream through a variable (as in the container)", true],
+  ["fixed upstream, kept-alive connections (as in the container)", false],
+  ["upstream through a variable (a name looked up by a resolver)", true],
 ])("a real nginx gateway in front of a fake TF Serving (%s)", (_name, viaVariable) => {
   let upstream: http.Server;
   let gateway: HostGateway;
@@ -258,6 +275,25 @@ describe.each([
 
   beforeEach(() => {
     seen.length = 0;
+  });
+
+  test(`predictions ${viaVariable ? "open a connection to TF Serving each" : "reuse a kept-alive connection to TF Serving"}`, async () => {
+    let connections = 0;
+    const count = () => {
+      connections += 1;
+    };
+    upstream.on("connection", count);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const body = Buffer.from('{"instances": [{"b64": "AAAA"}]}');
+        expect((await request(port, "POST", "/v1/models/m:predict", { key: KEY, body })).status).toBe(200);
+      }
+    } finally {
+      upstream.off("connection", count);
+    }
+    // One worker: at most one new connection (none when an earlier test left one open).
+    if (viaVariable) expect(connections).toBe(5);
+    else expect(connections).toBeLessThanOrEqual(1);
   });
 
   test("no key → 401, nothing reaches TF Serving", async () => {
@@ -393,7 +429,7 @@ describe.each([
   });
 });
 
-describe("the container variant finds TF Serving by name through a resolver (Docker's DNS played by a stub)", () => {
+describe("the resolver variant finds TF Serving by name (Docker's DNS played by a stub)", () => {
   let dns: DnsStub;
   let first: http.Server;
   let second: http.Server;

@@ -109,8 +109,8 @@ case "$1 \${2:-}" in
   "build --tag") cat >"$SHIM_STATE/dockerfile-\${3//\\//_}"; touch "$SHIM_STATE/image-\${3//\\//_}"; exit 0 ;;
   "container inspect") [[ -e $SHIM_STATE/container-$3 ]]; exit ;;
   "rm --force") rm "$SHIM_STATE/container-$3"; exit 0 ;;
-  "network inspect") [[ -e $SHIM_STATE/network-$3 ]]; exit ;;
-  "network create") touch "$SHIM_STATE/network-$3"; exit 0 ;;
+  "network inspect") [[ -e $SHIM_STATE/network-$3 ]] && cat "$SHIM_STATE/network-$3"; exit ;;
+  "network create") echo "$5" > "$SHIM_STATE/network-$3"; exit 0 ;;
   "network rm") rm "$SHIM_STATE/network-$3"; exit 0 ;;
   "run "*) [[ -z \${SHIM_RUN_FAILS:-} ]] || { echo "docker: port is already allocated" >&2; exit 125; }
     touch "$SHIM_STATE/container-$3"; echo 0123abcd; exit 0 ;;
@@ -261,6 +261,21 @@ describe("start.sh against the recording docker", () => {
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("shim log line");
     expectOneErrorLine(r.stderr, /container odapi-serving did not stay up \(state: restarting 2\)/);
+  });
+
+  test("the network gets its own block once; one from an older deploy (Docker's pick) is replaced", () => {
+    writeFiles(remoteDir, { host: "cpu", remoteDir, models, apiKey: KEY });
+    for (const m of models) addVersion(m.name, "1");
+    writeFileSync(join(state, "network-odapi-net"), "172.18.0.0/16\n");
+    expect(run(join(remoteDir, "start.sh"), env).status).toBe(0);
+    const network = () => calls(state).filter((c) => c[0] === "network" && c[1] !== "inspect");
+    expect(network()).toEqual([
+      ["network", "rm", "odapi-net"],
+      ["network", "create", "odapi-net", "--subnet", "172.29.85.0/24", "--ip-range", "172.29.85.128/25"],
+    ]);
+    rmSync(join(state, "calls"));
+    expect(run(join(remoteDir, "start.sh"), env).status).toBe(0);
+    expect(network()).toEqual([]);
   });
 
   test("docker run failing (port taken) gives the port fix", () => {
