@@ -64,6 +64,8 @@ export interface PublishResult {
   uploadedFiles: number;
   uploadedBytes: number;
   skippedFiles: number;
+  /** Files read to hash them: the others were answered by the hash cache (or given with their sha256). */
+  hashedFiles: number;
   models: string[];
   manifests: string[];
   retired: string[];
@@ -231,6 +233,7 @@ async function execute(
     uploadedFiles: send.length + changed.length,
     uploadedBytes: total,
     skippedFiles: skipped.length,
+    hashedFiles: cache.hashed,
     models: plan.models,
     manifests: plan.manifests.map((m) => m.key),
     retired: plan.retire.map((r) => `${r.model}/${r.version}`),
