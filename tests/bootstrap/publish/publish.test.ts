@@ -1,7 +1,7 @@
 // odapi publish against a real S3-compatible server (moto) on 127.0.0.1: upload, incremental rerun, manifest last,
 // nothing visible after a failure mid-way, and the errors a user meets (missing bucket, refused, unreachable).
 import { randomBytes } from "node:crypto";
-import { rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   CreateBucketCommand,
@@ -11,12 +11,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { publishFiles } from "../../../bootstrap/publish";
 import { scanLocalModels } from "../../../bootstrap/transfer";
+import { COMMANDS } from "../../../cli/commands";
 import { ExitCode } from "../../../common/errors";
 import { startMoto } from "../../../scripts/harness/moto";
 import { freePort } from "../../../scripts/harness/sshd";
 import { savedModelFiles, writeModelTree } from "../../helpers/model-tree";
 import { motoClient, useMoto } from "../../helpers/moto";
-import { runOdapi } from "../../helpers/run";
+import { ODAPI_BIN, REPO_ROOT, runOdapi, runProcess } from "../../helpers/run";
 import { tempDirPerTest } from "../../helpers/tmp";
 
 jest.setTimeout(180_000);
@@ -153,6 +154,42 @@ describe("odapi publish (moto S3 server)", () => {
     expect(await run()).toMatchObject({ uploadedFiles: 0, hashedFiles: 3, skippedFiles: 3 });
     expect(statSync(cacheFile).mode & 0o777).toBe(0o600);
     expect(await run()).toMatchObject({ uploadedFiles: 0, hashedFiles: 0, skippedFiles: 3 });
+  });
+
+  it("a --models publish loads the S3 client and none of the other commands' dependencies", async () => {
+    const bucket = await newBucket();
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+    const list = path.join(dir(), "loaded.txt");
+    const r = await runProcess(
+      process.execPath,
+      [
+        "--require",
+        path.join(REPO_ROOT, "tests/helpers/loaded-modules.cjs"),
+        ODAPI_BIN,
+        "publish",
+        "--bucket",
+        bucket,
+        "--models",
+        models,
+        "--json",
+      ],
+      {
+        env: { ...server.moto().env, ODAPI_CACHE_DIR: path.join(dir(), "cache"), ODAPI_LOADED_MODULES: list },
+      },
+    );
+    expect(r.code).toBe(0);
+    const loaded = readFileSync(list, "utf8").split("\n");
+    expect(loaded.some((m) => m.includes("node_modules/@aws-sdk/client-s3/"))).toBe(true);
+    const heavy =
+      /node_modules\/(ssh2|zx|cli-progress|cli-table3|jimp|@pulumi|@aws-sdk\/client-(ec2|auto-scaling|elastic-load-balancing-v2))\//;
+    expect(loaded.filter((m) => heavy.test(m))).toEqual([]);
+    // Neither other commands' modules nor the catalog's plan and download code.
+    const others = COMMANDS.map((c) => c.name).filter((n) => n !== "publish");
+    const unneeded = new RegExp(
+      `/cli/(${others.join("|")}|prepare-local)\\.(js|ts)$|/model-prep/(plan|download/)`,
+    );
+    expect(loaded.filter((m) => unneeded.test(m))).toEqual([]);
   });
 
   it("a failure mid-way leaves no manifest: the version stays invisible, and a rerun completes it", async () => {
