@@ -123,6 +123,12 @@ async function listedSizes(s3: S3Client, bucket: string, prefixes: string[]): Pr
   return new Map(lists.flat().map((o) => [o.key, o.size]));
 }
 
+/** Waits for every task, then throws the first failure: no request outlives the client destroyed after a failure. */
+async function settleAll(tasks: Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(tasks)).find((r) => r.status === "rejected");
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+}
+
 function unreadable(f: PublishFile, err: unknown): OdapiError {
   return new OdapiError(
     `cannot read ${f.localPath}: ${(err as Error).message}`,
@@ -190,21 +196,22 @@ async function execute(
   const uploadAll = (us: PlannedUpload[]) => {
     total += us.reduce((n, u) => n + u.file.size, 0);
     report();
-    const done = eachLimited(us, FILES_IN_FLIGHT, upload);
-    // Awaited below; until then a failure must not count as unhandled.
-    done.catch(() => {});
-    return done;
+    return eachLimited(us, FILES_IN_FLIGHT, upload);
   };
-
   const sending = uploadAll(send);
-  const remote = await remoteSha256s(
-    s3,
-    opts.bucket,
-    check.map((u) => u.key),
-  );
-  const checked = await Promise.all(check.map(async (u) => ({ ...u, sha256: await shaOf(u.file) })));
-  const { uploads: changed, skipped } = splitBySha256(checked, remote);
-  await Promise.all([sending, uploadAll(changed)]);
+  const checking = (async () => {
+    const remote = await remoteSha256s(
+      s3,
+      opts.bucket,
+      check.map((u) => u.key),
+    );
+    const checked = await Promise.all(check.map(async (u) => ({ ...u, sha256: await shaOf(u.file) })));
+    const split = splitBySha256(checked, remote);
+    await uploadAll(split.uploads);
+    return split;
+  })();
+  await settleAll([sending, checking]);
+  const { uploads: changed, skipped } = await checking;
 
   const hashed: BundleFile[] = await Promise.all(files.map(async (f) => ({ ...f, sha256: await shaOf(f) })));
   const plan: ManifestPlan = planManifests(prefix, hashed, {
