@@ -3,6 +3,7 @@
 import { createHash } from "node:crypto";
 import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
 import { s3Error } from "../../../bootstrap/publish/errors";
+import { createLimiter } from "../../../bootstrap/publish/limit";
 import {
   asVersion,
   hashOrder,
@@ -254,5 +255,38 @@ describe("partRanges", () => {
       [4, 7],
     ]);
     expect(partRanges(0, 4)).toEqual([]);
+  });
+});
+
+describe("createLimiter", () => {
+  it("runs at most `limit` at once, hands slots over first come first served, and frees a slot on failure", async () => {
+    const slots = createLimiter(2);
+    let running = 0;
+    let most = 0;
+    const order: number[] = [];
+    const gates: (() => void)[] = [];
+    const task = (n: number, fail = false) =>
+      slots(async () => {
+        running++;
+        most = Math.max(most, running);
+        order.push(n);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        running--;
+        if (fail) throw new Error(`task ${n} failed`);
+        return n;
+      });
+    let settled = 0;
+    const all = [task(1, true), task(2), task(3), task(4)].map((p) =>
+      p.catch((e: Error) => e.message).finally(() => settled++),
+    );
+    // Bounded: each round opens the gates of whatever runs now, so four rounds finish every task.
+    for (let round = 0; round < 10 && settled < 4; round++) {
+      await new Promise((r) => setImmediate(r));
+      expect(running).toBeLessThanOrEqual(2);
+      for (const open of gates.splice(0)) open();
+    }
+    expect(await Promise.all(all)).toEqual(["task 1 failed", 2, 3, 4]);
+    expect(most).toBe(2);
+    expect(order).toEqual([1, 2, 3, 4]);
   });
 });
