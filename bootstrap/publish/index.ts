@@ -137,23 +137,37 @@ function unreadable(f: PublishFile, err: unknown): OdapiError {
   );
 }
 
-/** Each file's sha256, read one file at a time in the given order (a known one or a cache hit is answered at once). */
-function hashesInOrder(files: readonly PublishFile[], cache: HashCache): Map<PublishFile, Promise<string>> {
+/**
+ * Each file's sha256, read one file at a time in the given order (a known one or a cache hit is answered at once);
+ * `stop()` leaves the files not yet started unread (their promises then reject).
+ */
+function hashesInOrder(
+  files: readonly PublishFile[],
+  cache: HashCache,
+): { sha256: Map<PublishFile, Promise<string>>; stop: () => void } {
   const out = new Map<PublishFile, Promise<string>>();
+  let stopped = false;
   let previous: Promise<unknown> = Promise.resolve();
   for (const f of files) {
     const known = f.sha256;
     const sha256 = known
       ? Promise.resolve(known)
       : previous.then(() =>
-          cache.sha256(f.localPath as string).catch((err) => Promise.reject(unreadable(f, err))),
+          stopped
+            ? Promise.reject(new Error("publish stopped"))
+            : cache.sha256(f.localPath as string).catch((err) => Promise.reject(unreadable(f, err))),
         );
     // A failed read fails that file's upload (which reports it); the next file is still read.
     sha256.catch(() => {});
     previous = sha256.catch(() => {});
     out.set(f, sha256);
   }
-  return out;
+  return {
+    sha256: out,
+    stop: () => {
+      stopped = true;
+    },
+  };
 }
 
 /**
@@ -170,14 +184,18 @@ async function execute(
   started: number,
 ): Promise<PublishResult> {
   const prefix = normalizePrefix(opts.prefix);
+  // Hashing starts while the listing is on its way: it is needed either way, and the cache keeps what it read.
+  const ordered = hashOrder(files);
+  const hashing = hashesInOrder(ordered, cache);
+  const shaOf = (f: PublishFile) => hashing.sha256.get(f) as Promise<string>;
   // The listing comes first: a missing bucket, wrong region or refused credentials fail here, before any upload.
   const [published, listed] = await Promise.all([
     listObjects(s3, opts.bucket, manifestsPrefix(prefix)),
     listedSizes(s3, opts.bucket, versionPrefixes(prefix, files)),
-  ]);
-  const ordered = hashOrder(files);
-  const sha256 = hashesInOrder(ordered, cache);
-  const shaOf = (f: PublishFile) => sha256.get(f) as Promise<string>;
+  ]).catch((err: unknown) => {
+    hashing.stop();
+    throw err;
+  });
   const { send, check } = triage(prefix, ordered, listed);
 
   let total = 0;
@@ -210,7 +228,10 @@ async function execute(
     await uploadAll(split.uploads);
     return split;
   })();
-  await settleAll([sending, checking]);
+  await settleAll([sending, checking]).catch((err: unknown) => {
+    hashing.stop();
+    throw err;
+  });
   const { uploads: changed, skipped } = await checking;
 
   const hashed: BundleFile[] = await Promise.all(files.map(async (f) => ({ ...f, sha256: await shaOf(f) })));
