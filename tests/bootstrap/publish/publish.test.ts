@@ -52,7 +52,7 @@ describe("odapi publish (moto S3 server)", () => {
   it("uploads every file with its sha256, writes one manifest per version, and a rerun sends nothing", async () => {
     const bucket = await newBucket();
     const models = path.join(dir(), "models");
-    // 20 MiB variables: above the 16 MiB part size, so this file goes as a multipart upload.
+    // 20 MiB variables: above the 8 MiB part size, so this file goes as a multipart upload of three parts.
     writeModelTree(models, [
       { model: "ssd", version: 1, files: savedModelFiles(20 * 1024 * 1024) },
       { model: "retina", version: 3, files: savedModelFiles(1000) },
