@@ -31,26 +31,42 @@ function writeRandom(file: string, size: number): void {
   writeFileSync(file, Buffer.concat(chunks));
 }
 
+/** GNU time, when installed, reports each run's CPU (user + sys): a figure that other load distorts far less. */
+const GNU_TIME = "/usr/bin/time";
+const CPU_LINE = /^odapi-bench-cpu ([\d.]+) ([\d.]+)$/m;
+/** CPU seconds per tool label, filled by run() when GNU time is there. */
+const cpu: Record<string, number[]> = {};
+
 /** Wall seconds of a whole process and its stdout; throws with its stderr when it fails. */
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): { seconds: number; stdout: string } {
+function run(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cpuLabel?: string,
+): { seconds: number; stdout: string } {
   const full = { ...process.env, ...env };
   // The hash cache's place is chosen per run below ($XDG_CACHE_HOME), so an inherited override must not win.
   delete full.ODAPI_CACHE_DIR;
+  const viaTime = cpuLabel !== undefined && existsSync(GNU_TIME);
+  const [file, argv] = viaTime ? [GNU_TIME, ["-f", "odapi-bench-cpu %U %S", cmd, ...args]] : [cmd, args];
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { env: full, encoding: "utf8" });
+  const r = spawnSync(file, argv, { env: full, encoding: "utf8" });
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed (${r.status}):\n${r.stderr}`);
+  const used = viaTime ? CPU_LINE.exec(r.stderr) : null;
+  if (cpuLabel && used) cpu[cpuLabel] = [...(cpu[cpuLabel] ?? []), Number(used[1]) + Number(used[2])];
   return { seconds, stdout: r.stdout };
 }
 
-const timed = (cmd: string, args: string[], env: NodeJS.ProcessEnv): number => run(cmd, args, env).seconds;
+const timed = (cmd: string, args: string[], env: NodeJS.ProcessEnv, cpuLabel?: string): number =>
+  run(cmd, args, env, cpuLabel).seconds;
 
 /**
  * One whole `odapi publish` process; throws unless its --json result is the run it is timed as (a first publish
  * that hashed and sent every file, or a no-op that read and sent nothing), so a figure never hides a wrong run.
  */
 function timedPublish(args: string[], env: NodeJS.ProcessEnv, expect: "first" | "no-op"): number {
-  const { seconds, stdout } = run(process.execPath, [ODAPI, ...args], env);
+  const { seconds, stdout } = run(process.execPath, [ODAPI, ...args], env, `odapi publish (${expect})`);
   const r = JSON.parse(stdout) as { uploadedBytes: number; hashedFiles: number };
   const want =
     expect === "first"
@@ -92,7 +108,7 @@ function benchRound(
     () =>
       add(
         "aws s3 sync up (first)",
-        timed(AWS_CLI, ["s3", "sync", "--only-show-errors", DATA, "s3://bench/sync/"], env),
+        timed(AWS_CLI, ["s3", "sync", "--only-show-errors", DATA, "s3://bench/sync/"], env, "aws s3 sync up"),
       ),
     () => {
       add("odapi publish (first, cold hash cache)", timedPublish(publish, { ...env, ...cacheHome }, "first"));
@@ -164,6 +180,10 @@ async function main(): Promise<void> {
     );
   ratio("publish / aws s3 sync up", "odapi publish (first, cold hash cache)", "aws s3 sync up (first)");
   ratio("agent / aws s3 sync down", "sync agent (empty host dir)", "aws s3 sync down (empty dir)");
+  for (const [k, xs] of Object.entries(cpu))
+    console.log(
+      `CPU of ${k} (user + sys, whole process): median ${median(xs).toFixed(2)} s, all ${xs.map((x) => x.toFixed(2)).join(" ")}`,
+    );
   console.log(`load average (1 min) as each round started: ${loads.map((l) => l.toFixed(1)).join(" ")}`);
   console.log(
     `load average at the end: ${os
