@@ -4,7 +4,6 @@ import type { CommandModule } from "yargs";
 import { checkPublishSource, publish, s3SettingsFromEnv } from "../bootstrap/publish/index";
 import { requireReadableTree } from "../common/files";
 import { CATALOG_NAMES } from "../model-prep/catalog";
-import { planSources } from "../model-prep/plan";
 import { chooseRunner, hasPython, RUNNERS, type RunnerKind } from "../model-prep/runners";
 import { exitCodeHelp } from "./exit-codes";
 import { MODELS_DIR_OPTION } from "./models-option";
@@ -36,6 +35,8 @@ async function prepareCatalog(
   args: PublishArgs,
   say: (line: string) => void,
 ): Promise<ModelOutcome[]> {
+  // Loaded only here (require, as cli/commands.ts explains): a --models publish never needs the catalog plan.
+  const { planSources } = require("../model-prep/plan") as typeof import("../model-prep/plan");
   const sources = planSources({
     catalog: names,
     out: args.out,
@@ -46,7 +47,7 @@ async function prepareCatalog(
   });
   const runner = chooseRunner(args.runner, { python: args.runner ? true : hasPython() });
   say(`runner: ${runner.kind} (${runner.reason})`);
-  // Loaded only here (require, as cli/commands.ts explains): a --models publish never needs the download code.
+  // Likewise: a --models publish never needs the download code.
   const { prepareHere } = require("./prepare-local") as typeof import("./prepare-local");
   return prepareHere(
     runner.kind as "venv" | "docker",

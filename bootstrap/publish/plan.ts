@@ -12,14 +12,16 @@ import {
 } from "../../serving/bucket-layout";
 import type { BundleFile } from "../transfer/manifest";
 
-export interface PlannedUpload {
+/** A file as publish takes it: with its sha256 when already known (scanned), else hashed when needed. */
+export type PublishFile = Omit<BundleFile, "sha256"> & { sha256?: string };
+
+export interface PlannedUpload<F = PublishFile> {
   key: string;
-  file: BundleFile;
+  file: F;
 }
 
-export interface PublishPlan {
-  uploads: PlannedUpload[];
-  skipped: PlannedUpload[];
+/** What becomes visible and what goes, once every file is in the bucket. */
+export interface ManifestPlan {
   /** Written after every upload succeeded: the moment each version becomes visible; unchanged ones are not re-sent. */
   manifests: { key: string; body: string; unchanged: boolean }[];
   /** With --prune: versions of the published models that the local dir no longer has. */
@@ -27,27 +29,66 @@ export interface PublishPlan {
   models: string[];
 }
 
+/** Local files smallest first: hashing them first lets uploads start at once while the big ones are read (pure). */
+export function hashOrder<F extends { size: number }>(files: readonly F[]): F[] {
+  return [...files].sort((a, b) => a.size - b.size);
+}
+
 /**
- * `remoteSha256` maps an object key to the sha256 recorded on it (undefined when absent or unrecorded);
- * `publishedManifestKeys` is the bucket's manifest listing, used only with prune.
+ * Splits files by the listing of their version prefixes (`listedSize`: object key → size): a key absent or of
+ * another size must be sent, whatever its sha256, so it needs no HEAD; only a key of the same size is `check`ed
+ * against the sha256 recorded on the object. Keeps the order of `files` (pure).
  */
-export function planPublish(
+export function triage<F extends { relPath: string; size: number }>(
+  prefix: string,
+  files: readonly F[],
+  listedSize: ReadonlyMap<string, number>,
+): { send: PlannedUpload<F>[]; check: PlannedUpload<F>[] } {
+  const send: PlannedUpload<F>[] = [];
+  const check: PlannedUpload<F>[] = [];
+  for (const file of files) {
+    const key = objectKey(prefix, file.relPath);
+    (listedSize.get(key) === file.size ? check : send).push({ key, file });
+  }
+  return { send, check };
+}
+
+/** Of the checked files, those whose key holds the same sha256 are skipped, the rest uploaded (pure). */
+export function splitBySha256<F>(
+  checked: readonly (PlannedUpload<F> & { sha256: string })[],
+  remoteSha256: ReadonlyMap<string, string | undefined>,
+): { uploads: PlannedUpload<F>[]; skipped: PlannedUpload<F>[] } {
+  const uploads: PlannedUpload<F>[] = [];
+  const skipped: PlannedUpload<F>[] = [];
+  for (const { key, file, sha256 } of checked)
+    (remoteSha256.get(key) === sha256 ? skipped : uploads).push({ key, file });
+  return { uploads, skipped };
+}
+
+/** The object-key prefix of each version the files belong to, for one listing per version (pure). */
+export function versionPrefixes(prefix: string, files: readonly { relPath: string }[]): string[] {
+  const out = new Set<string>();
+  for (const f of files) {
+    const v = versionOfFile(f);
+    if (v) out.add(objectKey(prefix, `models/${v.model}/${v.version}/`));
+  }
+  return [...out];
+}
+
+/**
+ * The manifest of each version of `files` (all hashed by now) and, with prune, the published versions to retire;
+ * `publishedManifestKeys` is the bucket's manifest listing (pure).
+ */
+export function planManifests(
   prefix: string,
   files: BundleFile[],
-  remoteSha256: ReadonlyMap<string, string | undefined>,
   opts: {
     prune: boolean;
     publishedManifestKeys: readonly string[];
     /** The listing's ETag per manifest key: a plain PUT's ETag is the body's MD5, so an equal one needs no PUT. */
     publishedManifestMd5?: ReadonlyMap<string, string>;
   },
-): PublishPlan {
-  const uploads: PlannedUpload[] = [];
-  const skipped: PlannedUpload[] = [];
-  for (const file of files) {
-    const key = objectKey(prefix, file.relPath);
-    (remoteSha256.get(key) === file.sha256 ? skipped : uploads).push({ key, file });
-  }
+): ManifestPlan {
   const versions: PublishedVersion[] = versionsOf(files);
   const manifests = versions.map((v) => {
     const key = manifestKey(prefix, v.model, v.version);
@@ -63,7 +104,7 @@ export function planPublish(
         return v && models.includes(v.model) && !local.has(key) ? [{ ...v, manifestKey: key }] : [];
       })
     : [];
-  return { uploads, skipped, manifests, retire, models };
+  return { manifests, retire, models };
 }
 
 /** Groups scanned model files (`models/<name>/<version>/<path>`) into versions, in name then version order. */
@@ -124,13 +165,17 @@ export function checkPublishSource(a: {
 }
 
 /** The model name and version of a scanned file `models/<name>/<version>/…`. */
-function versionOfFile(f: BundleFile): { model: string; version: string; rest: string } | undefined {
+function versionOfFile(f: { relPath: string }): { model: string; version: string; rest: string } | undefined {
   const m = /^models\/([^/]+)\/(\d+)\/(.+)$/.exec(f.relPath);
   return m ? { model: m[1] as string, version: m[2] as string, rest: m[3] as string } : undefined;
 }
 
 /** Only these models at this version (a catalog publish sends what it just prepared, not the whole --out dir). */
-export function pickVersion(files: BundleFile[], models: readonly string[], version: number): BundleFile[] {
+export function pickVersion<F extends { relPath: string }>(
+  files: F[],
+  models: readonly string[],
+  version: number,
+): F[] {
   const picked = files.filter((f) => {
     const v = versionOfFile(f);
     return v !== undefined && models.includes(v.model) && v.version === String(version);
@@ -147,7 +192,7 @@ export function pickVersion(files: BundleFile[], models: readonly string[], vers
 }
 
 /** Each model's one local version, published as `version` instead (--models DIR --version N); pure. */
-export function asVersion(files: BundleFile[], version: number): BundleFile[] {
+export function asVersion<F extends { relPath: string }>(files: F[], version: number): F[] {
   const versions = new Map<string, Set<string>>();
   for (const f of files) {
     const v = versionOfFile(f);

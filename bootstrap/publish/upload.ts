@@ -1,6 +1,7 @@
 // One file to S3 straight from disk: a PutObject up to the part size, else a multipart upload whose parts are read
 // streams of byte ranges. The SDK sends a stream without hashing it for the signature (UNSIGNED-PAYLOAD) and without
 // buffering it, where lib-storage copied every part into memory and hashed it: half the CPU of a first publish.
+import type { EventEmitter } from "node:events";
 import { type FileHandle, open } from "node:fs/promises";
 import { type Readable, Transform } from "node:stream";
 import {
@@ -12,14 +13,13 @@ import {
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
 import { OdapiError } from "../../common/errors";
-import type { BundleFile } from "../transfer/manifest";
-import { eachLimited } from "./limit";
+import { eachLimited, type Limiter } from "./limit";
+import type { PublishFile } from "./plan";
 
 /** The object metadata key holding a file's sha256 (hex): S3 returns it as x-amz-meta-sha256. */
 export const SHA256_METADATA = "sha256";
-/** Parts of 16 MiB, 4 in flight per file: enough to fill a link without many requests per file. */
-export const PART_SIZE = 16 * 1024 * 1024;
-const PARTS_IN_FLIGHT = 4;
+/** Parts of 8 MiB, as the AWS CLI: a multipart file keeps every request slot (index.ts) busy (bench:publish). */
+export const PART_SIZE = 8 * 1024 * 1024;
 
 /** `[start, endInclusive]` byte ranges of the parts of a `size`-byte file (pure). */
 export function partRanges(size: number, partSize: number): [number, number][] {
@@ -30,7 +30,7 @@ export function partRanges(size: number, partSize: number): [number, number][] {
 }
 
 /** Opens the file and checks it still has the scanned size: a shorter body than Content-Length would hang. */
-async function openScanned(file: BundleFile): Promise<FileHandle> {
+async function openScanned(file: PublishFile): Promise<FileHandle> {
   const fh = await open(file.localPath as string, "r");
   const { size } = await fh.stat();
   if (size !== file.size) {
@@ -63,37 +63,43 @@ function rangeStream(fh: FileHandle, start: number, end: number, onRead: (n: num
   return src.pipe(count);
 }
 
+/**
+ * Uploads one file with its sha256 in the metadata; every PutObject and UploadPart waits for a slot of `slots`,
+ * shared by all files, so small files and the parts of big ones fill the same request budget.
+ */
 export async function uploadFile(
   s3: S3Client,
-  bucket: string,
-  key: string,
-  file: BundleFile,
+  target: { bucket: string; key: string; sha256: string; slots: Limiter },
+  file: PublishFile,
   onBytes: (loaded: number) => void,
 ): Promise<void> {
-  const Metadata = { [SHA256_METADATA]: file.sha256 };
+  const { bucket, key, slots } = target;
+  const Metadata = { [SHA256_METADATA]: target.sha256 };
   if (file.content) {
-    await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: file.content, Metadata }));
+    const Body = file.content;
+    await slots(() => s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body, Metadata })));
     onBytes(file.size);
     return;
   }
   const fh = await openScanned(file);
   try {
     if (file.size <= PART_SIZE) {
-      const Body = rangeStream(fh, 0, Math.max(0, file.size - 1), onBytes);
       // An empty file is sent as an empty buffer: a stream of range [0, -1] would read the whole file.
-      await s3.send(
-        new PutObjectCommand({
-          Bucket: bucket,
-          Key: key,
-          Body: file.size === 0 ? Buffer.alloc(0) : Body,
-          ContentLength: file.size,
-          Metadata,
-        }),
+      await slots(() =>
+        s3.send(
+          new PutObjectCommand({
+            Bucket: bucket,
+            Key: key,
+            Body: file.size === 0 ? Buffer.alloc(0) : rangeStream(fh, 0, file.size - 1, onBytes),
+            ContentLength: file.size,
+            Metadata,
+          }),
+        ),
       );
       onBytes(file.size);
       return;
     }
-    await multipart(s3, bucket, key, file, fh, Metadata, onBytes);
+    await multipart(s3, { bucket, key, slots }, file, fh, Metadata, onBytes);
   } finally {
     await fh.close();
   }
@@ -101,9 +107,8 @@ export async function uploadFile(
 
 async function multipart(
   s3: S3Client,
-  bucket: string,
-  key: string,
-  file: BundleFile,
+  { bucket, key, slots }: { bucket: string; key: string; slots: Limiter },
+  file: PublishFile,
   fh: FileHandle,
   Metadata: Record<string, string>,
   onBytes: (loaded: number) => void,
@@ -112,29 +117,38 @@ async function multipart(
     new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, Metadata }),
   );
   const ranges = partRanges(file.size, PART_SIZE);
+  // Each part's read stream leaves a 'close' listener on the handle until it closes: as many as parts, not a leak.
+  (fh as unknown as EventEmitter).setMaxListeners(ranges.length + 1);
   const etags: string[] = [];
   const read = new Array<number>(ranges.length).fill(0);
   try {
+    // Every part queues for a slot at once; after the first failure the queued ones return without a request.
+    let failed = false;
     await eachLimited(
       ranges.map((r, i) => ({ r, i })),
-      PARTS_IN_FLIGHT,
-      async ({ r: [start, end], i }) => {
-        const Body = rangeStream(fh, start, end, (n) => {
-          read[i] = n;
-          onBytes(read.reduce((a, b) => a + b, 0));
-        });
-        const part = await s3.send(
-          new UploadPartCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId,
-            PartNumber: i + 1,
-            Body,
-            ContentLength: end - start + 1,
-          }),
-        );
-        etags[i] = part.ETag as string;
-      },
+      ranges.length,
+      ({ r: [start, end], i }) =>
+        slots(async () => {
+          if (failed) return;
+          const Body = rangeStream(fh, start, end, (n) => {
+            read[i] = n;
+            onBytes(read.reduce((a, b) => a + b, 0));
+          });
+          const part = await s3.send(
+            new UploadPartCommand({
+              Bucket: bucket,
+              Key: key,
+              UploadId,
+              PartNumber: i + 1,
+              Body,
+              ContentLength: end - start + 1,
+            }),
+          );
+          etags[i] = part.ETag as string;
+        }).catch((err: unknown) => {
+          failed = true;
+          throw err;
+        }),
     );
     await s3.send(
       new CompleteMultipartUploadCommand({

@@ -4,7 +4,8 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 import type { SshTarget } from "../ssh/target";
-import { type BundleFile, loadCache, loadCacheSync, odapiCacheDir, saveCache } from "./manifest";
+import { loadCache, loadCacheSync, odapiCacheDir, saveCache } from "./cache-file";
+import type { BundleFile } from "./manifest";
 
 /** Destinations remembered; the oldest are dropped beyond this. */
 const MAX_ENTRIES = 200;

@@ -1,11 +1,14 @@
-// The bundle's files with their sha256 (local, streamed, cached by size+mtime) and the remote manifest format.
+// The bundle's files with their sha256 (local, cached by stat key: hash-cache.ts) and the remote manifest format.
 import { createHash } from "node:crypto";
-import { createReadStream, readFileSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, stat, writeFile } from "node:fs/promises";
-import os from "node:os";
+import { createReadStream } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { OdapiError } from "../../common/errors";
 import { validateModelName } from "../../common/model-name";
+import { HashCache } from "./hash-cache";
+
+export { hashFile } from "./hash-cache";
+
 import { validateRelPath } from "./paths";
 
 export interface BundleFile {
@@ -71,17 +74,6 @@ export function sha256Of(data: Buffer): string {
   return createHash("sha256").update(data).digest("hex");
 }
 
-/** Streams a file through sha256 (never loads it whole). */
-export function hashFile(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash("sha256");
-    const s = createReadStream(file, { highWaterMark: 1 << 20 });
-    s.on("data", (d) => h.update(d));
-    s.on("error", reject);
-    s.on("end", () => resolve(h.digest("hex")));
-  });
-}
-
 /** A bundle file for generated content (configs, scripts), e.g. from serving's renderServingFiles. */
 export function bundleFileFromContent(relPath: string, content: string | Buffer, mode: number): BundleFile {
   validateRelPath(relPath);
@@ -94,61 +86,6 @@ export function remoteModeOf(localMode: number): number {
   return localMode & 0o111 ? 0o755 : 0o644;
 }
 
-interface CacheEntry {
-  size: number;
-  mtimeMs: number;
-  ino: number;
-  sha256: string;
-}
-
-/** Where odapi keeps what only saves time (hash cache, last sync per target): $ODAPI_CACHE_DIR or the XDG cache. */
-export function odapiCacheDir(): string {
-  return (
-    process.env.ODAPI_CACHE_DIR ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "odapi")
-  );
-}
-
-/** The local hash cache: re-hashing 200 MB on every no-op deploy would cost more than the whole remote check. */
-export function defaultHashCacheFile(): string {
-  return path.join(odapiCacheDir(), "local-hashes.json");
-}
-
-/** A JSON object of cached facts, or {} when missing or unreadable (a cache only ever saves time). */
-export async function loadCache<T>(file: string): Promise<Record<string, T>> {
-  return parseCache<T>(await readFile(file, "utf8").catch(() => ""));
-}
-
-/** loadCache without waiting on the event loop: for the few bytes read before anything else can start. */
-export function loadCacheSync<T>(file: string): Record<string, T> {
-  try {
-    return parseCache<T>(readFileSync(file, "utf8"));
-  } catch {
-    return {};
-  }
-}
-
-function parseCache<T>(text: string): Record<string, T> {
-  try {
-    const data = JSON.parse(text) as Record<string, T>;
-    return typeof data === "object" && data !== null ? data : {};
-  } catch {
-    return {};
-  }
-}
-
-/** Writes a cache file whole (temp name + rename), 0600; a failure is ignored. */
-export async function saveCache<T>(file: string, cache: Record<string, T>): Promise<void> {
-  try {
-    await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(cache), { mode: 0o600 });
-    await rename(tmp, file);
-  } catch {
-    // A cache that cannot be written only costs speed next time.
-  }
-}
-
 /**
  * Every regular file under `dir`, depth first in name order, with a POSIX path relative to `dir` (after
  * `prefix/` when given) and its size. Follows symlinks: a linked variables file is uploaded as a file.
@@ -156,8 +93,8 @@ export async function saveCache<T>(file: string, cache: Record<string, T>): Prom
 export async function listLocalFiles(
   dir: string,
   prefix = "",
-): Promise<{ abs: string; rel: string; size: number }[]> {
-  const out: { abs: string; rel: string; size: number }[] = [];
+): Promise<{ abs: string; rel: string; size: number; mode: number }[]> {
+  const out: { abs: string; rel: string; size: number; mode: number }[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
@@ -165,22 +102,25 @@ export async function listLocalFiles(
     const rel = prefix ? `${prefix}/${e.name}` : e.name;
     const st = await stat(abs);
     if (st.isDirectory()) out.push(...(await listLocalFiles(abs, rel)));
-    else if (st.isFile()) out.push({ abs, rel, size: st.size });
+    else if (st.isFile()) out.push({ abs, rel, size: st.size, mode: st.mode });
   }
   return out;
 }
 
 export interface ScanOptions {
-  /** Hash cache file; `false` disables it. Default: defaultHashCacheFile(). */
+  /** Hash cache file; `false` disables it. Default: defaultHashCacheFile() (hash-cache.ts). */
   cacheFile?: string | false;
 }
 
+/** A model file on disk before its sha256 is known (publish hashes it only when and where it needs it). */
+export type LocalFile = Omit<BundleFile, "sha256" | "content"> & { localPath: string };
+
 /**
- * Every file of `<modelsDir>/<name>/<version>/…` as a bundle file "models/<name>/<version>/…".
+ * Every file of `<modelsDir>/<name>/<version>/…` as "models/<name>/<version>/…", not yet hashed.
  * Hidden entries (e.g. a local `.staging-1`) are ignored; a non-numeric version dir or a version
  * without saved_model.pb is an error, since TF Serving would ignore or fail on it.
  */
-export async function scanLocalModels(modelsDir: string, opts: ScanOptions = {}): Promise<BundleFile[]> {
+export async function listLocalModels(modelsDir: string): Promise<LocalFile[]> {
   const root = path.resolve(modelsDir);
   const rootStat = await stat(root).catch(() => undefined);
   if (!rootStat?.isDirectory()) {
@@ -190,7 +130,7 @@ export async function scanLocalModels(modelsDir: string, opts: ScanOptions = {})
       "usage",
     );
   }
-  const found: { abs: string; rel: string }[] = [];
+  const found: { abs: string; rel: string; size: number; mode: number }[] = [];
   const names = (await readdir(root, { withFileTypes: true })).filter((e) => !e.name.startsWith("."));
   for (const nameEntry of names.sort((a, b) => (a.name < b.name ? -1 : 1))) {
     if (!nameEntry.isDirectory()) continue;
@@ -238,24 +178,19 @@ export async function scanLocalModels(modelsDir: string, opts: ScanOptions = {})
       "usage",
     );
   }
-  const cacheFile = opts.cacheFile === undefined ? defaultHashCacheFile() : opts.cacheFile;
-  const cache = cacheFile ? await loadCache<CacheEntry>(cacheFile) : {};
-  let cacheChanged = false;
-  const result: BundleFile[] = [];
-  for (const f of found) {
+  return found.map((f) => {
     validateRelPath(f.rel);
-    const st = await stat(f.abs);
-    const hit = cache[f.abs];
-    let sha256: string;
-    if (hit && hit.size === st.size && hit.mtimeMs === st.mtimeMs && hit.ino === st.ino) sha256 = hit.sha256;
-    else {
-      sha256 = await hashFile(f.abs);
-      cache[f.abs] = { size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, sha256 };
-      cacheChanged = true;
-    }
-    result.push({ relPath: f.rel, size: st.size, sha256, mode: remoteModeOf(st.mode), localPath: f.abs });
-  }
-  if (cacheFile && cacheChanged) await saveCache(cacheFile, cache);
+    return { relPath: f.rel, size: f.size, mode: remoteModeOf(f.mode), localPath: f.abs };
+  });
+}
+
+/** Every file of the models dir (listLocalModels) with its sha256, from the hash cache where its stat key holds. */
+export async function scanLocalModels(modelsDir: string, opts: ScanOptions = {}): Promise<BundleFile[]> {
+  const files = await listLocalModels(modelsDir);
+  const cache = await HashCache.open(opts.cacheFile);
+  const result: BundleFile[] = [];
+  for (const f of files) result.push({ ...f, sha256: await cache.sha256(f.localPath) });
+  await cache.save();
   return result;
 }
 

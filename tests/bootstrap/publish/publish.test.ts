@@ -1,6 +1,7 @@
 // odapi publish against a real S3-compatible server (moto) on 127.0.0.1: upload, incremental rerun, manifest last,
 // nothing visible after a failure mid-way, and the errors a user meets (missing bucket, refused, unreachable).
-import { rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { readFileSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import {
   CreateBucketCommand,
@@ -10,12 +11,13 @@ import {
 } from "@aws-sdk/client-s3";
 import { publishFiles } from "../../../bootstrap/publish";
 import { scanLocalModels } from "../../../bootstrap/transfer";
+import { COMMANDS } from "../../../cli/commands";
 import { ExitCode } from "../../../common/errors";
 import { startMoto } from "../../../scripts/harness/moto";
 import { freePort } from "../../../scripts/harness/sshd";
 import { savedModelFiles, writeModelTree } from "../../helpers/model-tree";
 import { motoClient, useMoto } from "../../helpers/moto";
-import { runOdapi } from "../../helpers/run";
+import { ODAPI_BIN, REPO_ROOT, runOdapi, runProcess } from "../../helpers/run";
 import { tempDirPerTest } from "../../helpers/tmp";
 
 jest.setTimeout(180_000);
@@ -40,7 +42,7 @@ async function text(bucket: string, key: string): Promise<string> {
   return (await o.Body?.transformToString()) ?? "";
 }
 
-function publishCli(args: string[], env: Record<string, string> = {}) {
+function publishCli(args: string[], env: NodeJS.ProcessEnv = {}) {
   return runOdapi(["publish", ...args, "--json"], {
     env: { ...server.moto().env, ODAPI_CACHE_DIR: path.join(dir(), "cache"), ...env },
   });
@@ -50,7 +52,7 @@ describe("odapi publish (moto S3 server)", () => {
   it("uploads every file with its sha256, writes one manifest per version, and a rerun sends nothing", async () => {
     const bucket = await newBucket();
     const models = path.join(dir(), "models");
-    // 20 MiB variables: above the 16 MiB part size, so this file goes as a multipart upload.
+    // 20 MiB variables: above the 8 MiB part size, so this file goes as a multipart upload of three parts.
     writeModelTree(models, [
       { model: "ssd", version: 1, files: savedModelFiles(20 * 1024 * 1024) },
       { model: "retina", version: 3, files: savedModelFiles(1000) },
@@ -59,7 +61,13 @@ describe("odapi publish (moto S3 server)", () => {
     expect(first.stderr).toBe("");
     expect(first.code).toBe(0);
     const r1 = JSON.parse(first.stdout);
-    expect(r1).toMatchObject({ ok: true, uploadedFiles: 6, skippedFiles: 0, models: ["retina", "ssd"] });
+    expect(r1).toMatchObject({
+      ok: true,
+      uploadedFiles: 6,
+      skippedFiles: 0,
+      hashedFiles: 6,
+      models: ["retina", "ssd"],
+    });
     expect(r1.uploadedBytes).toBe(2 * (4096 + 512) + 20 * 1024 * 1024 + 1000);
     expect(await keys(bucket)).toEqual([
       "team/odapi/manifests/retina/3.txt",
@@ -95,7 +103,93 @@ describe("odapi publish (moto S3 server)", () => {
       uploadedFiles: 0,
       uploadedBytes: 0,
       skippedFiles: 6,
+      hashedFiles: 0,
     });
+  });
+
+  it("keeps a 0600 hash cache in $XDG_CACHE_HOME/odapi: a rerun reads no file, a changed one is read and re-sent", async () => {
+    const bucket = await newBucket();
+    const models = path.join(dir(), "models");
+    // 9 MiB variables: a multipart upload of two 8 MiB-or-less parts, hashed before its CreateMultipartUpload.
+    writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(9 * 1024 * 1024) }]);
+    const xdg = { ODAPI_CACHE_DIR: undefined, XDG_CACHE_HOME: path.join(dir(), "xdg") };
+    const cacheFile = path.join(dir(), "xdg", "odapi", "local-hashes.json");
+    const run = async (): Promise<Record<string, unknown>> => {
+      const r = await publishCli(["--bucket", bucket, "--models", models], xdg);
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    const sha256Of = async (rel: string) =>
+      (await server.s3().send(new HeadObjectCommand({ Bucket: bucket, Key: `odapi/models/ssd/1/${rel}` })))
+        .Metadata?.sha256;
+
+    expect(await run()).toMatchObject({ uploadedFiles: 3, hashedFiles: 3, skippedFiles: 0 });
+    expect(statSync(cacheFile).mode & 0o777).toBe(0o600);
+    expect(await run()).toMatchObject({
+      uploadedFiles: 0,
+      uploadedBytes: 0,
+      hashedFiles: 0,
+      skippedFiles: 3,
+    });
+
+    // New bytes of the same size with the old mtime put back: the ctime gives it away, so it is read and re-sent.
+    const pb = path.join(models, "ssd", "1", "saved_model.pb");
+    const { atime, mtime } = statSync(pb);
+    writeFileSync(pb, randomBytes(4096));
+    utimesSync(pb, atime, mtime);
+    const changed = await run();
+    expect(changed).toMatchObject({ uploadedFiles: 1, uploadedBytes: 4096, hashedFiles: 1, skippedFiles: 2 });
+    const local = await scanLocalModels(models, { cacheFile: false });
+    const pbSha = local.find((f) => f.relPath.endsWith("saved_model.pb"))?.sha256;
+    expect(await sha256Of("saved_model.pb")).toBe(pbSha);
+    expect(await text(bucket, "odapi/manifests/ssd/1.txt")).toContain(`${pbSha} 4096 saved_model.pb`);
+
+    // Only touched: read again, found equal to what the bucket holds, not sent.
+    utimesSync(pb, new Date(), new Date(Date.now() + 5000));
+    expect(await run()).toMatchObject({ uploadedFiles: 0, hashedFiles: 1, skippedFiles: 3 });
+
+    // A corrupt cache is a cold one: everything read, nothing sent, a valid 0600 cache written again.
+    writeFileSync(cacheFile, "{ not json", { mode: 0o644 });
+    expect(await run()).toMatchObject({ uploadedFiles: 0, hashedFiles: 3, skippedFiles: 3 });
+    expect(statSync(cacheFile).mode & 0o777).toBe(0o600);
+    expect(await run()).toMatchObject({ uploadedFiles: 0, hashedFiles: 0, skippedFiles: 3 });
+  });
+
+  it("a --models publish loads the S3 client and none of the other commands' dependencies", async () => {
+    const bucket = await newBucket();
+    const models = path.join(dir(), "models");
+    writeModelTree(models, [{ model: "ssd", version: 1, files: savedModelFiles(100) }]);
+    const list = path.join(dir(), "loaded.txt");
+    const r = await runProcess(
+      process.execPath,
+      [
+        "--require",
+        path.join(REPO_ROOT, "tests/helpers/loaded-modules.cjs"),
+        ODAPI_BIN,
+        "publish",
+        "--bucket",
+        bucket,
+        "--models",
+        models,
+        "--json",
+      ],
+      {
+        env: { ...server.moto().env, ODAPI_CACHE_DIR: path.join(dir(), "cache"), ODAPI_LOADED_MODULES: list },
+      },
+    );
+    expect(r.code).toBe(0);
+    const loaded = readFileSync(list, "utf8").split("\n");
+    expect(loaded.some((m) => m.includes("node_modules/@aws-sdk/client-s3/"))).toBe(true);
+    const heavy =
+      /node_modules\/(ssh2|zx|cli-progress|cli-table3|jimp|@pulumi|@aws-sdk\/client-(ec2|auto-scaling|elastic-load-balancing-v2))\//;
+    expect(loaded.filter((m) => heavy.test(m))).toEqual([]);
+    // Neither other commands' modules nor the catalog's plan and download code.
+    const others = COMMANDS.map((c) => c.name).filter((n) => n !== "publish");
+    const unneeded = new RegExp(
+      `/cli/(${others.join("|")}|prepare-local)\\.(js|ts)$|/model-prep/(plan|download/)`,
+    );
+    expect(loaded.filter((m) => unneeded.test(m))).toEqual([]);
   });
 
   it("a failure mid-way leaves no manifest: the version stays invisible, and a rerun completes it", async () => {

@@ -3,7 +3,16 @@
 import { createHash } from "node:crypto";
 import { s3SettingsFromEnv } from "../../../bootstrap/publish/client";
 import { s3Error } from "../../../bootstrap/publish/errors";
-import { asVersion, pickVersion, planPublish } from "../../../bootstrap/publish/plan";
+import { createLimiter } from "../../../bootstrap/publish/limit";
+import {
+  asVersion,
+  hashOrder,
+  pickVersion,
+  planManifests,
+  splitBySha256,
+  triage,
+  versionPrefixes,
+} from "../../../bootstrap/publish/plan";
 import { partRanges } from "../../../bootstrap/publish/upload";
 import type { BundleFile } from "../../../bootstrap/transfer";
 import { ExitCode, OdapiError } from "../../../common/errors";
@@ -74,20 +83,47 @@ const file = (relPath: string, sha256: string, size = 10): BundleFile => ({
   mode: 0o644,
 });
 
-describe("planPublish", () => {
+describe("the upload plan: triage, splitBySha256, planManifests", () => {
   const files = [
     file("models/a/1/saved_model.pb", "1".repeat(64)),
     file("models/a/1/v/x", "2".repeat(64), 5),
   ];
+
+  it("sends keys the listing lacks or holds at another size without a HEAD; checks only same-size keys", () => {
+    const { send, check } = triage(
+      "p",
+      [...files, file("models/a/1/v/new", "3".repeat(64), 7)],
+      new Map([
+        ["p/models/a/1/saved_model.pb", 10],
+        ["p/models/a/1/v/x", 6],
+        ["p/models/a/1/v/gone", 7],
+      ]),
+    );
+    expect(check.map((u) => u.key)).toEqual(["p/models/a/1/saved_model.pb"]);
+    expect(send.map((u) => u.key)).toEqual(["p/models/a/1/v/x", "p/models/a/1/v/new"]);
+    expect(versionPrefixes("p", [...files, file("models/b/3/x", "4".repeat(64))])).toEqual([
+      "p/models/a/1/",
+      "p/models/b/3/",
+    ]);
+    expect(hashOrder([file("a", "", 9), file("b", "", 1), file("c", "", 5)]).map((f) => f.relPath)).toEqual([
+      "b",
+      "c",
+      "a",
+    ]);
+  });
 
   it("skips only files whose key holds the same sha256, and writes a manifest per version", () => {
     const remote = new Map([
       ["p/models/a/1/saved_model.pb", "1".repeat(64)],
       ["p/models/a/1/v/x", "9".repeat(64)],
     ]);
-    const plan = planPublish("p", files, remote, { prune: false, publishedManifestKeys: [] });
-    expect(plan.skipped.map((u) => u.key)).toEqual(["p/models/a/1/saved_model.pb"]);
-    expect(plan.uploads.map((u) => u.key)).toEqual(["p/models/a/1/v/x"]);
+    const split = splitBySha256(
+      files.map((f) => ({ key: `p/${f.relPath}`, file: f, sha256: f.sha256 })),
+      remote,
+    );
+    expect(split.skipped.map((u) => u.key)).toEqual(["p/models/a/1/saved_model.pb"]);
+    expect(split.uploads.map((u) => u.key)).toEqual(["p/models/a/1/v/x"]);
+    const plan = planManifests("p", files, { prune: false, publishedManifestKeys: [] });
     expect(plan.manifests).toEqual([
       {
         key: "p/manifests/a/1.txt",
@@ -101,7 +137,7 @@ describe("planPublish", () => {
     const body = `# odapi-manifest 1 a 1\n${"1".repeat(64)} 10 saved_model.pb\n${"2".repeat(64)} 5 v/x\n`;
     const md5 = createHash("md5").update(body).digest("hex");
     const plan = (etag: string) =>
-      planPublish("p", files, new Map(), {
+      planManifests("p", files, {
         prune: false,
         publishedManifestKeys: ["p/manifests/a/1.txt"],
         publishedManifestMd5: new Map([["p/manifests/a/1.txt", etag]]),
@@ -117,12 +153,10 @@ describe("planPublish", () => {
       "p/manifests/other/2.txt",
       "p/manifests/junk",
     ];
-    expect(
-      planPublish("p", files, new Map(), { prune: false, publishedManifestKeys: published }).retire,
-    ).toEqual([]);
-    expect(
-      planPublish("p", files, new Map(), { prune: true, publishedManifestKeys: published }).retire,
-    ).toEqual([{ model: "a", version: "7", manifestKey: "p/manifests/a/7.txt" }]);
+    expect(planManifests("p", files, { prune: false, publishedManifestKeys: published }).retire).toEqual([]);
+    expect(planManifests("p", files, { prune: true, publishedManifestKeys: published }).retire).toEqual([
+      { model: "a", version: "7", manifestKey: "p/manifests/a/7.txt" },
+    ]);
   });
 });
 
@@ -221,5 +255,38 @@ describe("partRanges", () => {
       [4, 7],
     ]);
     expect(partRanges(0, 4)).toEqual([]);
+  });
+});
+
+describe("createLimiter", () => {
+  it("runs at most `limit` at once, hands slots over first come first served, and frees a slot on failure", async () => {
+    const slots = createLimiter(2);
+    let running = 0;
+    let most = 0;
+    const order: number[] = [];
+    const gates: (() => void)[] = [];
+    const task = (n: number, fail = false) =>
+      slots(async () => {
+        running++;
+        most = Math.max(most, running);
+        order.push(n);
+        await new Promise<void>((resolve) => gates.push(resolve));
+        running--;
+        if (fail) throw new Error(`task ${n} failed`);
+        return n;
+      });
+    let settled = 0;
+    const all = [task(1, true), task(2), task(3), task(4)].map((p) =>
+      p.catch((e: Error) => e.message).finally(() => settled++),
+    );
+    // Bounded: each round opens the gates of whatever runs now, so four rounds finish every task.
+    for (let round = 0; round < 10 && settled < 4; round++) {
+      await new Promise((r) => setImmediate(r));
+      expect(running).toBeLessThanOrEqual(2);
+      for (const open of gates.splice(0)) open();
+    }
+    expect(await Promise.all(all)).toEqual(["task 1 failed", 2, 3, 4]);
+    expect(most).toBe(2);
+    expect(order).toEqual([1, 2, 3, 4]);
   });
 });
