@@ -63,9 +63,9 @@ export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
 
 /**
  * The njs predict guard: TF Serving's JSON parser recurses without a bound (CVE-2025-0649 class), so a body is
- * checked for nesting depth and row count on its skeleton (long strings emptied by the Lua scan, gateway-scan.ts), and
- * for the time it took to arrive, before it is passed on; anything else gets a 4xx naming the limit. A body that passes goes on by an
- * internal redirect, so proxy_pass streams the body already in memory (no subrequest copy of body or answer).
+ * checked for nesting depth and row count on its skeleton (long strings emptied by the Lua scan, gateway-scan.ts)
+ * and for the time it took to arrive before it is passed on; anything else gets a 4xx naming the limit. A body that
+ * passes goes on by an internal redirect, so proxy_pass streams the body already in memory (no subrequest copy).
  */
 export function renderGatewayGuard(limits: Partial<GatewayLimits> = {}): string {
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...limits };
