@@ -14,6 +14,7 @@ import {
   HEALTH_PATH,
 } from "./constants";
 import { BODY_REFUSALS, LUA_MODULES, REFUSED_BODY_LINGER_SECONDS, renderBodyReader } from "./gateway-body";
+import { renderBodyScan, SKELETON_VARIABLE } from "./gateway-scan";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
 
@@ -62,9 +63,9 @@ export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
 
 /**
  * The njs predict guard: TF Serving's JSON parser recurses without a bound (CVE-2025-0649 class), so a body is
- * checked for nesting depth (strings removed first, so base64 costs one regex pass), row count and the time it took
- * to arrive before it is passed on; anything else gets a 4xx naming the limit. A body that passes goes on by an
- * internal redirect, so proxy_pass streams the body already in memory (no subrequest copy of body or answer).
+ * checked for nesting depth and row count on its skeleton (long strings emptied by the Lua scan, gateway-scan.ts)
+ * and for the time it took to arrive before it is passed on; anything else gets a 4xx naming the limit. A body that
+ * passes goes on by an internal redirect, so proxy_pass streams the body already in memory (no subrequest copy).
  */
 export function renderGatewayGuard(limits: Partial<GatewayLimits> = {}): string {
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...limits };
@@ -76,32 +77,6 @@ const MAX_BODY_SECONDS = ${l.bodyTotalSeconds};
 function refuse(r, status, message) {
   r.headersOut["Content-Type"] = "application/json";
   r.return(status, \`\${JSON.stringify({ error: message })}\n\`);
-}
-
-// Strings longer than this (the base64 images) are emptied in the skeleton; keys and labels stay as they are.
-const LONG_STRING = 256;
-
-// The body with its long strings emptied: the base64 that is nearly all of a body is skipped by memchr-speed
-// indexOf over the raw bytes (never copied into a JS string), and what is left is tiny, so the depth scan and
-// JSON.parse cost microseconds. undefined when a string is never closed (not JSON).
-function skeleton(buf) {
-  let out = "";
-  let i = 0;
-  for (;;) {
-    const open = buf.indexOf(34, i);
-    if (open < 0) return out + buf.toString("utf8", i, buf.length);
-    let close = open;
-    for (;;) {
-      close = buf.indexOf(34, close + 1);
-      if (close < 0) return undefined;
-      let backslashes = 0;
-      while (buf[close - 1 - backslashes] === 92) backslashes++;
-      if (backslashes % 2 === 0) break;
-    }
-    out += buf.toString("utf8", i, close - open > LONG_STRING ? open : close + 1);
-    if (close - open > LONG_STRING) out += '""';
-    i = close + 1;
-  }
 }
 
 // Brackets inside the (short) strings left in the skeleton do not count.
@@ -125,10 +100,10 @@ function predict(r) {
   // $request_time counts from the request's first byte: headers and the whole body.
   if (Number(r.variables.request_time) > MAX_BODY_SECONDS)
     return refuse(r, 408, \`request body not received within \${MAX_BODY_SECONDS} s\`);
-  const body = r.requestBuffer;
-  if (!body || body.length === 0) return refuse(r, 400, "the predict request needs a JSON body");
-  const bare = skeleton(body);
-  if (bare === undefined) return refuse(r, 400, "the predict body is not valid JSON");
+  if (!Number(r.variables.content_length)) return refuse(r, 400, "the predict request needs a JSON body");
+  // The body with its long strings emptied, by the Lua scan (gateway-scan.ts); empty when a string never closes.
+  const bare = r.variables.${SKELETON_VARIABLE};
+  if (!bare) return refuse(r, 400, "the predict body is not valid JSON");
   if (tooDeep(bare)) return refuse(r, 400, \`JSON nested deeper than \${MAX_DEPTH} levels\`);
   let doc;
   try {
@@ -465,15 +440,16 @@ ${refusedBodyLocation(BODY_REFUSALS.lengthRequired, 411, "send the predict body 
 ${proxy.join("\n")}
     }
 
-    # Predictions: the whole body in memory within its total time (Lua), checked by the guard, then redirected
-    # here with $uri unchanged.
+    # Predictions: the whole body in memory within its total time and its skeleton (Lua), checked by the guard, then
+    # redirected here with $uri unchanged.
     location ~ "^${MODEL_PATH}:predict\\z" {
       if ($request_method != POST) {
         return 405 ${jsonError("use POST for :predict")};
       }
       client_body_buffer_size ${p.maxBodyBytes};
       client_body_in_single_buffer on;
-      access_by_lua_block {${renderBodyReader({ totalSeconds: l.bodyTotalSeconds, gapSeconds: l.bodyTimeoutSeconds })}      }
+      set $${SKELETON_VARIABLE} "";
+      access_by_lua_block {${renderBodyReader({ totalSeconds: l.bodyTotalSeconds, gapSeconds: l.bodyTimeoutSeconds })}${renderBodyScan()}      }
       js_content odapi_guard.predict;
     }
     location @tf_serving_predict {

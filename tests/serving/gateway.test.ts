@@ -681,6 +681,77 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
     expect(seen.every((x) => x.method === "POST" && x.headers["x-api-key"] === undefined)).toBe(true);
   });
 
+  test("the body scan (Lua, gateway-scan.ts): huge and many strings, backslash runs, unicode escapes, brackets in strings at the depth limit", async () => {
+    const g = await gateway({ maxJsonDepth: 8, maxInstances: 4 }, 21 * 1024 * 1024);
+    const post = (body: string) =>
+      request(g.port, "POST", "/v1/models/m:predict", { key: KEY, body: Buffer.from(body) });
+    const bs = (n: number) => "\\".repeat(n);
+    const long = "A".repeat(300); // over the scan's 256 bytes: emptied in the skeleton
+    const row = (fields: string) => `{"instances":[{"b64":"AAAA",${fields}}]}`;
+    // Depth 8 is { [ { plus five more: the value below sits at the limit, one more bracket is over it.
+    const atLimit = (value: string) => row(`"x":[[[[[${value}]]]]]`);
+    const overLimit = (value: string) => row(`"x":[[[[[[${value}]]]]]]`);
+    const refusals: [string, string, RegExp][] = [
+      [
+        "a 20 MiB string never closed",
+        `{"instances":[{"b64":"${"A".repeat(20 * 1024 * 1024)}`,
+        /not valid JSON/,
+      ],
+      ["a string whose last quote is escaped", row(`"note":"abc${bs(1)}"}]}`), /not valid JSON/],
+      // An even run of backslashes escapes itself: the quote closes the string and the brackets after it count.
+      ["4 backslashes, short string", row(`"note":"a${bs(4)}","x":[[[[[[1]]]]]]`), /nested deeper than 8/],
+      [
+        "4 backslashes, long string",
+        row(`"note":"${long}${bs(4)}","x":[[[[[[1]]]]]]`),
+        /nested deeper than 8/,
+      ],
+      [
+        "\\u005c (a backslash) before the quote",
+        row(`"note":"a\\u005c","x":[[[[[[1]]]]]]`),
+        /nested deeper than 8/,
+      ],
+      ["over the limit, short string inside", overLimit('"[[[]]]"'), /nested deeper than 8/],
+      ["over the limit, long string inside", overLimit(`"${long}[[["`), /nested deeper than 8/],
+      [
+        "100,000 short strings, then one level too deep",
+        row(`"labels":[${'"ab",'.repeat(100_000)}"ab"],"x":[[[[[[1]]]]]]`),
+        /nested deeper than 8/,
+      ],
+    ];
+    for (const [what, body, message] of refusals) {
+      const r = await post(body);
+      expect([what, r.status, JSON.parse(r.body).error]).toEqual([what, 400, expect.stringMatching(message)]);
+    }
+    expect(seen).toEqual([]);
+    const fine: [string, string][] = [
+      ["a 20 MiB body of one string", `{"instances":[{"b64":"${"A".repeat(20 * 1024 * 1024 - 100)}"}]}`],
+      ["100,000 short strings", row(`"labels":[${'"ab",'.repeat(99_999)}"ab"]`)],
+      ["50,000 long strings", row(`"labels":[${`"${long}",`.repeat(49_999)}"${long}"]`)],
+      // An odd run: the last backslash escapes the quote, so the brackets after it are string content.
+      ["3 backslashes, short string", row(`"note":"a${bs(3)}"[[[[[[[[[[[["`)],
+      ["3 backslashes, long string", row(`"note":"${long}${bs(3)}"[[[[[[[[[[[["`)],
+      ["a string of backslashes only", row(`"note":"${bs(600)}","y":"${bs(2)}"`)],
+      ["\\u0022 (a quote) inside a string", row(`"note":"\\u0022[[[[[[[[[[[[\\u0022"`)],
+      [
+        "multi-byte UTF-8 around brackets",
+        row(`"note":"é中😀[[[[[[[[[[[[😀","long":"${long}é中😀[[[[[[[[[["`),
+      ],
+      ["at the limit, short string inside", atLimit('"[[[[[[[[]]]]"')],
+      ["at the limit, long string inside", atLimit(`"${long}[[[[[[[[[[["`)],
+      // The scan's threshold: strings of 255, 256 and 257 bytes between the quotes, brackets included.
+      ...[255, 256, 257].map((n): [string, string] => [
+        `${n}-byte string`,
+        atLimit(`"${"[".repeat(n - 2)}${bs(2)}"`),
+      ]),
+      ["an empty string at the limit", atLimit('""')],
+    ];
+    for (const [what, body] of fine) {
+      const r = await post(body);
+      expect([what, r.status]).toEqual([what, 200]);
+    }
+    expect(seen.map((x) => x.bodyBytes)).toEqual(fine.map(([, body]) => Buffer.byteLength(body)));
+  });
+
   test("1,100 idle connections without a key do not stop a keyed request", async () => {
     const g = await gateway();
     const idle: net.Socket[] = [];
