@@ -292,14 +292,14 @@ describe("status, logs, stop", () => {
       JSON.stringify({ Names: "odapi-something-else", Image: "x", State: "exited", Status: "Exited (0)" }),
       JSON.stringify({
         Names: "odapi-gateway",
-        Image: "nginx:1.27-alpine",
+        Image: "odapi-gateway:0123456789abcdef",
         State: "running",
         Status: "Up 5 minutes",
       }),
       "",
     ].join("\n");
     expect(parseDockerPs(out)).toEqual([
-      { name: "odapi-gateway", image: "nginx:1.27-alpine", state: "running", status: "Up 5 minutes" },
+      { name: "odapi-gateway", image: "odapi-gateway:0123456789abcdef", state: "running", status: "Up 5 minutes" },
       { name: "odapi-serving", image: "tensorflow/serving:2.20.0", state: "running", status: "Up 5 minutes" },
     ]);
   });
