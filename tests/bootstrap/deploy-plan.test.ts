@@ -299,7 +299,12 @@ describe("status, logs, stop", () => {
       "",
     ].join("\n");
     expect(parseDockerPs(out)).toEqual([
-      { name: "odapi-gateway", image: "odapi-gateway:0123456789abcdef", state: "running", status: "Up 5 minutes" },
+      {
+        name: "odapi-gateway",
+        image: "odapi-gateway:0123456789abcdef",
+        state: "running",
+        status: "Up 5 minutes",
+      },
       { name: "odapi-serving", image: "tensorflow/serving:2.20.0", state: "running", status: "Up 5 minutes" },
     ]);
   });
