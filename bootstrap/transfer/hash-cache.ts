@@ -1,10 +1,10 @@
 // The local hash cache, like git's index: a file's sha256 is reused only while its whole stat key (size, mtime and
 // ctime in ns, inode, device) is unchanged, so a no-op deploy or publish reads no file. A missing, corrupt or
 // foreign cache is simply a cold one: it only saves time, and the remote side's recorded sha256 still decides.
-import { createHash } from "node:crypto";
 import type { BigIntStats } from "node:fs";
-import { open, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import path from "node:path";
+import { sha256File } from "../../common/files";
 import { loadCache, odapiCacheDir, saveCache } from "./cache-file";
 
 /** What must be unchanged for a cached sha256 to hold; bigints as decimal strings (JSON has no 64-bit ints). */
@@ -19,9 +19,6 @@ export interface StatKey {
 interface CacheEntry extends StatKey {
   sha256: string;
 }
-
-/** Read 4 MiB at a time into one reused buffer: about 1.5× the rate of a read stream's fresh 1 MiB chunks. */
-const READ_SIZE = 4 << 20;
 
 export function defaultHashCacheFile(): string {
   return path.join(odapiCacheDir(), "local-hashes.json");
@@ -50,23 +47,6 @@ export function cachedSha256(entry: unknown, key: StatKey): string | undefined {
   return same && typeof e.sha256 === "string" && /^[0-9a-f]{64}$/.test(e.sha256) ? e.sha256 : undefined;
 }
 
-/** Reads a file through sha256 in large reused chunks (never loads it whole). */
-export async function hashFile(file: string): Promise<string> {
-  const h = createHash("sha256");
-  const fh = await open(file, "r");
-  try {
-    const buf = Buffer.allocUnsafe(READ_SIZE);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, READ_SIZE, null);
-      if (bytesRead === 0) break;
-      h.update(buf.subarray(0, bytesRead));
-    }
-  } finally {
-    await fh.close();
-  }
-  return h.digest("hex");
-}
-
 export class HashCache {
   private changed = false;
   /** Files hashed (not answered from the cache) since open: what tests and benchmarks check. */
@@ -87,7 +67,7 @@ export class HashCache {
     const before = statKeyOf(await stat(abs, { bigint: true }));
     const hit = cachedSha256(this.entries[abs], before);
     if (hit) return hit;
-    const sha256 = await hashFile(abs);
+    const sha256 = await sha256File(abs);
     this.hashed++;
     // Recorded only if nothing touched the file while it was read: else the key would vouch for other bytes.
     const after = statKeyOf(await stat(abs, { bigint: true }));

@@ -5,7 +5,6 @@ export { remoteFreeBytes } from "./disk";
 export {
   type BundleFile,
   bundleFileFromContent,
-  hashFile,
   MANIFEST_PATH,
   type Manifest,
   type ScanOptions,

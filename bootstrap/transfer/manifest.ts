@@ -7,8 +7,6 @@ import { OdapiError } from "../../common/errors";
 import { validateModelName } from "../../common/model-name";
 import { HashCache } from "./hash-cache";
 
-export { hashFile } from "./hash-cache";
-
 import { validateRelPath } from "./paths";
 
 export interface BundleFile {

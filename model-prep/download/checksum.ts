@@ -1,16 +1,9 @@
 // The archive's sha256: recorded on the first download, checked on every reuse and every new download.
-import { createHash } from "node:crypto";
-import { createReadStream, existsSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
-import { pipeline } from "node:stream/promises";
 import { OdapiError } from "../../common/errors";
+import { sha256File } from "../../common/files";
 import type { CachePaths } from "./cache";
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  await pipeline(createReadStream(file), hash);
-  return hash.digest("hex");
-}
 
 /** Checks the archive against the recorded sha256, or records it on first download. */
 export async function checkOrRecordSha(paths: CachePaths, fresh: boolean): Promise<string> {

@@ -4,7 +4,8 @@ import { createHash } from "node:crypto";
 import { chmodSync, readFileSync, renameSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { defaultHashCacheFile, HashCache, hashFile } from "../../../bootstrap/transfer/hash-cache";
+import { defaultHashCacheFile, HashCache } from "../../../bootstrap/transfer/hash-cache";
+import { sha256File } from "../../../common/files";
 import { tempDirPerTest } from "../../helpers/tmp";
 
 const dir = tempDirPerTest("odapi-hash-cache-");
@@ -146,10 +147,10 @@ describe("HashCache", () => {
     }
   });
 
-  it("hashFile reads files larger than its buffer whole", async () => {
+  it("sha256File (the cache's reader) reads files larger than its buffer whole", async () => {
     const file = path.join(dir(), "big.bin");
     const data = Buffer.alloc(9 * 1024 * 1024 + 7, 0x5a);
     writeFileSync(file, data);
-    expect(await hashFile(file)).toBe(createHash("sha256").update(data).digest("hex"));
+    expect(await sha256File(file)).toBe(createHash("sha256").update(data).digest("hex"));
   });
 });
