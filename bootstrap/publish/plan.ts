@@ -11,6 +11,7 @@ import {
   renderManifest,
 } from "../../serving/bucket-layout";
 import type { BundleFile } from "../transfer/manifest";
+import { versionDir, versionOf } from "../transfer/paths";
 
 /** A file as publish takes it: with its sha256 when already known (scanned), else hashed when needed. */
 export type PublishFile = Omit<BundleFile, "sha256"> & { sha256?: string };
@@ -69,8 +70,8 @@ export function splitBySha256<F>(
 export function versionPrefixes(prefix: string, files: readonly { relPath: string }[]): string[] {
   const out = new Set<string>();
   for (const f of files) {
-    const v = versionOfFile(f);
-    if (v) out.add(objectKey(prefix, `models/${v.model}/${v.version}/`));
+    const v = versionOf(f.relPath);
+    if (v) out.add(objectKey(prefix, `${versionDir(v)}/`));
   }
   return [...out];
 }
@@ -111,7 +112,7 @@ export function planManifests(
 export function versionsOf(files: BundleFile[]): PublishedVersion[] {
   const byKey = new Map<string, PublishedVersion>();
   for (const f of files) {
-    const v0 = versionOfFile(f);
+    const v0 = versionOf(f.relPath);
     if (!v0) continue;
     const { model, version, rest: path } = v0;
     const key = `${model}/${version}`;
@@ -164,12 +165,6 @@ export function checkPublishSource(a: {
   return a.models !== undefined ? { kind: "models", dir: a.models } : { kind: "catalog", names: catalog };
 }
 
-/** The model name and version of a scanned file `models/<name>/<version>/…`. */
-function versionOfFile(f: { relPath: string }): { model: string; version: string; rest: string } | undefined {
-  const m = /^models\/([^/]+)\/(\d+)\/(.+)$/.exec(f.relPath);
-  return m ? { model: m[1] as string, version: m[2] as string, rest: m[3] as string } : undefined;
-}
-
 /** Only these models at this version (a catalog publish sends what it just prepared, not the whole --out dir). */
 export function pickVersion<F extends { relPath: string }>(
   files: F[],
@@ -177,10 +172,10 @@ export function pickVersion<F extends { relPath: string }>(
   version: number,
 ): F[] {
   const picked = files.filter((f) => {
-    const v = versionOfFile(f);
+    const v = versionOf(f.relPath);
     return v !== undefined && models.includes(v.model) && v.version === String(version);
   });
-  const missing = models.filter((name) => !picked.some((f) => versionOfFile(f)?.model === name));
+  const missing = models.filter((name) => !picked.some((f) => versionOf(f.relPath)?.model === name));
   if (missing.length > 0) {
     throw new OdapiError(
       `no prepared version ${version} of ${missing.join(", ")}`,
@@ -195,7 +190,7 @@ export function pickVersion<F extends { relPath: string }>(
 export function asVersion<F extends { relPath: string }>(files: F[], version: number): F[] {
   const versions = new Map<string, Set<string>>();
   for (const f of files) {
-    const v = versionOfFile(f);
+    const v = versionOf(f.relPath);
     if (v) versions.set(v.model, (versions.get(v.model) ?? new Set()).add(v.version));
   }
   const several = [...versions].filter(([, vs]) => vs.size > 1);
@@ -208,7 +203,7 @@ export function asVersion<F extends { relPath: string }>(files: F[], version: nu
     );
   }
   return files.map((f) => {
-    const v = versionOfFile(f);
-    return v ? { ...f, relPath: `models/${v.model}/${version}/${v.rest}` } : f;
+    const v = versionOf(f.relPath);
+    return v ? { ...f, relPath: `${versionDir({ model: v.model, version: String(version) })}/${v.rest}` } : f;
   });
 }
