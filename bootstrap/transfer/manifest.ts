@@ -6,7 +6,6 @@ import path from "node:path";
 import { OdapiError } from "../../common/errors";
 import { validateModelName } from "../../common/model-name";
 import { HashCache } from "./hash-cache";
-
 import { validateRelPath } from "./paths";
 
 export interface BundleFile {
