@@ -2,13 +2,15 @@
 // addresses. Clients trust the CA (the caCertificate output), so a re-issued server certificate needs no client change.
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
+import { CA_DAYS, RENEW_WITHIN_DAYS, SERVER_DAYS } from "../bootstrap/tls/openssl-argv";
 import { OdapiError } from "../common/errors";
 
-/** Server certificate lifetime when none is given: one year, re-issued by `pulumi up` in its last 30 days. */
-export const DEFAULT_CERT_VALIDITY_HOURS = 24 * 365;
-export const CERT_EARLY_RENEWAL_HOURS = 24 * 30;
+/** Server certificate lifetime when none is given: one year, re-issued by `pulumi up` in its last 30 days (the same
+ * policy as the CA that `odapi deploy` makes: bootstrap/tls/openssl-argv.ts). */
+export const DEFAULT_CERT_VALIDITY_HOURS = 24 * SERVER_DAYS;
+export const CERT_EARLY_RENEWAL_HOURS = 24 * RENEW_WITHIN_DAYS;
 /** The CA outlives many server certificates so that rotating one never changes what clients trust. */
-export const CA_VALIDITY_HOURS = 24 * 365 * 10;
+export const CA_VALIDITY_HOURS = 24 * CA_DAYS;
 
 export interface ApiCertificateArgs {
   /** IP SANs, e.g. the Elastic IP. */
