@@ -181,8 +181,7 @@ export function ensureGeneratedTls(host: string, dir = generatedTlsDir(host)): G
     };
     // Each file appears whole: written in the work dir (same file system) with its final mode, then renamed.
     const place = (name: keyof typeof GENERATED_FILES, text: string, mode: number) => {
-      writeFileSync(path.join(work, `${name}.final`), text, { mode });
-      chmodSync(path.join(work, `${name}.final`), mode);
+      write(`${name}.final`, text, mode);
       renameSync(path.join(work, `${name}.final`), file(name));
     };
     place("caKey", ca.keyPem, 0o600);
