@@ -780,24 +780,13 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
 
   test("a body trickled slower than the read timeout is cut with a JSON 408, and nothing reaches TF Serving", async () => {
     const g = await gateway({ bodyTimeoutSeconds: 1 });
-    // 5 of 100 announced bytes, then silence: nginx must close the connection by itself (the wait is bounded).
-    const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\n${`X-API-Key: ${KEY}\r\n`}Content-Length: 100\r\n\r\n{"in`;
-    let gaveUp = false;
-    let answer = "";
-    await new Promise<void>((resolve) => {
-      const s = net.connect(g.port, "127.0.0.1", () => s.write(head));
-      const giveUp = setTimeout(() => {
-        gaveUp = true;
-        s.destroy();
-      }, 15_000);
-      s.on("data", (c) => {
-        answer += c;
-      });
-      s.on("error", () => undefined);
-      s.on("close", () => {
-        clearTimeout(giveUp);
-        resolve();
-      });
+    // 4 of 100 announced bytes, then silence (the next piece is due only after the give-up): nginx must close the
+    // connection by itself (the wait is bounded).
+    const body = Buffer.from(`{"in${" ".repeat(96)}`);
+    const { answer, gaveUp } = await trickle(g.port, body, {
+      first: 4,
+      intervalMs: 60_000,
+      giveUpMs: 15_000,
     });
     expect(gaveUp).toBe(false); // nginx closed it
     expect(answer.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 408 /);
@@ -811,26 +800,13 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
   test("a body trickled within the read timeout but past the total body time gets a JSON 408; nothing reaches TF Serving", async () => {
     const g = await gateway({ bodyTimeoutSeconds: 3, bodyTotalSeconds: 2 });
     const body = `{"instances":[{"b64":"AAAA"}]}`;
-    const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
-    const answer = await new Promise<string>((resolve) => {
-      let got = "";
-      const s = net.connect(g.port, "127.0.0.1", async () => {
-        s.write(head);
-        // 5 bytes a second: every gap is under the 3 s read timeout, the whole body takes about 6 s.
-        for (let i = 0; i < body.length && !s.destroyed; i += 5) {
-          s.write(body.slice(i, i + 5));
-          await new Promise((r) => setTimeout(r, 1000));
-        }
-      });
-      const giveUp = setTimeout(() => s.destroy(), 20_000);
-      s.on("data", (c) => {
-        got += c;
-      });
-      s.on("error", () => undefined);
-      s.on("close", () => {
-        clearTimeout(giveUp);
-        resolve(got);
-      });
+    // 5 bytes a second: every gap is under the 3 s read timeout, the whole body takes about 6 s.
+    const { answer } = await trickle(g.port, Buffer.from(body), {
+      first: 5,
+      step: 5,
+      intervalMs: 1000,
+      giveUpMs: 20_000,
+      connectionClose: true,
     });
     expect(answer.split("\r\n")[0]).toMatch(/^HTTP\/1\.1 408 /);
     expect(JSON.parse(answer.slice(answer.indexOf("\r\n\r\n") + 4)).error).toBe(
