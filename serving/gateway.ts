@@ -132,7 +132,7 @@ function available(res) {
 async function healthz(r) {
   r.headersOut["Content-Type"] = "application/json";
   if (r.method !== "GET" && r.method !== "HEAD")
-    return r.return(405, \`\${JSON.stringify({ error: "use GET for ${HEALTH_PATH}" })}\n\`);
+    return refuse(r, 405, "use GET for ${HEALTH_PATH}");
   const models = (r.variables.odapi_health_models || "").split(" ").filter((m) => m.length > 0);
   const waiting = [];
   // One at a time: Debian's njs 0.7.9 worker crashed (SIGSEGV) on parallel subrequests.
