@@ -14,17 +14,13 @@ import { ensureGeneratedTls, GENERATED_FILES } from "../bootstrap/tls/identity";
 import { DEFAULT_SAMPLE_IMAGE } from "../common/paths";
 import { median } from "../common/stats";
 import { API_KEY_HEADER } from "../serving/gateway";
+import { arg } from "./harness/argv";
 import { type DetectionUpstream, startDetectionUpstream } from "./harness/detection-upstream";
 import { type HostGateway, startHostGateway } from "./harness/host-nginx";
 import { childPids, cpuSeconds } from "./harness/proc-cpu";
 import { runWrk, type WrkResult, wrkVersion } from "./harness/wrk";
 
 const KEY = "bench-key-0123456789abcdef0123456789";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 interface Path {
   label: string;

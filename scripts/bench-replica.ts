@@ -9,13 +9,9 @@ import http from "node:http";
 import { predictRequestBody } from "../client/request";
 import { median, percentile } from "../common/stats";
 import { HEALTH_PATH } from "../serving/constants";
+import { arg } from "./harness/argv";
 import { postPredict } from "./harness/predict-request";
 import { deployModels, MODEL, openRehearsal, prepareVersion } from "./harness/rehearsal";
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1] : fallback;
-}
 
 interface Round {
   concurrency: number;

@@ -22,6 +22,7 @@ import path from "node:path";
 import Table from "cli-table3";
 import { connect } from "../bootstrap/ssh/session";
 import { median } from "../common/stats";
+import { arg } from "./harness/argv";
 import { bannerSeen, startSshd } from "./harness/sshd";
 import { startTcpProxy } from "./harness/tcp-proxy";
 import { benchLoginUser, type LoginUser } from "./harness/users";
@@ -44,11 +45,6 @@ const HOST_IP = "10.213.0.1";
 const NS_IP = "10.213.0.2";
 const NS_PORT = 2222;
 const REPO = path.resolve(__dirname, "..");
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] ? (process.argv[i + 1] as string) : fallback;
-}
 
 /** Random model files, generated once and reused (random so that no compression can cheat). */
 function ensureData(): string {

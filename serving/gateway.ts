@@ -132,7 +132,7 @@ function available(res) {
 async function healthz(r) {
   r.headersOut["Content-Type"] = "application/json";
   if (r.method !== "GET" && r.method !== "HEAD")
-    return r.return(405, \`\${JSON.stringify({ error: "use GET for ${HEALTH_PATH}" })}\n\`);
+    return refuse(r, 405, "use GET for ${HEALTH_PATH}");
   const models = (r.variables.odapi_health_models || "").split(" ").filter((m) => m.length > 0);
   const waiting = [];
   // One at a time: Debian's njs 0.7.9 worker crashed (SIGSEGV) on parallel subrequests.
@@ -309,17 +309,19 @@ export function renderGatewayConfig(p: GatewayParams): string {
   for (const m of p.models) validateModelName(m);
   const trustedProxies = validateTrustedProxyCidrs(p.trustedProxyCidrs ?? []);
   const l = { ...DEFAULT_GATEWAY_LIMITS, ...p.limits };
-  const proxy = [
-    p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
-    // $uri is the decoded, normalised path the location regex approved (no query: TF Serving REST takes none), so
-    // TF Serving sees exactly what was checked, not a raw variant of it (`//`, `%0A`, `%2F`).
-    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : UPSTREAM_NAME}$uri;`,
-  ].filter((line): line is string => line !== undefined);
+  /** proxy_pass to TF Serving with this path (looked up per request with a resolver, else the upstream block). */
+  const proxyTo = (path: string) =>
+    [
+      p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
+      `      proxy_pass http://${p.resolver ? "$odapi_upstream" : UPSTREAM_NAME}${path};`,
+    ]
+      .filter((line): line is string => line !== undefined)
+      .join("\n");
+  // $uri is the decoded, normalised path the location regex approved (no query: TF Serving REST takes none), so
+  // TF Serving sees exactly what was checked, not a raw variant of it (`//`, `%0A`, `%2F`).
+  const proxy = proxyTo("$uri");
   // The health check's status subrequests carry the model path after the internal prefix ($1).
-  const statusProxy = [
-    p.resolver ? `      set $odapi_upstream ${p.upstream};` : undefined,
-    `      proxy_pass http://${p.resolver ? "$odapi_upstream" : UPSTREAM_NAME}$1;`,
-  ].filter((line): line is string => line !== undefined);
+  const statusProxy = proxyTo("$1");
   const temp = (name: string) =>
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
   return `# odapi API-key gateway (rendered by serving/gateway.ts). Holds the API key: keep this file mode 0600.
@@ -437,7 +439,7 @@ ${refusedBodyLocation(BODY_REFUSALS.lengthRequired, 411, "send the predict body 
       if ($request_method !~ ^(GET|HEAD)$) {
         return 405 ${jsonError("use GET for model status and metadata")};
       }
-${proxy.join("\n")}
+${proxy}
     }
 
     # Predictions: the whole body in memory within its total time and its skeleton (Lua), checked by the guard, then
@@ -453,7 +455,7 @@ ${proxy.join("\n")}
       js_content odapi_guard.predict;
     }
     location @tf_serving_predict {
-${proxy.join("\n")}
+${proxy}
     }
 
     # ${HEALTH_PATH}: one status subrequest per model, under the same per-address limits as every other request.
@@ -464,7 +466,7 @@ ${proxy.join("\n")}
     }
     location ~ "^/\\.odapi/healthz(/v1/models/[^/]+)\\z" {
       internal;
-${statusProxy.join("\n")}
+${statusProxy}
     }
 
     # Everything else, Prometheus metrics included, stays private.

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { OdapiError } from "../../common/errors";
+import { stopperOf } from "./child";
 
 /** ~100 boxes × (4 + 2 floats) of a detection answer: about 8 KB of JSON. */
 export const DETECTION_ANSWER = JSON.stringify({
@@ -50,12 +51,7 @@ export async function startDetectionUpstream(deadlineMs = 20_000): Promise<Detec
   return {
     port,
     pid: child.pid ?? 0,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
+    stop: stopperOf(child),
   };
 }
 
