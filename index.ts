@@ -15,16 +15,17 @@ function asRunError(err: unknown): never {
 let stack: Promise<StackOutputs>;
 try {
   const config = loadStackConfig(pulumi.runtime.getConfig, process.env);
-  const sshPrivateKey = config.hasSshPrivateKey
-    ? new pulumi.Config().requireSecret("sshPrivateKey")
-    : undefined;
-  const tls = new pulumi.Config();
+  // The odapi namespace's secrets, read only when set.
+  const secrets = new pulumi.Config();
+  const sshPrivateKey = config.hasSshPrivateKey ? secrets.requireSecret("sshPrivateKey") : undefined;
   const ownCert = config.hasTlsCert && config.hasTlsKey;
   stack = deployObjectDetectionApi(
     config,
     {
       sshPrivateKey,
-      ...(ownCert ? { tlsCert: tls.requireSecret("tlsCert"), tlsKey: tls.requireSecret("tlsKey") } : {}),
+      ...(ownCert
+        ? { tlsCert: secrets.requireSecret("tlsCert"), tlsKey: secrets.requireSecret("tlsKey") }
+        : {}),
     },
     realDeps(),
   ).catch(asRunError);

@@ -1,7 +1,12 @@
 // `odapi publish`: upload prepared models (or catalog models it prepares first) to S3 for replicas that sync
 // themselves (serving/sync-agent.ts).
 import type { CommandModule } from "yargs";
-import { checkPublishSource, publish, s3SettingsFromEnv } from "../bootstrap/publish/index";
+import {
+  checkPublishSource,
+  type PublishOptions,
+  publish,
+  s3SettingsFromEnv,
+} from "../bootstrap/publish/index";
 import { requireReadableTree } from "../common/files";
 import { CATALOG_NAMES } from "../model-prep/catalog";
 import { chooseRunner, hasPython, RUNNERS, type RunnerKind } from "../model-prep/runners";
@@ -140,14 +145,15 @@ ${exitCodeHelp(["unreachable", "auth", "notFound", "serverError", "missingTool"]
     const settings = s3SettingsFromEnv(process.env);
     const say = (line: string) => process.stderr.write(`${line}\n`);
     let prepared: ModelOutcome[] | undefined;
-    let modelsDir: string;
+    // Where the files come from and which of them go up, decided once per source.
+    let files: Pick<PublishOptions, "modelsDir" | "only" | "asVersion">;
     if (source.kind === "catalog") {
       const version = args.version ?? DEFAULT_CATALOG_VERSION;
       prepared = await prepareCatalog(source.names, version, args, say);
-      modelsDir = args.out;
+      files = { modelsDir: args.out, only: { models: source.names, version } };
     } else {
       requireReadableTree(source.dir);
-      modelsDir = source.dir;
+      files = { modelsDir: source.dir, ...(args.version !== undefined ? { asVersion: args.version } : {}) };
     }
     const progress = createProgress("publish", { enabled: !args.json });
     const log = (line: string) => (args.json ? say(line) : progress.log(line));
@@ -155,12 +161,7 @@ ${exitCodeHelp(["unreachable", "auth", "notFound", "serverError", "missingTool"]
       const result = await publish({
         bucket: args.bucket,
         prefix: args.prefix,
-        modelsDir,
-        ...(source.kind === "catalog"
-          ? { only: { models: source.names, version: args.version ?? DEFAULT_CATALOG_VERSION } }
-          : args.version !== undefined
-            ? { asVersion: args.version }
-            : {}),
+        ...files,
         settings,
         prune: args.prune,
         onProgress: (p) => progress.update(p),

@@ -30,6 +30,11 @@ export function parseOutputsJson(json: string, stack: string): Record<string, un
   );
 }
 
+/** An output's value when it is a non-empty string, else undefined (pure). */
+export function stringOutput(v: unknown): string | undefined {
+  return typeof v === "string" && v ? v : undefined;
+}
+
 /** The error for an output the stack lacks (pure). */
 export function missingOutput(stack: string, what: string, orElse = "or pass --url"): OdapiError {
   return new OdapiError(
@@ -55,7 +60,7 @@ export function stackTargetOf(o: Record<string, unknown>, stack: string): StackT
   return {
     apiUrl: o.apiUrl,
     models: models as string[],
-    apiKey: typeof o.apiKey === "string" && o.apiKey ? o.apiKey : undefined,
+    apiKey: stringOutput(o.apiKey),
     ...(typeof o.caCertificate === "string" && o.caCertificate ? { caCertificate: o.caCertificate } : {}),
   };
 }

@@ -7,7 +7,7 @@ import {
   StartInstancesCommand,
 } from "@aws-sdk/client-ec2";
 import { OdapiError } from "../../common/errors";
-import { pollDelayMs } from "../deploy/wait-ready";
+import { pollDelayMs, sleep } from "../deploy/wait-ready";
 import { AWS_MAX_ATTEMPTS, quietSdkNodeNotice } from "./client-defaults";
 import { commonAwsError, sdkCode } from "./errors";
 
@@ -132,8 +132,6 @@ export function startDecision(state: string): "start" | "running" | "wait" | "go
   if (state === "shutting-down" || state === "terminated") return "gone";
   return "wait";
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until the instance is `running` (capped backoff), against a deadline; stopping first is waited out too. */
 export async function waitUntilRunning(

@@ -11,6 +11,7 @@ import {
   ElasticLoadBalancingV2Client,
   type TargetHealthDescription,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { stringOutput as str } from "../../client/stack";
 import { OdapiError } from "../../common/errors";
 import { AWS_MAX_ATTEMPTS, quietSdkNodeNotice } from "./client-defaults";
 import { commonAwsError, type SdkErrorLike } from "./errors";
@@ -50,8 +51,6 @@ export interface ReplicaReport {
   healthy: number;
   replicas: Replica[];
 }
-
-const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v : undefined);
 
 /** Narrows a stack's outputs to the group and target group; a single-host stack has neither (pure). */
 export function scaleStackOf(outputs: Record<string, unknown>, stack: string): ScaleStack {

@@ -1,6 +1,6 @@
 // The EC2 side of a single-host stack's outputs: which instance, where, and its cost-guard settings (pure).
 
-import { missingOutput, type StackTarget, stackTargetOf } from "../../client/stack";
+import { missingOutput, type StackTarget, stackTargetOf, stringOutput as str } from "../../client/stack";
 import { OdapiError } from "../../common/errors";
 
 export interface StackInstance {
@@ -15,8 +15,6 @@ export interface StackInstance {
   /** For reading the idle state over SSH: present when the stack generated the login key. */
   ssh?: { host: string; user: string; privateKey: string; knownHosts: string; remoteDir: string };
 }
-
-const str = (v: unknown): string | undefined => (typeof v === "string" && v ? v : undefined);
 
 /** Narrows a stack's outputs to its instance; a stack on your own host or the scale stack has none to act on. */
 export function stackInstanceOf(o: Record<string, unknown>, stack: string): StackInstance {

@@ -84,7 +84,8 @@ export function pollDelayMs(attempt: number, minMs: number, maxMs: number): numb
   return Math.min(maxMs, minMs * 2 ** attempt);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Resolves after `ms` (the pollers here and in bootstrap/aws/ec2.ts). */
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits until every model has an AVAILABLE version, then runs one detection per model on the sample image. */
 export async function waitUntilServing(
