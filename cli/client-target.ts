@@ -1,7 +1,6 @@
 // Where the client sends its requests and what it sends: the target (flags, env, stack outputs), the images,
 // and each model's check (AVAILABLE, takes encoded images) before any detection.
 import { X509Certificate } from "node:crypto";
-import { readFileSync } from "node:fs";
 import path from "node:path";
 import pc from "picocolors";
 import { describeReady, waitUntilServing } from "../bootstrap/deploy/wait-ready";
@@ -15,7 +14,8 @@ import {
 import { collectImagePaths, type LocalImage, loadImage } from "../client/image";
 import { type ModelCheck, modelLine } from "../client/present/report";
 import { readStack, type StackTarget } from "../client/stack";
-import { OdapiError, unreadableFileError } from "../common/errors";
+import { OdapiError } from "../common/errors";
+import { readFlagFile } from "../common/files";
 import { PROJECT_ROOT } from "../common/paths";
 import { type ClientOptions, DEFAULT_IMAGE, DEFAULT_MODEL } from "./client-options";
 
@@ -71,20 +71,11 @@ export function resolveTarget(
 
 /** --ca-cert's file: one or more PEM certificates, else a named error. */
 export function readCaCertFile(file: string): string {
-  let pem: string;
-  try {
-    pem = readFileSync(file, "utf8");
-  } catch (err) {
-    throw (
-      unreadableFileError(err) ??
-      new OdapiError(
-        `cannot read --ca-cert ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        "pass the CA certificate file: the stack's caCertificate output (pulumi stack output caCertificate > ca.crt) or the ca.crt odapi deploy printed",
-        "config",
-        { cause: err },
-      )
-    );
-  }
+  const pem = readFlagFile(
+    "--ca-cert",
+    file,
+    "pass the CA certificate file: the stack's caCertificate output (pulumi stack output caCertificate > ca.crt) or the ca.crt odapi deploy printed",
+  );
   try {
     new X509Certificate(pem);
   } catch {

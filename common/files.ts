@@ -1,7 +1,7 @@
 // Output files appear whole or not at all (a temp file beside the target, then a rename); input trees are
 // checked for permissions before long work starts.
 import { createHash, randomBytes } from "node:crypto";
-import { accessSync, constants, readdirSync, statSync } from "node:fs";
+import { accessSync, constants, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { OdapiError, unreadableFileError } from "./errors";
@@ -63,4 +63,21 @@ export async function sha256File(file: string): Promise<string> {
     await fh.close();
   }
   return h.digest("hex");
+}
+
+/** The text of the file a command-line flag names; an unreadable one is a config error naming the flag and `fix`. */
+export function readFlagFile(flag: string, file: string, fix: string): string {
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw (
+      unreadableFileError(err) ??
+      new OdapiError(
+        `cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        fix,
+        "config",
+        { cause: err },
+      )
+    );
+  }
 }

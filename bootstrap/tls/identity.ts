@@ -14,7 +14,8 @@ import {
 } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { OdapiError, unreadableFileError } from "../../common/errors";
+import { OdapiError } from "../../common/errors";
+import { readFlagFile } from "../../common/files";
 import { userConfigDir } from "../../common/paths";
 import type { TlsIdentity } from "../../serving/types";
 import {
@@ -29,18 +30,7 @@ import {
 const DAY_MS = 24 * 3600 * 1000;
 
 function readPem(file: string, flag: string): string {
-  try {
-    return readFileSync(file, "utf8");
-  } catch (err) {
-    const denied = unreadableFileError(err);
-    if (denied) throw denied;
-    throw new OdapiError(
-      `cannot read ${flag} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-      `pass the PEM file's path to ${flag}`,
-      "config",
-      { cause: err },
-    );
-  }
+  return readFlagFile(flag, file, `pass the PEM file's path to ${flag}`);
 }
 
 /** Why a certificate/key pair cannot serve `host` now, or undefined when it can. Pure apart from the clock. */
