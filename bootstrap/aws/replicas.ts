@@ -107,7 +107,7 @@ export function replicaReportOf(
   };
 }
 
-/** An OdapiError naming what could not be read and the usual fixes (pure). */
+/** An OdapiError naming what could not be read and the usual fixes (and AWS_ENDPOINT_URL, when set, as where). */
 export function replicasError(err: unknown, what: string): OdapiError {
   if (err instanceof OdapiError) return err;
   const endpoint = process.env.AWS_ENDPOINT_URL;
