@@ -10,6 +10,7 @@ import {
   ListObjectsV2Command,
 } from "@aws-sdk/client-s3";
 import { publishFiles } from "../../../bootstrap/publish";
+import { crc32Base64, PART_SIZE, partRanges } from "../../../bootstrap/publish/upload";
 import { scanLocalModels } from "../../../bootstrap/transfer";
 import { COMMANDS } from "../../../cli/commands";
 import { ExitCode } from "../../../common/errors";
@@ -86,6 +87,27 @@ describe("odapi publish (moto S3 server)", () => {
       .send(new HeadObjectCommand({ Bucket: bucket, Key: `team/odapi/${big?.relPath}` }));
     expect(head.ContentLength).toBe(20 * 1024 * 1024);
     expect(head.Metadata?.sha256).toBe(big?.sha256);
+    // Each part went with its CRC32, so the object holds S3's composite CRC32: that of the parts' CRC32s.
+    const bigBytes = readFileSync(path.join(models, "ssd/1/variables/variables.data-00000-of-00001"));
+    const partCrcs = partRanges(bigBytes.length, PART_SIZE).map(([a, b]) =>
+      Buffer.from(crc32Base64(bigBytes.subarray(a, b + 1)), "base64"),
+    );
+    const checked = await server
+      .s3()
+      .send(
+        new HeadObjectCommand({ Bucket: bucket, Key: `team/odapi/${big?.relPath}`, ChecksumMode: "ENABLED" }),
+      );
+    expect(checked.ChecksumCRC32?.replace(/-3$/, "")).toBe(crc32Base64(Buffer.concat(partCrcs)));
+    const pb = await server
+      .s3()
+      .send(
+        new HeadObjectCommand({
+          Bucket: bucket,
+          Key: "team/odapi/models/ssd/1/saved_model.pb",
+          ChecksumMode: "ENABLED",
+        }),
+      );
+    expect(pb.ChecksumCRC32).toBe(crc32Base64(readFileSync(path.join(models, "ssd/1/saved_model.pb"))));
     const manifest = await text(bucket, "team/odapi/manifests/ssd/1.txt");
     expect(manifest.split("\n")).toEqual([
       "# odapi-manifest 1 ssd 1",

@@ -13,7 +13,7 @@ import {
   triage,
   versionPrefixes,
 } from "../../../bootstrap/publish/plan";
-import { partRanges } from "../../../bootstrap/publish/upload";
+import { crc32Base64, partRanges } from "../../../bootstrap/publish/upload";
 import type { BundleFile } from "../../../bootstrap/transfer";
 import { ExitCode, OdapiError } from "../../../common/errors";
 import {
@@ -240,6 +240,15 @@ describe("s3SettingsFromEnv", () => {
     expect(() => s3SettingsFromEnv({ AWS_REGION: "x", AWS_ENDPOINT_URL: "localhost:9000" })).toThrow(
       "is not an http(s) URL",
     );
+  });
+});
+
+describe("crc32Base64", () => {
+  it('is the CRC-32 check value of "123456789" (0xCBF43926), big-endian in base64, as x-amz-checksum-crc32 wants', () => {
+    expect(crc32Base64(Buffer.from("123456789"))).toBe(
+      Buffer.from([0xcb, 0xf4, 0x39, 0x26]).toString("base64"),
+    );
+    expect(crc32Base64(Buffer.alloc(0))).toBe("AAAAAA==");
   });
 });
 
