@@ -38,7 +38,8 @@ export function createS3Client(settings: S3Settings): S3Client {
     ...(settings.endpoint ? { endpoint: settings.endpoint } : {}),
     forcePathStyle: settings.forcePathStyle,
     maxAttempts: AWS_MAX_ATTEMPTS,
-    // Integrity is the sha256 each replica checks against the manifest; the SDK's extra CRC32 pass costs CPU only.
+    // upload.ts gives each upload request the CRC32 of the buffer it already read; the SDK computes none of its own
+    // (for a stream body it would send it as an aws-chunked trailer).
     requestChecksumCalculation: "WHEN_REQUIRED",
   });
 }
