@@ -2,12 +2,10 @@
 import { TF_SERVING_VERSION } from "../common/pins";
 import type { HostKind } from "./types";
 
-/** The gateway image, built on each host from a rendered Dockerfile (nginx with njs and Lua) and tagged by its hash. */
+/** The gateway image, built on each host from a rendered Dockerfile (nginx with Lua) and tagged by its hash. */
 export { GATEWAY_IMAGE } from "./gateway-image";
 
 export const SCRIPTS = { prepareHost: "prepare-host.sh", start: "start.sh", stop: "stop.sh" } as const;
-/** Where the gateway container sees its predict-body guard (njs). */
-export const GATEWAY_GUARD_PATH = "/etc/nginx/odapi-guard.js";
 /** Where the gateway container sees its TLS certificate chain and key. */
 export const GATEWAY_TLS_PATHS = {
   cert: "/etc/nginx/odapi-tls.crt",
@@ -35,7 +33,6 @@ export const FILES = {
   monitoringConfig: "config/monitoring.config",
   batchingConfig: "config/batching.config",
   gatewayConfig: "config/gateway.conf",
-  gatewayGuard: "config/gateway-guard.js",
   gatewayTlsCert: "config/gateway-tls.crt",
   gatewayTlsKey: "config/gateway-tls.key",
 } as const;

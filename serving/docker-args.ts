@@ -9,7 +9,6 @@ import {
   DOCKER_SUBNET,
   FILES,
   GATEWAY_CONTAINER_PORT,
-  GATEWAY_GUARD_PATH,
   GATEWAY_TLS_PATHS,
   MODEL_CONFIG_POLL_SECONDS,
   REST_API_TIMEOUT_MS,
@@ -133,7 +132,6 @@ export function gatewayRunArgs(opts: ServingOptions): string[] | undefined {
     "--publish",
     `${ports.publicBind}:${ports.public}:${GATEWAY_CONTAINER_PORT}`,
     ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayConfig}`, "/etc/nginx/nginx.conf"),
-    ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayGuard}`, GATEWAY_GUARD_PATH),
     ...(opts.tls
       ? [
           ...readOnlyMount(`${opts.remoteDir}/${FILES.gatewayTlsCert}`, GATEWAY_TLS_PATHS.cert),

@@ -1,13 +1,16 @@
-// The gateway's image: Debian's nginx with its njs and Lua modules, the exact packages the gateway tests run (no
-// registry image ships both). Each host builds it once from this Dockerfile; its tag is the Dockerfile's hash, so a
+// The gateway's image: Debian's nginx with its Lua module and lua-cjson, the exact packages the gateway tests run
+// (the official nginx image has no Lua, OpenResty's no Debian security updates). Each host builds it once from this Dockerfile; its tag is the Dockerfile's hash, so a
 // changed recipe is a new image (and a new container fingerprint), and a present one is never rebuilt.
 import { createHash } from "node:crypto";
 import { failCall } from "./script-common";
 
-/** Debian 12: nginx 1.22 with njs 0.7.9 and ngx_lua 0.10.23; apt brings the suite's security fixes at build time. */
+/** Debian 12: nginx 1.22 with ngx_lua 0.10.23 and lua-cjson 2.1; apt brings the suite's security fixes at build time. */
 export const GATEWAY_BASE_IMAGE = "debian:bookworm-slim";
-/** nginx, the predict guard's njs module, the body reader's Lua module (it pulls the devel kit and lua-resty-core). */
-export const GATEWAY_PACKAGES = ["nginx-light", "libnginx-mod-http-js", "libnginx-mod-http-lua"] as const;
+/**
+ * nginx; its Lua module for the body reader, predict guard and readiness answer (it pulls the devel kit and
+ * lua-resty-core); lua-cjson, the guard's JSON parser with a nesting limit.
+ */
+export const GATEWAY_PACKAGES = ["nginx-light", "libnginx-mod-http-lua", "lua-cjson"] as const;
 
 /** After the packages: the worker user the rendered config names and nginx's temp dir root. */
 export const GATEWAY_IMAGE_SETUP =
@@ -16,7 +19,7 @@ export const GATEWAY_IMAGE_SETUP =
 export const GATEWAY_IMAGE_CMD = '["nginx", "-g", "daemon off;"]';
 
 export function renderGatewayDockerfile(): string {
-  return `# odapi gateway image (rendered by serving/gateway-image.ts): Debian's nginx with its njs and Lua modules.
+  return `# odapi gateway image (rendered by serving/gateway-image.ts): Debian's nginx with its Lua module and lua-cjson.
 FROM ${GATEWAY_BASE_IMAGE}
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ${GATEWAY_PACKAGES.join(" ")} \\
@@ -37,7 +40,7 @@ export function ensureGatewayImageLines(): string {
   return `if docker image inspect ${GATEWAY_IMAGE} >/dev/null 2>&1; then
   say "image ${GATEWAY_IMAGE} present"
 else
-  say "building ${GATEWAY_IMAGE} (Debian's nginx with its njs and Lua modules)"
+  say "building ${GATEWAY_IMAGE} (Debian's nginx with its Lua module)"
   docker build --tag ${GATEWAY_IMAGE} - >/dev/null <<'${DOCKERFILE_END}' || ${failCall(
     `could not build the gateway image ${GATEWAY_IMAGE}`,
     `check the host's internet access (it pulls ${GATEWAY_BASE_IMAGE} and Debian packages) and free disk space (df -h), then rerun`,

@@ -9,12 +9,19 @@ import {
   DEFAULT_MAX_BODY_BYTES,
   DOCKER_SUBNET,
   GATEWAY_CONTAINER_PORT,
-  GATEWAY_GUARD_PATH,
   GATEWAY_TLS_PATHS,
   HEALTH_PATH,
 } from "./constants";
-import { BODY_REFUSALS, LUA_MODULES, REFUSED_BODY_LINGER_SECONDS, renderBodyReader } from "./gateway-body";
-import { renderBodyScan, SKELETON_VARIABLE } from "./gateway-scan";
+import {
+  BODY_REFUSALS,
+  LUA_MODULES,
+  LUA_SOCKET_BUFFER_BYTES,
+  REFUSED_BODY_LINGER_SECONDS,
+  renderBodyReader,
+} from "./gateway-body";
+import { renderPredictGuard } from "./gateway-guard";
+import { HEALTH_STATUS_PREFIX, renderHealthCheck } from "./gateway-health";
+import { renderSkeletonScanner } from "./gateway-scan";
 import type { ServingOptions } from "./types";
 import { validateApiKey } from "./validate";
 
@@ -58,102 +65,6 @@ export const DEFAULT_GATEWAY_LIMITS: GatewayLimits = {
   maxInstances: 64,
 };
 
-/** nginx's JavaScript module: Debian's libnginx-mod-http-js and the official nginx image put it here. */
-export const NJS_MODULE = "/usr/lib/nginx/modules/ngx_http_js_module.so";
-
-/**
- * The njs predict guard: TF Serving's JSON parser recurses without a bound (CVE-2025-0649 class), so a body is
- * checked for nesting depth and row count on its skeleton (long strings emptied by the Lua scan, gateway-scan.ts)
- * and for the time it took to arrive before it is passed on; anything else gets a 4xx naming the limit. A body that
- * passes goes on by an internal redirect, so proxy_pass streams the body already in memory (no subrequest copy).
- */
-export function renderGatewayGuard(limits: Partial<GatewayLimits> = {}): string {
-  const l = { ...DEFAULT_GATEWAY_LIMITS, ...limits };
-  return `// odapi predict guard (rendered by serving/gateway.ts), loaded by the gateway's nginx (njs).
-const MAX_DEPTH = ${l.maxJsonDepth};
-const MAX_INSTANCES = ${l.maxInstances};
-const MAX_BODY_SECONDS = ${l.bodyTotalSeconds};
-
-function refuse(r, status, message) {
-  r.headersOut["Content-Type"] = "application/json";
-  r.return(status, \`\${JSON.stringify({ error: message })}\n\`);
-}
-
-// Brackets inside the (short) strings left in the skeleton do not count.
-function tooDeep(bare) {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < bare.length; i++) {
-    const c = bare[i];
-    if (inString) {
-      if (c === "\\\\") i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === "{" || c === "[") {
-      if (++depth > MAX_DEPTH) return true;
-    } else if (c === "}" || c === "]") depth--;
-  }
-  return false;
-}
-
-function predict(r) {
-  // $request_time counts from the request's first byte: headers and the whole body.
-  if (Number(r.variables.request_time) > MAX_BODY_SECONDS)
-    return refuse(r, 408, \`request body not received within \${MAX_BODY_SECONDS} s\`);
-  if (!Number(r.variables.content_length)) return refuse(r, 400, "the predict request needs a JSON body");
-  // The body with its long strings emptied, by the Lua scan (gateway-scan.ts); empty when a string never closes.
-  const bare = r.variables.${SKELETON_VARIABLE};
-  if (!bare) return refuse(r, 400, "the predict body is not valid JSON");
-  if (tooDeep(bare)) return refuse(r, 400, \`JSON nested deeper than \${MAX_DEPTH} levels\`);
-  let doc;
-  try {
-    doc = JSON.parse(bare);
-  } catch (e) {
-    return refuse(r, 400, "the predict body is not valid JSON");
-  }
-  const rows = doc && typeof doc === "object" ? doc.instances || doc.inputs : undefined;
-  if (Array.isArray(rows) && rows.length > MAX_INSTANCES)
-    return refuse(r, 400, \`more than \${MAX_INSTANCES} instances in one request (\${rows.length}): send them in several\`);
-  r.internalRedirect("@tf_serving_predict");
-}
-
-// TF Serving's status answers 200 also while a model is LOADING: only an AVAILABLE version counts as ready.
-function available(res) {
-  if (res.status !== 200) return false;
-  try {
-    const versions = JSON.parse(res.responseText).model_version_status;
-    return Array.isArray(versions) && versions.some((v) => v && v.state === "AVAILABLE");
-  } catch (e) {
-    return false;
-  }
-}
-
-// Keyless readiness for a load balancer: readiness and the names of the models not ready, nothing else.
-async function healthz(r) {
-  r.headersOut["Content-Type"] = "application/json";
-  if (r.method !== "GET" && r.method !== "HEAD")
-    return refuse(r, 405, "use GET for ${HEALTH_PATH}");
-  const models = (r.variables.odapi_health_models || "").split(" ").filter((m) => m.length > 0);
-  const waiting = [];
-  // One at a time: Debian's njs 0.7.9 worker crashed (SIGSEGV) on parallel subrequests.
-  for (let i = 0; i < models.length; i++) {
-    const m = models[i];
-    let res;
-    try {
-      res = await r.subrequest(\`/.odapi/healthz/v1/models/\${m}\`, { method: "GET" });
-    } catch (e) {
-      res = undefined;
-    }
-    if (!res || !available(res)) waiting.push(m);
-  }
-  const ready = models.length > 0 && waiting.length === 0;
-  r.return(ready ? 200 : 503, \`\${JSON.stringify(ready ? { status: "ready" } : { status: "not ready", notReady: waiting })}\n\`);
-}
-
-export default { predict, healthz };
-`;
-}
-
 export interface GatewayParams {
   apiKey: string;
   /** nginx `listen` value: "8080" in the container, "127.0.0.1:<port>" in tests. */
@@ -173,8 +84,6 @@ export interface GatewayParams {
   /** "/dev/stdout" in the container; "off" disables the access log. */
   accessLog: string;
   workerProcesses?: number | "auto";
-  /** Path of renderGatewayGuard's file as nginx sees it. */
-  guardFile: string;
   /** Default DEFAULT_GATEWAY_LIMITS (tests shorten the timeouts). */
   limits?: Partial<GatewayLimits>;
   /** Set → the listen port speaks only TLS 1.2/1.3 with this certificate chain and key (paths as nginx sees them). */
@@ -208,7 +117,6 @@ export function gatewayParamsForDocker(opts: ServingOptions & { apiKey: string }
     tempDir: "/var/cache/nginx",
     accessLog: "/dev/stdout",
     workerProcesses: "auto",
-    guardFile: GATEWAY_GUARD_PATH,
     ...(opts.tls ? { tls: { certFile: GATEWAY_TLS_PATHS.cert, keyFile: GATEWAY_TLS_PATHS.key } } : {}),
     models: opts.models.map((m) => m.name),
     ...(opts.trustedProxyCidrs ? { trustedProxyCidrs: opts.trustedProxyCidrs } : {}),
@@ -325,7 +233,6 @@ export function renderGatewayConfig(p: GatewayParams): string {
   const temp = (name: string) =>
     `  ${name}_temp_path ${p.tempDir}/${name === "client_body" ? "client" : name}_temp;`;
   return `# odapi API-key gateway (rendered by serving/gateway.ts). Holds the API key: keep this file mode 0600.
-load_module ${NJS_MODULE};
 ${LUA_MODULES.map((m) => `load_module ${m};`).join("\n")}
 user ${p.user};
 worker_processes ${p.workerProcesses ?? 1};
@@ -347,9 +254,12 @@ http {
 ${["client_body", "proxy", "fastcgi", "uwsgi", "scgi"].map(temp).join("\n")}
   client_max_body_size ${p.maxBodyBytes};
   client_body_buffer_size 1m;
-  js_import odapi_guard from ${p.guardFile};
   # A client too slow for the body reader is answered, not a server error to log.
   lua_socket_log_errors off;
+  lua_socket_buffer_size ${LUA_SOCKET_BUFFER_BYTES};
+  # Once per worker: the predict guard's body scan and JSON check, and the readiness answer.
+  init_by_lua_block {
+    odapi = {}${renderSkeletonScanner()}${renderPredictGuard(l)}${renderHealthCheck()}  }
   # A silent or trickling client is cut: idle sockets go after the header timeout, slow bodies between reads.
   client_header_timeout ${l.headerTimeoutSeconds}s;
   client_body_timeout ${l.bodyTimeoutSeconds}s;
@@ -375,7 +285,7 @@ ${p.tls ? tlsLines(p.tls) : ""}    # nginx cannot parse CONNECT's request line (
       return 405 ${NOT_ALLOWED};
     }
     # Keyless readiness for load balancers: \`break\` ends the server's rewrite directives, skipping the key check below.
-    rewrite ^${HEALTH_PATH}\\z /.odapi/healthz break;
+    rewrite ^${HEALTH_PATH}\\z ${HEALTH_STATUS_PREFIX} break;
     # Its status subrequests run these directives again; only they (their main request is ${HEALTH_PATH}) skip the key.
     if ($request_uri ~ "^${HEALTH_PATH}(\\?.*)?\\z") {
       rewrite ^(/\\.odapi/healthz/v1/models/[A-Za-z0-9][A-Za-z0-9_.-]*)\\z $1 break;
@@ -442,27 +352,27 @@ ${refusedBodyLocation(BODY_REFUSALS.lengthRequired, 411, "send the predict body 
 ${proxy}
     }
 
-    # Predictions: the whole body in memory within its total time and its skeleton (Lua), checked by the guard, then
-    # redirected here with $uri unchanged.
+    # Predictions: the whole body read within its total time, scanned as it arrives and checked (Lua), then passed on.
     location ~ "^${MODEL_PATH}:predict\\z" {
       if ($request_method != POST) {
         return 405 ${jsonError("use POST for :predict")};
       }
       client_body_buffer_size ${p.maxBodyBytes};
       client_body_in_single_buffer on;
-      set $${SKELETON_VARIABLE} "";
-      access_by_lua_block {${renderBodyReader({ totalSeconds: l.bodyTotalSeconds, gapSeconds: l.bodyTimeoutSeconds })}${renderBodyScan()}      }
-      js_content odapi_guard.predict;
-    }
-    location @tf_serving_predict {
+      access_by_lua_block {
+        local feed, finish = odapi.skeleton_scanner()${renderBodyReader({ totalSeconds: l.bodyTotalSeconds, gapSeconds: l.bodyTimeoutSeconds }, "feed")}
+        local refused = odapi.check_predict(finish())
+        if refused then return odapi.refuse(400, refused) end
+      }
 ${proxy}
     }
 
     # ${HEALTH_PATH}: one status subrequest per model, under the same per-address limits as every other request.
-    location = /.odapi/healthz {
+    location = ${HEALTH_STATUS_PREFIX} {
       internal;
-      set $odapi_health_models "${p.models.join(" ")}";
-      js_content odapi_guard.healthz;
+      content_by_lua_block {
+        odapi.healthz({ ${p.models.map((m) => `"${m}"`).join(", ")} })
+      }
     }
     location ~ "^/\\.odapi/healthz(/v1/models/[^/]+)\\z" {
       internal;

@@ -1,7 +1,7 @@
 // serving/: everything that defines how TensorFlow Serving runs, as pure renderers (no I/O here).
 import { renderBatchingConfig } from "./batching-config";
 import { FILES, SCRIPTS } from "./constants";
-import { gatewayParamsForDocker, renderGatewayConfig, renderGatewayGuard } from "./gateway";
+import { gatewayParamsForDocker, renderGatewayConfig } from "./gateway";
 import { renderModelsConfig } from "./models-config";
 import { renderMonitoringConfig } from "./monitoring-config";
 import { renderPrepareHostScript } from "./prepare-host-script";
@@ -76,7 +76,6 @@ export function renderServingFiles(opts: ServingOptions): RenderedFile[] {
   if (opts.apiKey) {
     const gateway = renderGatewayConfig(gatewayParamsForDocker({ ...opts, apiKey: opts.apiKey }));
     files.push({ path: FILES.gatewayConfig, content: gateway, mode: SECRET_MODE });
-    files.push({ path: FILES.gatewayGuard, content: renderGatewayGuard(), mode: CONFIG_MODE });
     if (opts.tls) {
       files.push({ path: FILES.gatewayTlsCert, content: opts.tls.certPem, mode: CONFIG_MODE });
       files.push({ path: FILES.gatewayTlsKey, content: opts.tls.keyPem, mode: SECRET_MODE });

@@ -11,7 +11,6 @@ import {
   type GatewayParams,
   type GatewayTlsFiles,
   renderGatewayConfig,
-  renderGatewayGuard,
 } from "../../serving/gateway";
 import { stopperOf } from "./child";
 
@@ -58,7 +57,6 @@ export function hostGatewayParams(
     tempDir: dir,
     accessLog: "off",
     workerProcesses: opts.workerProcesses ?? 1,
-    guardFile: join(dir, "guard.js"),
     ...(opts.limits ? { limits: opts.limits } : {}),
     ...(opts.tls ? { tls: opts.tls } : {}),
     models: opts.models ?? [],
@@ -66,15 +64,10 @@ export function hostGatewayParams(
   };
 }
 
-/** `nginx -t` on a config text (with the default guard at `guardFile`, else dir/guard.js); returns nginx's verdict. */
-export function nginxCheck(
-  config: string,
-  dir: string,
-  guardFile = join(dir, "guard.js"),
-): { ok: boolean; output: string } {
+/** `nginx -t` on a config text; returns nginx's verdict. */
+export function nginxCheck(config: string, dir: string): { ok: boolean; output: string } {
   const file = join(dir, "nginx-check.conf");
   writeFileSync(file, config, { mode: 0o600 });
-  writeFileSync(guardFile, renderGatewayGuard());
   const r = spawnSync(HOST_NGINX, ["-t", "-q", "-c", file, "-p", dir, "-e", "stderr"], { encoding: "utf8" });
   if (r.error)
     throw new OdapiError(
@@ -143,7 +136,6 @@ export async function startHostGateway(opts: {
   const config = join(dir, "nginx.conf");
   const params = hostGatewayParams(dir, { ...opts, listenPort: port });
   writeFileSync(config, renderGatewayConfig(params), { mode: 0o600 });
-  writeFileSync(params.guardFile, renderGatewayGuard(opts.limits));
   let stderr = "";
   const child = spawn(HOST_NGINX, ["-c", config, "-p", dir, "-e", "stderr", "-g", "daemon off;"], {
     stdio: ["ignore", "ignore", "pipe"],

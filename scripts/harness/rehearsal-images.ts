@@ -13,7 +13,7 @@ import { GATEWAY_IMAGE_CMD, GATEWAY_IMAGE_SETUP, GATEWAY_PACKAGES } from "../../
 import { type DockerEngine, REHEARSAL_CACHE_DIR } from "./docker-engine";
 
 const SUITE = "bookworm";
-/** The gateway image's packages (nginx, njs guard, Lua body reader), python3 for the stand-in (TensorFlow itself comes from the venv). */
+/** The gateway image's packages (nginx, its Lua module, lua-cjson), python3 for the stand-in (TensorFlow itself comes from the venv). */
 const BASE_PACKAGES = ["python3", ...GATEWAY_PACKAGES];
 const HASH_LABEL = "odapi.rehearsal.hash";
 /** Bumped when the build steps below change in a way the hashed inputs do not show (base, derived images). */

@@ -127,7 +127,7 @@ describe("gatewayRunArgs", () => {
     expect(gatewayRunArgs({ host: "cpu", remoteDir: "/opt/odapi", models: pair })).toBeUndefined();
   });
 
-  test("exact argv: public port → nginx 8080, config and predict guard mounted read-only, key not on the command line", () => {
+  test("exact argv: public port → nginx 8080, its config (guard inlined) mounted read-only, key not on the command line", () => {
     const args = gatewayRunArgs({ host: "cpu", remoteDir: "/opt/odapi", models: pair, apiKey: KEY });
     expect(args).toEqual([
       "docker",
@@ -137,8 +137,6 @@ describe("gatewayRunArgs", () => {
       "0.0.0.0:8501:8080",
       "--mount",
       "type=bind,source=/opt/odapi/config/gateway.conf,target=/etc/nginx/nginx.conf,readonly",
-      "--mount",
-      "type=bind,source=/opt/odapi/config/gateway-guard.js,target=/etc/nginx/odapi-guard.js,readonly",
       GATEWAY_IMAGE,
     ]);
     expect(JSON.stringify(args)).not.toContain(KEY);

@@ -1,4 +1,4 @@
-// The gateway's keyless /healthz: a real nginx (rendered config + njs) in front of the fake TF Serving whose
+// The gateway's keyless /healthz: a real nginx (rendered config + Lua) in front of the fake TF Serving whose
 // versions go LOADING → AVAILABLE, as a load balancer's health check sees them.
 import http from "node:http";
 import { type HostGateway, hostGatewayParams, startHostGateway } from "../../scripts/harness/host-nginx";
@@ -48,7 +48,7 @@ describe("rendered /healthz", () => {
     expect(rewrite).toBeGreaterThan(0);
     expect(rewrite).toBeLessThan(config.indexOf("$http_x_api_key"));
     expect(config).toContain(
-      'location = /.odapi/healthz {\n      internal;\n      set $odapi_health_models "ssd retina.v1";\n      js_content odapi_guard.healthz;',
+      'location = /.odapi/healthz {\n      internal;\n      content_by_lua_block {\n        odapi.healthz({ "ssd", "retina.v1" })',
     );
   });
 

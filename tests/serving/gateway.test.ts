@@ -38,7 +38,7 @@ describe("rendered gateway config", () => {
 
   test("requires the X-API-Key header to equal the key, before anything else", () => {
     expect(config).toContain(`if ($http_x_api_key != "${KEY}") {\n      return 401 `);
-    expect(config.indexOf("$http_x_api_key")).toBeLessThan(config.indexOf("location"));
+    expect(config.indexOf("$http_x_api_key")).toBeLessThan(config.indexOf("\n    location "));
     expect(config).toContain('proxy_set_header X-API-Key "";');
   });
 
@@ -47,17 +47,18 @@ describe("rendered gateway config", () => {
     expect(config).toContain("error_page 413 @too_large;");
   });
 
-  test("the predict location reads its body with the Lua reader (120 s in all, 10 s per gap) before the njs guard", () => {
-    // The devel kit first: ngx_lua needs it loaded.
+  test("the predict location reads its body with the Lua reader (120 s in all, 10 s per gap), checks it, then proxies", () => {
+    // The devel kit first: ngx_lua needs it loaded; no njs.
     expect(config.indexOf("ndk_http_module.so")).toBeLessThan(config.indexOf("ngx_http_lua_module.so"));
-    const predict = config.slice(
-      config.indexOf(':predict\\z" {'),
-      config.indexOf("location @tf_serving_predict"),
-    );
+    expect(config).not.toContain("js_");
+    const predict = config.slice(config.indexOf(':predict\\z" {'), config.indexOf("# /healthz:"));
     expect(predict).toContain("local deadline = ngx.req.start_time() + 120");
     expect(predict).toContain("math.min(left, 10)");
     expect(predict.indexOf("access_by_lua_block")).toBeLessThan(
-      predict.indexOf("js_content odapi_guard.predict;"),
+      predict.indexOf("odapi.check_predict(finish())"),
+    );
+    expect(predict.indexOf("odapi.check_predict(finish())")).toBeLessThan(
+      predict.indexOf("proxy_pass http://odapi_tf_serving$uri;"),
     );
     // Only the predict location reads bodies this way.
     expect(config.split("access_by_lua_block")).toHaveLength(2);
@@ -169,7 +170,6 @@ describe("nginx -t accepts the rendered config", () => {
       pidFile: join(dir(), "pid"),
       tempDir: dir(),
       accessLog: join(dir(), "access.log"),
-      guardFile: join(dir(), "guard.js"),
     });
     const r = nginxCheck(config, dir());
     expect(r.output).toBe("");
@@ -565,6 +565,39 @@ function trickle(
   });
 }
 
+/**
+ * Sends a keyed predict whose body goes in these pieces, `gapMs` apart (after the headers), so the gateway's body
+ * reader receives each piece on its own; resolves with the answer's status and error text.
+ */
+function sendInPieces(
+  port: number,
+  pieces: string[],
+  gapMs = 40,
+): Promise<{ status: number; error?: string }> {
+  const body = Buffer.from(pieces.join(""));
+  const head = `POST /v1/models/m:predict HTTP/1.1\r\nHost: x\r\nX-API-Key: ${KEY}\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+  return new Promise((resolve, reject) => {
+    let answer = "";
+    const s = net.connect(port, "127.0.0.1", async () => {
+      s.setNoDelay(true);
+      s.write(head);
+      for (const piece of pieces) {
+        await new Promise((r) => setTimeout(r, gapMs));
+        s.write(piece);
+      }
+    });
+    s.on("data", (c) => {
+      answer += c;
+    });
+    s.on("error", reject);
+    s.on("close", () => {
+      const status = Number(answer.split(" ")[1]);
+      const json = /\{[\s\S]*\}/.exec(answer.slice(answer.indexOf("\r\n\r\n") + 4));
+      resolve({ status, ...(status === 400 && json ? { error: JSON.parse(json[0]).error } : {}) });
+    });
+  });
+}
+
 describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, per-client limits", () => {
   let upstream: http.Server;
   let upstreamPort: number;
@@ -750,6 +783,65 @@ describe("a gateway that guards TF Serving: methods, idle floods, slow bodies, p
       expect([what, r.status]).toEqual([what, 200]);
     }
     expect(seen.map((x) => x.bodyBytes)).toEqual(fine.map(([, body]) => Buffer.byteLength(body)));
+  });
+
+  test("the body scan across receives: quotes and backslash runs at piece edges, strings spanning pieces", async () => {
+    const g = await gateway({ maxJsonDepth: 8, maxInstances: 4 });
+    const start = '{"instances":[{"b64":"AAAA",';
+    const deep = ',"x":[[[[[[1]]]]]]}]}'; // one level over 8 when it counts
+    const end = "}]}";
+    const bs = (n: number) => "\\".repeat(n);
+    const cases: [string, string[], "passes" | "too deep" | "not JSON"][] = [
+      ["an opening quote alone in a piece", [`${start}"note":`, '"', `[[[[[[[[[[[["${end}`], "passes"],
+      ["a closing quote opens a piece", [`${start}"note":"[[[[[[[[[[[[`, `"${end}`], "passes"],
+      ["a closing quote opens a piece, depth after it", [`${start}"note":"[[`, `"${deep}`], "too deep"],
+      [
+        "an even backslash run split: the quote closes",
+        [`${start}"note":"a${bs(1)}`, `${bs(1)}"${deep}`],
+        "too deep",
+      ],
+      [
+        "an odd run split: the quote is escaped",
+        [`${start}"note":"a${bs(1)}`, `${bs(2)}"[[[[[[[[[["${end}`],
+        "passes",
+      ],
+      ["a run of backslashes alone in a piece", [`${start}"note":"a`, bs(3), `"[[[[[[[[[["${end}`], "passes"],
+      ["an escaped quote ends a piece", [`${start}"note":"a${bs(1)}"`, `[[[[[[[[[[[["${end}`], "passes"],
+      ["a short string over three pieces", [`${start}"note":"[[[`, `${bs(2)}[[[`, `[[["${end}`], "passes"],
+      [
+        "a short string over three pieces, depth after it",
+        [`${start}"note":"[[[`, `${bs(2)}[[[`, `[[["${deep}`],
+        "too deep",
+      ],
+      [
+        "a long string over pieces, short at first",
+        [`${start}"note":"${"A".repeat(250)}`, `${"[".repeat(20)}"${end}`],
+        "passes",
+      ],
+      [
+        "a long string over pieces, depth after it",
+        [`${start}"note":"${"A".repeat(250)}`, `${"[".repeat(20)}"${deep}`],
+        "too deep",
+      ],
+      ["a string left open at the end", [`${start}"note":"abc`, "def"], "not JSON"],
+      ["depth split between pieces", [`${start}"x":[[[`, "[[[1]]]]]]}]}"], "too deep"],
+    ];
+    for (const [what, pieces, verdict] of cases) {
+      const r = await sendInPieces(g.port, pieces);
+      const got =
+        r.status === 200
+          ? "passes"
+          : /nested deeper/.test(r.error ?? "")
+            ? "too deep"
+            : /not valid JSON/.test(r.error ?? "")
+              ? "not JSON"
+              : `${r.status} ${r.error}`;
+      expect([what, got]).toEqual([what, verdict]);
+    }
+    const passed = cases
+      .filter(([, , v]) => v === "passes")
+      .map(([, pieces]) => Buffer.byteLength(pieces.join("")));
+    expect(seen.map((x) => x.bodyBytes)).toEqual(passed);
   });
 
   test("1,100 idle connections without a key do not stop a keyed request", async () => {
@@ -1092,7 +1184,6 @@ describe("HTTPS: the gateway speaks TLS 1.2/1.3 with the deploy's certificate an
         pidFile: join(dir, "pid"),
         tempDir: dir,
         accessLog: join(dir, "access.log"),
-        guardFile: join(dir, "guard.js"),
         tls: { certFile: join(own, GENERATED_FILES.cert), keyFile: join(own, GENERATED_FILES.key) },
       });
       expect(config).toContain("ssl_protocols TLSv1.2 TLSv1.3;");
