@@ -41,7 +41,7 @@ export function renderHealthCheck(): string {
     ngx.status = ready and 200 or 503
     ngx.header["Content-Type"] = "application/json"
     -- Built by hand: lua-cjson encodes an empty table as an object, and notReady is a list.
-    ngx.print(ready and '{"status": "ready"}' or '{"status": "not ready", "notReady": [' .. table.concat(waiting, ", ") .. ']}', "\\n")
+    ngx.print(ready and '{"status":"ready"}' or '{"status":"not ready","notReady":[' .. table.concat(waiting, ",") .. ']}', "\\n")
   end
 `;
 }
