@@ -98,15 +98,13 @@ describe("odapi publish (moto S3 server)", () => {
         new HeadObjectCommand({ Bucket: bucket, Key: `team/odapi/${big?.relPath}`, ChecksumMode: "ENABLED" }),
       );
     expect(checked.ChecksumCRC32?.replace(/-3$/, "")).toBe(crc32Base64(Buffer.concat(partCrcs)));
-    const pb = await server
-      .s3()
-      .send(
-        new HeadObjectCommand({
-          Bucket: bucket,
-          Key: "team/odapi/models/ssd/1/saved_model.pb",
-          ChecksumMode: "ENABLED",
-        }),
-      );
+    const pb = await server.s3().send(
+      new HeadObjectCommand({
+        Bucket: bucket,
+        Key: "team/odapi/models/ssd/1/saved_model.pb",
+        ChecksumMode: "ENABLED",
+      }),
+    );
     expect(pb.ChecksumCRC32).toBe(crc32Base64(readFileSync(path.join(models, "ssd/1/saved_model.pb"))));
     const manifest = await text(bucket, "team/odapi/manifests/ssd/1.txt");
     expect(manifest.split("\n")).toEqual([
