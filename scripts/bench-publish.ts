@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } f
 import os from "node:os";
 import path from "node:path";
 import Table from "cli-table3";
+import { median } from "../common/stats";
 import { renderSyncScript } from "../serving/sync-agent";
 import { AWS_CLI, startMoto } from "./harness/moto";
 
@@ -76,8 +77,6 @@ function timedPublish(args: string[], env: NodeJS.ProcessEnv, expect: "first" | 
     throw new Error(`${expect} publish was not one: ${stdout}`);
   return seconds;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 /** Runs both in the order given, first one first on odd rounds and the other first on even rounds. */
 function alternate(round: number, a: () => void, b: () => void): void {

@@ -2,9 +2,6 @@
 import { TF_SERVING_VERSION } from "../common/pins";
 import type { HostKind } from "./types";
 
-/** The gateway image, built on each host from a rendered Dockerfile (nginx with Lua) and tagged by its hash. */
-export { GATEWAY_IMAGE } from "./gateway-image";
-
 export const SCRIPTS = { prepareHost: "prepare-host.sh", start: "start.sh", stop: "stop.sh" } as const;
 /** Where the gateway container sees its TLS certificate chain and key. */
 export const GATEWAY_TLS_PATHS = {

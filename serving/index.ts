@@ -16,13 +16,13 @@ export {
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_PUBLIC_PORT,
   FILES,
-  GATEWAY_IMAGE,
   PROMETHEUS_PATH,
   SCRIPTS,
   servingImage,
 } from "./constants";
 export { gatewayRunArgs, networkCreateArgs, servingRunArgs } from "./docker-args";
 export { API_KEY_HEADER, type GatewayParams, renderGatewayConfig } from "./gateway";
+export { GATEWAY_IMAGE } from "./gateway-image";
 export {
   IDLE_SCRIPT,
   IDLE_STATE_FILE,

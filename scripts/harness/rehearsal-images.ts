@@ -8,8 +8,13 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
 import path from "node:path";
 import { projectFile } from "../../common/paths";
-import { GATEWAY_IMAGE, servingImage } from "../../serving/constants";
-import { GATEWAY_IMAGE_CMD, GATEWAY_IMAGE_SETUP, GATEWAY_PACKAGES } from "../../serving/gateway-image";
+import { servingImage } from "../../serving/constants";
+import {
+  GATEWAY_IMAGE,
+  GATEWAY_IMAGE_CMD,
+  GATEWAY_IMAGE_SETUP,
+  GATEWAY_PACKAGES,
+} from "../../serving/gateway-image";
 import { type DockerEngine, REHEARSAL_CACHE_DIR } from "./docker-engine";
 
 const SUITE = "bookworm";
