@@ -35,13 +35,46 @@ export const GATEWAY_IMAGE = `odapi-gateway:${createHash("sha256").update(render
 /** Heredoc delimiter of the Dockerfile inside the host scripts. */
 const DOCKERFILE_END = "ODAPI_DOCKERFILE_END";
 
-/** Bash for prepare-host.sh and start.sh: build the gateway image unless this host has it already. */
-export function ensureGatewayImageLines(): string {
+/**
+ * Days after which start.sh rebuilds a present gateway image from a fresh base and fresh packages (`--pull
+ * --no-cache`: the layer cache would keep the old packages), so Debian's security fixes for nginx, ngx_lua and
+ * lua-cjson reach a long-lived host without a recipe change.
+ */
+export const GATEWAY_IMAGE_REFRESH_DAYS = 30;
+
+/** The docker build argv for the gateway image: a first build, or a refresh that takes nothing from before (pure). */
+export function gatewayBuildArgs(refresh: boolean): string[] {
+  return ["docker", "build", ...(refresh ? ["--pull", "--no-cache"] : []), "--tag", GATEWAY_IMAGE, "-"];
+}
+
+/**
+ * Bash for prepare-host.sh and start.sh: build the gateway image unless this host has it; with \`refresh\`, also
+ * rebuild one older than GATEWAY_IMAGE_REFRESH_DAYS, keeping it (with a warning) when the rebuild fails, e.g. offline.
+ */
+export function ensureGatewayImageLines(opts: { refresh: boolean } = { refresh: false }): string {
+  const dockerfile = `<<'${DOCKERFILE_END}'
+${renderGatewayDockerfile()}${DOCKERFILE_END}`;
+  const refresh = opts.refresh
+    ? `  # Docker's Created time, e.g. 2026-11-29T21:00:00.123456789Z; unreadable → treated as new.
+  created=$(docker image inspect --format '{{.Created}}' ${GATEWAY_IMAGE} 2>/dev/null) || created=""
+  built=$(date -d "$created" +%s 2>/dev/null) || built=$(date +%s)
+  age_days=$((($(date +%s) - built) / 86400))
+  if ((age_days >= ${GATEWAY_IMAGE_REFRESH_DAYS})); then
+    say "image ${GATEWAY_IMAGE} was built $age_days days ago: rebuilding it with Debian's current packages"
+    if ! ${gatewayBuildArgs(true).join(" ")} >/dev/null ${dockerfile}
+    then
+      say "could not rebuild ${GATEWAY_IMAGE} (no internet or disk space?): keeping the one built $age_days days ago"
+    fi
+  else
+    say "image ${GATEWAY_IMAGE} present (built $age_days days ago)"
+  fi
+`
+    : `  say "image ${GATEWAY_IMAGE} present"
+`;
   return `if docker image inspect ${GATEWAY_IMAGE} >/dev/null 2>&1; then
-  say "image ${GATEWAY_IMAGE} present"
-else
+${refresh}else
   say "building ${GATEWAY_IMAGE} (Debian's nginx with its Lua module)"
-  docker build --tag ${GATEWAY_IMAGE} - >/dev/null <<'${DOCKERFILE_END}' || ${failCall(
+  ${gatewayBuildArgs(false).join(" ")} >/dev/null <<'${DOCKERFILE_END}' || ${failCall(
     `could not build the gateway image ${GATEWAY_IMAGE}`,
     `check the host's internet access (it pulls ${GATEWAY_BASE_IMAGE} and Debian packages) and free disk space (df -h), then rerun`,
   )}

@@ -2,7 +2,15 @@
 // It returns once the containers run; waiting for AVAILABLE is the caller's job (bootstrap/deploy/wait-ready.ts).
 import { TF_SERVING_VERSION } from "../common/pins";
 import { shellJoin, shellJoinMultiline, shellQuote } from "../common/shell";
-import { CONTAINERS, DOCKER_NETWORK, DOCKER_SUBNET, FILES, PROMETHEUS_PATH, SCRIPTS } from "./constants";
+import {
+  CONTAINERS,
+  DOCKER_NETWORK,
+  DOCKER_SUBNET,
+  FILES,
+  PROMETHEUS_PATH,
+  SCRIPTS,
+  servingImage,
+} from "./constants";
 import { gatewayFingerprint, servingFingerprint } from "./container-fingerprint";
 import {
   configHostDir,
@@ -12,7 +20,7 @@ import {
   pulledImagesFor,
   servingRunArgs,
 } from "./docker-args";
-import { ensureGatewayImageLines } from "./gateway-image";
+import { ensureGatewayImageLines, GATEWAY_IMAGE } from "./gateway-image";
 import { servingPorts } from "./ports";
 import { failCall, requireDockerLines, scriptPrologue } from "./script-common";
 import type { ServingOptions } from "./types";
@@ -87,17 +95,19 @@ ensure_image() {
   fi
 }
 ${images.map((image) => `ensure_image ${q(image)}`).join("\n")}
-${gatewayArgs ? ensureGatewayImageLines() : ""}
+${gatewayArgs ? ensureGatewayImageLines({ refresh: true }) : ""}
 
-# A container started by this script with the same flags and configs keeps running (replacing it would drop
-# requests: TF Serving loads new model versions itself); any other container of that name is replaced.
+# A container started by this script with the same flags and configs, still on the image its tag names now, keeps
+# running (replacing it would drop requests: TF Serving loads new model versions itself); any other container of
+# that name is replaced, so a refreshed gateway image takes effect.
 state_dir=${q(`${opts.remoteDir}/${CONTAINER_STATE_DIR}`)}
 mkdir -p "$state_dir"
 is_current() {
   local recorded
   recorded=$(cat "$state_dir/$1" 2>/dev/null) || return 1
   [[ \${recorded##* } == "$2" ]] || return 1
-  [[ $(docker inspect --format '{{.Id}} {{.State.Running}}' "$1" 2>/dev/null) == "\${recorded% *} true" ]]
+  [[ $(docker inspect --format '{{.Id}} {{.State.Running}}' "$1" 2>/dev/null) == "\${recorded% *} true" ]] || return 1
+  [[ $(docker inspect --format '{{.Image}}' "$1" 2>/dev/null) == "$(docker image inspect --format '{{.Id}}' "$3" 2>/dev/null)" ]]
 }
 remove_container() {
   rm -f "$state_dir/$1"
@@ -106,8 +116,8 @@ remove_container() {
     say "removed the previous $1 container"
   fi
 }
-${gatewayFp ? `is_current ${CONTAINERS.gateway} ${gatewayFp} || remove_container ${CONTAINERS.gateway}` : `remove_container ${CONTAINERS.gateway}`}
-is_current ${CONTAINERS.serving} ${servingFp} || remove_container ${CONTAINERS.serving}
+${gatewayFp ? `is_current ${CONTAINERS.gateway} ${gatewayFp} ${GATEWAY_IMAGE} || remove_container ${CONTAINERS.gateway}` : `remove_container ${CONTAINERS.gateway}`}
+is_current ${CONTAINERS.serving} ${servingFp} ${q(servingImage(opts.host))} || remove_container ${CONTAINERS.serving}
 ${networkLines()}
 started=()
 

@@ -104,17 +104,37 @@ printf '%s\\0' "$@" >> "$SHIM_STATE/calls"; printf '\\n' >> "$SHIM_STATE/calls"
 case "$1 \${2:-}" in
   "info "*) exit 0 ;;
   "--version "*) echo "Docker version 0.0.0-shim"; exit 0 ;;
-  "image inspect") [[ -e $SHIM_STATE/image-\${3//\\//_} ]]; exit ;;
-  "pull "*) touch "$SHIM_STATE/image-\${2//\\//_}"; exit 0 ;;
-  "build --tag") cat >"$SHIM_STATE/dockerfile-\${3//\\//_}"; touch "$SHIM_STATE/image-\${3//\\//_}"; exit 0 ;;
+  "image inspect") if [[ $3 == --format ]]; then
+      [[ -e $SHIM_STATE/image-\${5//\\//_} ]] || exit 1
+      case "$4" in
+        "{{.Id}}") cat "$SHIM_STATE/image-\${5//\\//_}" ;;
+        "{{.Created}}") echo "\${SHIM_IMAGE_CREATED:-$(date -u +%Y-%m-%dT%H:%M:%S.000000000Z)}" ;;
+      esac
+      exit 0
+    fi
+    [[ -e $SHIM_STATE/image-\${3//\\//_} ]]; exit ;;
+  "pull "*) echo "sha256:pulled" >"$SHIM_STATE/image-\${2//\\//_}"; exit 0 ;;
+  "build --tag") cat >"$SHIM_STATE/dockerfile-\${3//\\//_}"; echo "sha256:first" >"$SHIM_STATE/image-\${3//\\//_}"; exit 0 ;;
+  "build --pull") [[ -z \${SHIM_BUILD_FAILS:-} ]] || { echo "shim: no internet" >&2; exit 1; }
+    cat >"$SHIM_STATE/dockerfile-\${5//\\//_}"; echo "sha256:refreshed" >"$SHIM_STATE/image-\${5//\\//_}"; exit 0 ;;
   "container inspect") [[ -e $SHIM_STATE/container-$3 ]]; exit ;;
   "rm --force") rm "$SHIM_STATE/container-$3"; exit 0 ;;
   "network inspect") [[ -e $SHIM_STATE/network-$3 ]] && cat "$SHIM_STATE/network-$3"; exit ;;
   "network create") echo "$5" > "$SHIM_STATE/network-$3"; exit 0 ;;
   "network rm") rm "$SHIM_STATE/network-$3"; exit 0 ;;
   "run "*) [[ -z \${SHIM_RUN_FAILS:-} ]] || { echo "docker: port is already allocated" >&2; exit 125; }
-    touch "$SHIM_STATE/container-$3"; echo 0123abcd; exit 0 ;;
-  "inspect --format") echo "\${SHIM_CONTAINER_STATE:-running 0}"; exit 0 ;;
+    # The container remembers the id its image's tag named when it started.
+    touch "$SHIM_STATE/container-$3"
+    for a in "$@"; do
+      [[ -e $SHIM_STATE/image-\${a//\\//_} ]] && cat "$SHIM_STATE/image-\${a//\\//_}" >"$SHIM_STATE/container-$3"
+    done
+    echo 0123abcd; exit 0 ;;
+  "inspect --format") case "$3" in
+      "{{.Id}} {{.State.Running}}") [[ -e $SHIM_STATE/container-$4 ]] && echo "0123abcd true" ;;
+      "{{.Image}}") cat "$SHIM_STATE/container-$4" ;;
+      *) echo "\${SHIM_CONTAINER_STATE:-running 0}" ;;
+    esac
+    exit 0 ;;
   "logs "*) echo "shim log line"; exit 0 ;;
 esac
 echo "docker shim: unexpected call: $*" >&2
@@ -234,13 +254,49 @@ describe("start.sh against the recording docker", () => {
     const verbs = calls(state)
       .filter((c) => ["run", "rm", "pull", "build"].includes(c[0]))
       .map((c) => c.slice(0, 3).join(" "));
-    // Images are pulled (or built) once; each rerun removes both containers before starting them again.
-    expect(verbs).toEqual([
+    // Images are pulled (or built) once; containers started with the same argv, configs and image are kept.
+    expect(verbs).toEqual([]);
+    expect(second.stdout).toContain("odapi-serving is unchanged: kept running");
+    expect(second.stdout).toContain("odapi-gateway is unchanged: kept running");
+  });
+
+  test("a gateway image 30+ days old is rebuilt from fresh packages and replaces the gateway; offline, the old one stays", () => {
+    const opts: ServingOptions = { host: "cpu", remoteDir, models, apiKey: KEY };
+    writeFiles(remoteDir, opts);
+    for (const m of models) addVersion(m.name, "1");
+    expect(run(join(remoteDir, "start.sh"), env).status).toBe(0);
+    const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString();
+    const rerun = (extra: Record<string, string>) => {
+      rmSync(join(state, "calls"));
+      const r = run(join(remoteDir, "start.sh"), { ...env, ...extra });
+      const verbs = calls(state)
+        .filter((c) => ["run", "rm", "build"].includes(c[0]))
+        .map((c) => (c[0] === "build" ? c.join(" ") : c.slice(0, 3).join(" ")));
+      return { ...r, verbs };
+    };
+    const young = rerun({ SHIM_IMAGE_CREATED: daysAgo(29) });
+    expect(young.status).toBe(0);
+    expect(young.stdout).toContain(`image ${GATEWAY_IMAGE} present (built 29 days ago)`);
+    expect(young.verbs).toEqual([]);
+
+    const offline = rerun({ SHIM_IMAGE_CREATED: daysAgo(40), SHIM_BUILD_FAILS: "1" });
+    expect(offline.status).toBe(0);
+    expect(offline.stdout).toContain(`could not rebuild ${GATEWAY_IMAGE}`);
+    expect(offline.verbs).toEqual([`build --pull --no-cache --tag ${GATEWAY_IMAGE} -`]);
+
+    const refreshed = rerun({ SHIM_IMAGE_CREATED: daysAgo(40) });
+    expect(refreshed.status).toBe(0);
+    expect(refreshed.stdout).toContain(`image ${GATEWAY_IMAGE} was built 40 days ago: rebuilding it`);
+    // The rebuilt image's Dockerfile is the rendered one; only the gateway moves to it, TF Serving keeps serving.
+    expect(readFileSync(join(state, `dockerfile-${GATEWAY_IMAGE.replace(/\//g, "_")}`), "utf8")).toBe(
+      renderGatewayDockerfile(),
+    );
+    expect(refreshed.verbs).toEqual([
+      `build --pull --no-cache --tag ${GATEWAY_IMAGE} -`,
       "rm --force odapi-gateway",
-      "rm --force odapi-serving",
-      "run --name odapi-serving",
       "run --name odapi-gateway",
     ]);
+    expect(refreshed.stdout).toContain("odapi-serving is unchanged: kept running");
   });
 
   test("without a key, a gateway config left from an earlier deploy is deleted", () => {
