@@ -1,6 +1,7 @@
 // The gateway's image: Debian's nginx with its Lua module and lua-cjson, the exact packages the gateway tests run
-// (the official nginx image has no Lua, OpenResty's no Debian security updates). Each host builds it once from this Dockerfile; its tag is the Dockerfile's hash, so a
-// changed recipe is a new image (and a new container fingerprint), and a present one is never rebuilt.
+// (the official nginx image has no Lua, OpenResty's no Debian security updates). Each host builds it from this
+// Dockerfile; its tag is the Dockerfile's hash, so a changed recipe is a new image (and a new container fingerprint).
+// A present one is rebuilt only when it is GATEWAY_IMAGE_REFRESH_DAYS old, for Debian's security fixes.
 import { createHash } from "node:crypto";
 import { failCall } from "./script-common";
 
