@@ -57,11 +57,12 @@ export function stackTargetOf(o: Record<string, unknown>, stack: string): StackT
   if (!Array.isArray(models) || models.length === 0 || models.some((m) => typeof m !== "string")) {
     throw notDeployed("models");
   }
+  const caCertificate = stringOutput(o.caCertificate);
   return {
     apiUrl: o.apiUrl,
     models: models as string[],
     apiKey: stringOutput(o.apiKey),
-    ...(typeof o.caCertificate === "string" && o.caCertificate ? { caCertificate: o.caCertificate } : {}),
+    ...(caCertificate ? { caCertificate } : {}),
   };
 }
 
