@@ -106,8 +106,9 @@ is_current() {
   local recorded
   recorded=$(cat "$state_dir/$1" 2>/dev/null) || return 1
   [[ \${recorded##* } == "$2" ]] || return 1
-  [[ $(docker inspect --format '{{.Id}} {{.State.Running}}' "$1" 2>/dev/null) == "\${recorded% *} true" ]] || return 1
-  [[ $(docker inspect --format '{{.Image}}' "$1" 2>/dev/null) == "$(docker image inspect --format '{{.Id}}' "$3" 2>/dev/null)" ]]
+  # The id recorded at start, still running, on the image id its tag ($3) names now.
+  [[ $(docker inspect --format '{{.Id}} {{.State.Running}} {{.Image}}' "$1" 2>/dev/null) \
+    == "\${recorded% *} true $(docker image inspect --format '{{.Id}}' "$3" 2>/dev/null)" ]]
 }
 remove_container() {
   rm -f "$state_dir/$1"

@@ -130,8 +130,7 @@ case "$1 \${2:-}" in
     done
     echo 0123abcd; exit 0 ;;
   "inspect --format") case "$3" in
-      "{{.Id}} {{.State.Running}}") [[ -e $SHIM_STATE/container-$4 ]] && echo "0123abcd true" ;;
-      "{{.Image}}") cat "$SHIM_STATE/container-$4" ;;
+      "{{.Id}} {{.State.Running}} {{.Image}}") [[ -e $SHIM_STATE/container-$4 ]] && echo "0123abcd true $(cat "$SHIM_STATE/container-$4")" ;;
       *) echo "\${SHIM_CONTAINER_STATE:-running 0}" ;;
     esac
     exit 0 ;;
