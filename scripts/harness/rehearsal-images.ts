@@ -1,8 +1,9 @@
 // The images the rehearsal's engine runs, built here because no registry can be reached: a Debian base from
 // debootstrap, then under the exact names start.sh uses the gateway (the packages and `nginx` user of the rendered
-// Dockerfile, serving/gateway-image.ts, which needs a registry and apt inside the build) and `tensorflow/serving:<pinned>` (+ -gpu) holding the stand-in server
-// (tests/rehearsal/standin) and the project's TensorFlow. Each image carries the hash of what it was built
-// from, and is rebuilt only when that changes: the engine's data root is the cache.
+// Dockerfile, serving/gateway-image.ts, which needs a registry and apt inside the build) and
+// `tensorflow/serving:<pinned>` (+ -gpu) holding the stand-in server (tests/rehearsal/standin) and the project's
+// TensorFlow. Each image carries the hash of what it was built from, and is rebuilt only when that changes: the
+// engine's data root is the cache.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync } from "node:fs";
